@@ -1,0 +1,1 @@
+"""The FastAPI application: routers per resource, dependencies, error handlers, metrics."""

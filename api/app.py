@@ -1,0 +1,70 @@
+"""The FastAPI application factory.
+
+``create_app()`` with no arguments starts the embedded default (PostgreSQL under ``MEMOS_HOME``, migrations
+applied, the admin key ensured). Tests pass a ready ``AppState`` instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.metrics import install_metrics
+from api.routers import cubes, health, memories, messages, search, tenants
+from api.state import AppState
+from memos import __version__
+from memos.config import Settings, get_settings
+
+log = logging.getLogger("memos")
+
+
+def build_state(settings: Settings) -> AppState:
+    """Start (or attach to) the database, migrate, and load what the process keeps."""
+    from memcube.db import make_session_factory, make_engine, resolve_database_url
+    from memos.embedding import get_embedder
+    from memos.retrieval.access import AccessRecorder
+    from memos.tenants.service import ensure_admin_key
+    from migrations.runner import upgrade
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    url = resolve_database_url(settings.database_url, settings.pgdata)
+    upgrade(url)
+    engine = make_engine(url, role=settings.db_role or None, pool_size=settings.db_pool_size)
+    sessions = make_session_factory(engine)
+    admin_hash, new_key = ensure_admin_key(settings.home, settings.admin_key)
+    if new_key:
+        # Printed once; only its hash is kept.
+        print(f"\n  MemOS admin key (shown once, keep it): {new_key}\n", flush=True)
+    embedder = get_embedder(settings)
+    embedder.embed(["warm-up"])  # load the model now, not on the first request
+    return AppState(settings=settings, sessions=sessions, embedder=embedder, admin_hash=admin_hash,
+                    access=AccessRecorder(sessions))
+
+
+def create_app(state: AppState | None = None, settings: Settings | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if getattr(app.state, "memos", None) is None:
+            app.state.memos = build_state(settings or get_settings())
+        app.state.memos.access.start()
+        try:
+            yield
+        finally:
+            app.state.memos.access.stop()
+
+    app = FastAPI(
+        title="MemOS",
+        version=__version__,
+        description="A memory operating system for LLM agents: MemCubes of versioned, provenanced memories.",
+        lifespan=lifespan,
+    )
+    app.state.memos = state
+    install_error_handlers(app)
+    install_metrics(app)
+    for module in (health, tenants, cubes, memories, search, messages):
+        app.include_router(module.router)
+    return app

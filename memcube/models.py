@@ -1,0 +1,245 @@
+"""ORM tables. One DeclarativeBase with a naming convention, typed ``Mapped`` columns.
+
+Every tenant-owned table carries ``tenant_id`` (the owner of the cube) so the row-level security
+policies created in the migrations can compare it with the transaction's tenant.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import (
+    BigInteger,
+    Computed,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+EMBEDDING_DIM = 384
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSONB, uuid.UUID: UUID(as_uuid=True)}
+
+
+def _uuid() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+def _now_col(**kw: Any) -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), **kw)
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _now_col()
+
+
+class ApiKey(Base):
+    """An API key, stored as a SHA-256 hash (keys are 256-bit random, so a slow hash buys nothing)."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = _now_col()
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Cube(Base):
+    __tablename__ = "cubes"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_cubes_tenant_name"),)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now_col()
+
+
+class CubeGrant(Base):
+    __tablename__ = "cube_grants"
+    cube_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cubes.id", ondelete="CASCADE"), primary_key=True)
+    grantee_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))  # the owner
+    access: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = _now_col()
+
+
+class PayloadBlob(Base):
+    """A content-addressed payload (KV snapshot, LoRA weights) on disk, described here."""
+
+    __tablename__ = "payload_blobs"
+    __table_args__ = (UniqueConstraint("tenant_id", "sha256", name="uq_payload_blobs_tenant_sha"),)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    cube_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cubes.id", ondelete="CASCADE"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    dtype: Mapped[str | None] = mapped_column(String(40))
+    model_id: Mapped[str | None] = mapped_column(String(400))
+    fingerprint: Mapped[str | None] = mapped_column(String(128))
+    residency: Mapped[str] = mapped_column(String(10), default="disk")
+    created_at: Mapped[datetime] = _now_col()
+
+
+class Memory(Base):
+    """The head of a memory: its current state, derived from the latest row in ``memory_versions``."""
+
+    __tablename__ = "memories"
+    __table_args__ = (
+        Index("ix_memories_cube_created", "cube_id", "created_at", "id"),
+        Index("ix_memories_cube_session", "cube_id", "session_id"),
+        Index("ix_memories_tags", "tags", postgresql_using="gin"),
+        Index("ix_memories_tsv", "tsv", postgresql_using="gin"),
+        Index(
+            "ix_memories_embedding_hnsw",
+            "embedding",
+            postgresql_using="hnsw",
+            postgresql_with={"m": 16, "ef_construction": 64},
+            postgresql_ops={"embedding": "vector_cosine_ops"},
+        ),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    cube_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cubes.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20), default="plaintext")
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    tier: Mapped[str] = mapped_column(String(20), default="long_term")
+    content: Mapped[str] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, default=dict)
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(200)), default=list)
+    keywords: Mapped[list[str]] = mapped_column(ARRAY(String(200)), default=list)
+    context: Mapped[str | None] = mapped_column(Text)
+    session_id: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(200))
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    trust: Mapped[float] = mapped_column(Float, default=0.5)
+    embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM), nullable=True)
+    tsv: Mapped[Any] = mapped_column(
+        TSVECTOR, Computed("to_tsvector('english', content)", persisted=True), nullable=True
+    )
+    event_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    blob_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payload_blobs.id", ondelete="SET NULL"))
+    access_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_accessed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heat: Mapped[float] = mapped_column(Float, default=0.0)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now_col()
+    updated_at: Mapped[datetime] = _now_col()
+
+
+class MemoryVersion(Base):
+    """Append-only history: every change to a memory, deletes included, is a row here."""
+
+    __tablename__ = "memory_versions"
+    __table_args__ = (UniqueConstraint("memory_id", "version", name="uq_memory_versions_memory_version"),)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    memory_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("memories.id", ondelete="CASCADE"))
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    cube_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cubes.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    content: Mapped[str] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, default=dict)
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(200)), default=list)
+    event_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MemoryLink(Base):
+    """A typed, directed edge between two memories, by id (never by rank position)."""
+
+    __tablename__ = "memory_links"
+    __table_args__ = (
+        UniqueConstraint("source_id", "target_id", "type", name="uq_memory_links_edge"),
+        Index("ix_memory_links_target", "target_id"),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    cube_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cubes.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("memories.id", ondelete="CASCADE"))
+    target_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("memories.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(40))
+    strength: Mapped[float] = mapped_column(Float, default=0.5)
+    reason: Mapped[str | None] = mapped_column(Text)
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _now_col()
+
+
+class ChatMessage(Base):
+    """A chat turn as received; memories made from it point here through their provenance."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_cube_session", "cube_id", "session_id", "seq"),)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    cube_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cubes.id", ondelete="CASCADE"))
+    session_id: Mapped[str | None] = mapped_column(String(200))
+    seq: Mapped[int] = mapped_column(BigInteger, Identity())
+    role: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(200))
+    content: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = _now_col()
+
+
+class Job(Base):
+    """A background job and its transactional-outbox row in one: written in the request's transaction,
+    handed to Celery by the relay (``dispatched_at``), and updated by the task as it runs."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "idempotency_key", name="uq_jobs_tenant_idempotency"),
+        Index("ix_jobs_cube_created", "cube_id", "created_at"),
+        Index("ix_jobs_undispatched", "created_at", postgresql_where="dispatched_at IS NULL"),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    cube_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cubes.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(80))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    llm_calls: Mapped[int] = mapped_column(Integer, default=0)
+    llm_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = _now_col()
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,191 @@
+"""Memories (heads), their append-only versions, and the queries that read them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, insert, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from memcube.models import Memory, MemoryVersion
+
+
+@dataclass
+class MemoryFilter:
+    """Conditions pushed into SQL; ``None`` means "no condition"."""
+
+    cube_ids: Sequence[uuid.UUID] = ()
+    statuses: Sequence[str] = ("active",)
+    kind: str | None = None
+    tags: Sequence[str] | None = None
+    metadata: dict[str, Any] | None = None
+    session_id: str | None = None
+    role: str | None = None
+    time_from: datetime | None = None
+    time_to: datetime | None = None
+    exclude_ids: Sequence[uuid.UUID] = field(default_factory=tuple)
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        out: list[ColumnElement[bool]] = []
+        if self.cube_ids:
+            out.append(Memory.cube_id.in_(list(self.cube_ids)))
+        if self.statuses:
+            out.append(Memory.status.in_(list(self.statuses)))
+        if self.kind:
+            out.append(Memory.kind == self.kind)
+        if self.tags:
+            out.append(Memory.tags.contains(list(self.tags)))
+        if self.metadata:
+            out.append(Memory.meta.contains(self.metadata))
+        if self.session_id is not None:
+            out.append(Memory.session_id == self.session_id)
+        if self.role is not None:
+            out.append(func.lower(Memory.role) == self.role.lower())
+        # A memory without an event time falls back to when it was written.
+        when = func.coalesce(Memory.event_time, Memory.created_at)
+        if self.time_from is not None:
+            out.append(when >= self.time_from)
+        if self.time_to is not None:
+            out.append(when <= self.time_to)
+        if self.exclude_ids:
+            out.append(Memory.id.not_in(list(self.exclude_ids)))
+        return out
+
+
+def insert_memories(session: Session, rows: list[dict[str, Any]]) -> list[Memory]:
+    """Insert heads in one multi-row statement; returns them in input order."""
+    if not rows:
+        return []
+    result = session.scalars(insert(Memory).returning(Memory, sort_by_parameter_order=True), rows)
+    return list(result)
+
+
+def insert_versions(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(MemoryVersion), rows)
+
+
+def get_memory(session: Session, memory_id: uuid.UUID, *, lock: bool = False) -> Memory | None:
+    stmt = select(Memory).where(Memory.id == memory_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def get_memories(session: Session, memory_ids: Sequence[uuid.UUID]) -> list[Memory]:
+    if not memory_ids:
+        return []
+    return list(session.scalars(select(Memory).where(Memory.id.in_(list(memory_ids)))))
+
+
+def list_memories(
+    session: Session,
+    flt: MemoryFilter,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
+) -> list[Memory]:
+    """Oldest first, keyset-paginated on (created_at, id)."""
+    stmt = select(Memory).where(*flt.clauses())
+    if after is not None:
+        created, mid = after
+        stmt = stmt.where(
+            or_(Memory.created_at > created, and_(Memory.created_at == created, Memory.id > mid))
+        )
+    stmt = stmt.order_by(Memory.created_at, Memory.id).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def count_memories(session: Session, flt: MemoryFilter) -> int:
+    return int(session.scalar(select(func.count()).select_from(Memory).where(*flt.clauses())) or 0)
+
+
+def close_current_version(session: Session, memory_id: uuid.UUID, at: datetime) -> None:
+    session.execute(
+        update(MemoryVersion)
+        .where(MemoryVersion.memory_id == memory_id, MemoryVersion.valid_to.is_(None))
+        .values(valid_to=at)
+    )
+
+
+def history(session: Session, memory_id: uuid.UUID) -> list[MemoryVersion]:
+    return list(
+        session.scalars(
+            select(MemoryVersion).where(MemoryVersion.memory_id == memory_id).order_by(MemoryVersion.version)
+        )
+    )
+
+
+def get_version(session: Session, memory_id: uuid.UUID, version: int) -> MemoryVersion | None:
+    return session.scalar(
+        select(MemoryVersion).where(MemoryVersion.memory_id == memory_id, MemoryVersion.version == version)
+    )
+
+
+def version_as_of(session: Session, memory_id: uuid.UUID, at: datetime) -> MemoryVersion | None:
+    return session.scalar(
+        select(MemoryVersion).where(
+            MemoryVersion.memory_id == memory_id,
+            MemoryVersion.valid_from <= at,
+            or_(MemoryVersion.valid_to.is_(None), MemoryVersion.valid_to > at),
+        )
+    )
+
+
+def tune_vector_search(session: Session, *, ef_search: int = 100) -> None:
+    """HNSW knobs for this transaction: a wider beam, and pgvector 0.8's iterative scan so that
+    filters applied after the index scan (cube, status, tags...) still yield ``k`` rows."""
+    session.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(ef_search)})
+    session.execute(text("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)"))
+
+
+def dense_search(
+    session: Session, embedding: Sequence[float], flt: MemoryFilter, *, limit: int
+) -> list[tuple[Memory, float]]:
+    """Nearest memories by cosine distance; returns (memory, similarity) best first."""
+    distance = Memory.embedding.cosine_distance(list(embedding)).label("distance")
+    stmt: Select[Any] = (
+        select(Memory, distance)
+        .where(Memory.embedding.is_not(None), *flt.clauses())
+        .order_by(distance)
+        .limit(limit)
+    )
+    return [(m, 1.0 - float(d)) for m, d in session.execute(stmt).all()]
+
+
+def lexical_search(
+    session: Session, query: str, flt: MemoryFilter, *, limit: int
+) -> list[tuple[Memory, float]]:
+    """PostgreSQL full-text candidates ranked by ts_rank_cd; any query term may match (OR semantics)."""
+    terms = func.plainto_tsquery("english", query)
+    # plainto_tsquery ANDs the terms; recall wants OR, so rewrite & into |.
+    tsq = func.to_tsquery("english", func.replace(func.cast(terms, type_=Memory.content.type), "&", "|"))
+    rank = func.ts_rank_cd(Memory.tsv, tsq).label("rank")
+    stmt: Select[Any] = (
+        select(Memory, rank).where(Memory.tsv.op("@@")(tsq), *flt.clauses()).order_by(rank.desc()).limit(limit)
+    )
+    return [(m, float(r)) for m, r in session.execute(stmt).all()]
+
+
+def add_access_counts(session: Session, counts: dict[uuid.UUID, int], at: datetime) -> None:
+    """Add search-hit counts to memories in one statement (ids that are gone are skipped)."""
+    if not counts:
+        return
+    ids = list(counts)
+    hits = [counts[i] for i in ids]
+    session.execute(
+        text(
+            """
+            UPDATE memories AS m
+            SET access_count = m.access_count + c.hits,
+                last_accessed_at = GREATEST(coalesce(m.last_accessed_at, :at), :at)
+            FROM unnest(CAST(:ids AS uuid[]), CAST(:hits AS int[])) AS c(id, hits)
+            WHERE m.id = c.id
+            """
+        ),
+        {"ids": ids, "hits": hits, "at": at},
+    )

@@ -1,0 +1,287 @@
+"""Pydantic types shared by the API, the SDK and the workers.
+
+This module imports only pydantic and the standard library, so ``memos.client`` stays light.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MemoryKind(str, enum.Enum):
+    plaintext = "plaintext"
+    activation = "activation"
+    parametric = "parametric"
+
+
+class MemoryStatus(str, enum.Enum):
+    active = "active"
+    quarantined = "quarantined"
+    archived = "archived"
+    deleted = "deleted"
+
+
+class Tier(str, enum.Enum):
+    """Plaintext lifecycle tier (working -> long_term -> archived)."""
+
+    working = "working"
+    long_term = "long_term"
+    archived = "archived"
+
+
+class Residency(str, enum.Enum):
+    """Where a payload (KV snapshot, LoRA weights) currently lives."""
+
+    gpu = "gpu"
+    cpu = "cpu"
+    disk = "disk"
+
+
+class Access(str, enum.Enum):
+    read = "read"
+    write = "write"
+
+
+class SourceType(str, enum.Enum):
+    agent = "agent"
+    user = "user"
+    tool = "tool"
+    import_ = "import"
+    consolidation = "consolidation"
+    system = "system"
+
+
+class JobStatus(str, enum.Enum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+
+class _Out(BaseModel):
+    # Responses ignore unknown fields so an older SDK keeps working against a newer server.
+    model_config = ConfigDict(from_attributes=True, extra="ignore")
+
+
+# ---------------------------------------------------------------- provenance
+class Provenance(_Base):
+    """Who or what wrote a memory, from which messages or memories, and how far to trust it."""
+
+    source: SourceType = SourceType.agent
+    actor: str | None = Field(default=None, max_length=200, description="agent/user/tool id")
+    message_ids: list[uuid.UUID] = Field(default_factory=list, max_length=1000)
+    memory_ids: list[uuid.UUID] = Field(default_factory=list, max_length=1000)
+    session_id: str | None = Field(default=None, max_length=200)
+    trust: float = Field(default=0.5, ge=0.0, le=1.0)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+# ---------------------------------------------------------------- tenants and keys
+class TenantCreate(_Base):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class Tenant(_Out):
+    id: uuid.UUID
+    name: str
+    created_at: datetime | None = None
+
+
+class KeyCreate(_Base):
+    name: str = Field(default="default", min_length=1, max_length=200)
+
+
+class ApiKeyCreated(_Out):
+    id: uuid.UUID
+    key: str = Field(description="The secret; shown only once.")
+    name: str | None = None
+    tenant_id: uuid.UUID | None = None
+
+
+# ---------------------------------------------------------------- cubes
+class CubeCreate(_Base):
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+
+
+class Cube(_Out):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    description: str | None = None
+    created_at: datetime
+    access: Literal["owner", "read", "write"] = "owner"
+
+
+class CubeList(_Out):
+    cubes: list[Cube]
+
+
+class GrantCreate(_Base):
+    tenant_id: uuid.UUID
+    access: Access
+
+
+class Grant(_Out):
+    cube_id: uuid.UUID
+    tenant_id: uuid.UUID
+    access: Access
+    created_at: datetime
+
+
+# ---------------------------------------------------------------- memories
+class MemoryCreate(_Base):
+    content: str = Field(min_length=1)
+    kind: MemoryKind = MemoryKind.plaintext
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list, max_length=100)
+    event_time: datetime | None = None
+    provenance: Provenance | None = None
+    session_id: str | None = Field(default=None, max_length=200)
+    role: str | None = Field(default=None, max_length=200, description="speaker or role (user, assistant, a name)")
+
+
+class MemoriesCreate(_Base):
+    memories: list[MemoryCreate] = Field(min_length=1)
+
+
+class MemoryUpdate(_Base):
+    content: str | None = Field(default=None, min_length=1)
+    metadata: dict[str, Any] | None = None
+    tags: list[str] | None = Field(default=None, max_length=100)
+    event_time: datetime | None = None
+    reason: str | None = Field(default=None, max_length=2000)
+    expected_version: int | None = Field(default=None, ge=1, description="optimistic concurrency check")
+
+
+class Rollback(_Base):
+    version: int = Field(ge=1)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class Memory(_Out):
+    id: uuid.UUID
+    cube_id: uuid.UUID
+    kind: MemoryKind
+    status: MemoryStatus
+    tier: Tier
+    content: str
+    metadata: dict[str, Any]
+    tags: list[str]
+    keywords: list[str] = Field(default_factory=list)
+    context: str | None = None
+    session_id: str | None = None
+    role: str | None = None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    event_time: datetime | None = None
+    provenance: Provenance | None = None
+    access_count: int = 0
+    last_accessed_at: datetime | None = None
+
+
+class MemoryList(_Out):
+    memories: list[Memory]
+    next_cursor: str | None = None
+
+
+class MemoryVersion(_Out):
+    version: int
+    status: MemoryStatus
+    content: str
+    metadata: dict[str, Any]
+    tags: list[str]
+    event_time: datetime | None = None
+    provenance: Provenance | None = None
+    actor: str | None = None
+    reason: str | None = None
+    valid_from: datetime
+    valid_to: datetime | None = None
+
+
+class MemoryHistory(_Out):
+    memory_id: uuid.UUID
+    versions: list[MemoryVersion]
+
+
+# ---------------------------------------------------------------- search
+class SearchFilters(_Base):
+    tags: list[str] | None = Field(default=None, description="memories carrying all of these tags")
+    kind: MemoryKind | None = None
+    status: list[MemoryStatus] | None = Field(default=None, description="default: active only")
+    metadata: dict[str, Any] | None = Field(default=None, description="JSON containment match")
+    session_id: str | None = None
+    role: str | None = None
+    time_from: datetime | None = None
+    time_to: datetime | None = None
+
+
+class SearchRequest(_Base):
+    query: str = Field(min_length=1, max_length=10_000)
+    top_k: int = Field(default=10, ge=1, le=100)
+    filters: SearchFilters | None = None
+    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+
+
+class SearchResult(_Out):
+    memory: Memory
+    score: float
+
+
+class SearchResponse(_Out):
+    results: list[SearchResult]
+
+
+# ---------------------------------------------------------------- messages
+class Message(_Base):
+    role: str = Field(min_length=1, max_length=200)
+    content: str = Field(min_length=1)
+    name: str | None = Field(default=None, max_length=200)
+    timestamp: datetime | None = None
+
+
+class MessagesCreate(_Base):
+    messages: list[Message] = Field(min_length=1)
+    session_id: str | None = Field(default=None, max_length=200)
+    idempotency_key: str | None = Field(default=None, max_length=200)
+
+
+class MessagesAccepted(_Out):
+    message_ids: list[uuid.UUID]
+    memories: list[Memory] = Field(default_factory=list)
+    job_id: uuid.UUID | None = None
+
+
+# ---------------------------------------------------------------- jobs
+class Job(_Out):
+    id: uuid.UUID
+    cube_id: uuid.UUID | None = None
+    type: str
+    status: JobStatus
+    attempts: int
+    error: str | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    llm_calls: int = 0
+    llm_tokens: int = 0
+    result: dict[str, Any] | None = None
+
+
+class JobList(_Out):
+    jobs: list[Job]
+
+
+class ErrorBody(_Out):
+    error: str
+    detail: Any = None

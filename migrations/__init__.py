@@ -1,0 +1,1 @@
+"""Alembic migrations; ``migrations.runner.upgrade(url)`` applies them (``memos migrate``)."""
