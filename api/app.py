@@ -24,7 +24,7 @@ log = logging.getLogger("memos")
 
 def build_state(settings: Settings) -> AppState:
     """Start (or attach to) the database, migrate, and load what the process keeps."""
-    from memcube.db import make_session_factory, make_engine, resolve_database_url
+    from memcube.db import make_engine, make_session_factory, resolve_database_url
     from memos.embedding import get_embedder
     from memos.retrieval.access import AccessRecorder
     from memos.tenants.service import ensure_admin_key

@@ -13,20 +13,20 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class MemoryKind(str, enum.Enum):
+class MemoryKind(enum.StrEnum):
     plaintext = "plaintext"
     activation = "activation"
     parametric = "parametric"
 
 
-class MemoryStatus(str, enum.Enum):
+class MemoryStatus(enum.StrEnum):
     active = "active"
     quarantined = "quarantined"
     archived = "archived"
     deleted = "deleted"
 
 
-class Tier(str, enum.Enum):
+class Tier(enum.StrEnum):
     """Plaintext lifecycle tier (working -> long_term -> archived)."""
 
     working = "working"
@@ -34,7 +34,7 @@ class Tier(str, enum.Enum):
     archived = "archived"
 
 
-class Residency(str, enum.Enum):
+class Residency(enum.StrEnum):
     """Where a payload (KV snapshot, LoRA weights) currently lives."""
 
     gpu = "gpu"
@@ -42,12 +42,12 @@ class Residency(str, enum.Enum):
     disk = "disk"
 
 
-class Access(str, enum.Enum):
+class Access(enum.StrEnum):
     read = "read"
     write = "write"
 
 
-class SourceType(str, enum.Enum):
+class SourceType(enum.StrEnum):
     agent = "agent"
     user = "user"
     tool = "tool"
@@ -56,7 +56,7 @@ class SourceType(str, enum.Enum):
     system = "system"
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     queued = "queued"
     running = "running"
     succeeded = "succeeded"

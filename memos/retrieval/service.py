@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 
-
 from sqlalchemy.orm import Session
 
 from memcube import schemas
@@ -47,7 +46,7 @@ def search(
     lexical: list[tuple[Memory, float]] = []
     if req.mode in ("dense", "hybrid"):
         repo.tune_vector_search(session, ef_search=max(100, pool))
-        dense = repo.dense_search(session, embedder.embed_one(req.query), flt, limit=pool)
+        dense = repo.dense_search(session, embedder.embed_one(req.query).tolist(), flt, limit=pool)
     if req.mode in ("lexical", "hybrid"):
         lexical = repo.lexical_search(session, req.query, flt, limit=pool)
     if req.mode == "dense":
