@@ -120,6 +120,10 @@ class Memory(Base):
         Index("ix_memories_tags", "tags", postgresql_using="gin"),
         Index("ix_memories_tsv", "tsv", postgresql_using="gin"),
         Index(
+            "ix_memories_expires_at", "expires_at",
+            postgresql_where="expires_at IS NOT NULL AND status <> 'deleted'",
+        ),
+        Index(
             "ix_memories_embedding_hnsw",
             "embedding",
             postgresql_using="hnsw",
@@ -152,6 +156,8 @@ class Memory(Base):
     access_count: Mapped[int] = mapped_column(Integer, default=0)
     last_accessed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heat: Mapped[float] = mapped_column(Float, default=0.0)
+    heat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # last decay (sweep)
+    heat_hits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # hits folded into heat
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now_col()
     updated_at: Mapped[datetime] = _now_col()
@@ -226,6 +232,10 @@ class Job(Base):
         UniqueConstraint("tenant_id", "idempotency_key", name="uq_jobs_tenant_idempotency"),
         Index("ix_jobs_cube_created", "cube_id", "created_at"),
         Index("ix_jobs_undispatched", "created_at", postgresql_where="dispatched_at IS NULL"),
+        Index(
+            "ix_jobs_unfinished", "dispatched_at",
+            postgresql_where="status IN ('queued', 'running') AND dispatched_at IS NOT NULL",
+        ),
     )
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
@@ -241,5 +251,6 @@ class Job(Base):
     llm_tokens: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = _now_col()
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # retry backoff
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
