@@ -158,6 +158,7 @@ class Memory(Base):
     heat: Mapped[float] = mapped_column(Float, default=0.0)
     heat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # last decay (sweep)
     heat_hits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # hits folded into heat
+    linked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # last linking run
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now_col()
     updated_at: Mapped[datetime] = _now_col()
@@ -167,7 +168,11 @@ class MemoryVersion(Base):
     """Append-only history: every change to a memory, deletes included, is a row here."""
 
     __tablename__ = "memory_versions"
-    __table_args__ = (UniqueConstraint("memory_id", "version", name="uq_memory_versions_memory_version"),)
+    __table_args__ = (
+        UniqueConstraint("memory_id", "version", name="uq_memory_versions_memory_version"),
+        Index("ix_memory_versions_provenance", "provenance", postgresql_using="gin",
+              postgresql_ops={"provenance": "jsonb_path_ops"}),
+    )
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     memory_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("memories.id", ondelete="CASCADE"))
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
