@@ -6,11 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from memcube.models import Job
+
+# NOTIFY channel the relay LISTENs on; NOTIFY is transactional, so the relay wakes only after the
+# enqueuing transaction commits (and never for one that rolls back).
+NOTIFY_CHANNEL = "memos_jobs"
 
 
 def enqueue(
@@ -36,6 +40,7 @@ def enqueue(
     )
     inserted = session.scalar(stmt)
     if inserted is not None:
+        session.execute(text("SELECT pg_notify(:ch, '')"), {"ch": NOTIFY_CHANNEL})
         job = session.get(Job, inserted)
         assert job is not None
         return job, True
@@ -60,8 +65,44 @@ def list_jobs(session: Session, cube_id: uuid.UUID, *, limit: int = 100) -> list
 
 def undispatched(session: Session, *, older_than: datetime | None = None, limit: int = 100) -> list[Job]:
     """Outbox rows not yet handed to the broker (skip-locked, so relays can run side by side)."""
-    stmt = select(Job).where(Job.dispatched_at.is_(None), Job.status == "queued")
+    stmt = select(Job).where(
+        Job.dispatched_at.is_(None),
+        Job.status == "queued",
+        or_(Job.not_before.is_(None), Job.not_before <= func.now()),
+    )
     if older_than is not None:
         stmt = stmt.where(Job.created_at <= older_than)
     stmt = stmt.order_by(Job.created_at).limit(limit).with_for_update(skip_locked=True)
+    return list(session.scalars(stmt))
+
+
+def mark_dispatched(session: Session, job_ids: list[uuid.UUID]) -> None:
+    session.execute(update(Job).where(Job.id.in_(job_ids)).values(dispatched_at=func.now()))
+
+
+def next_retry_at(session: Session) -> datetime | None:
+    """The earliest ``not_before`` of an undispatched job still waiting out its backoff."""
+    stmt = select(func.min(Job.not_before)).where(
+        Job.dispatched_at.is_(None), Job.status == "queued", Job.not_before > func.now()
+    )
+    return session.scalar(stmt)
+
+
+def stuck(session: Session, *, dispatched_before: datetime, limit: int = 100) -> list[Job]:
+    """Jobs handed to the broker long ago that have not finished and whose row nobody holds.
+
+    A runner keeps its job's row locked while the handler runs, so SKIP LOCKED leaves out every job that
+    is really being worked on: what remains was lost (a Redis restart, a SIGKILLed worker).
+    """
+    stmt = (
+        select(Job)
+        .where(
+            Job.status.in_(("queued", "running")),
+            Job.dispatched_at.is_not(None),
+            Job.dispatched_at < dispatched_before,
+        )
+        .order_by(Job.dispatched_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
     return list(session.scalars(stmt))

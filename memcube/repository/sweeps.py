@@ -1,0 +1,61 @@
+"""Queries of the periodic sweeps (heat decay, TTL expiry). Bounded batches, skip-locked rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from memcube.models import Memory
+
+# Below this, heat is noise: set it to 0 so the row drops out of later sweeps.
+HEAT_EPSILON = 1e-3
+
+
+def decay_heat(session: Session, *, now: datetime, half_life_s: float, min_age_s: float, limit: int) -> int:
+    """Decay heat by the time since its last decay and fold in new hits, for up to ``limit`` memories.
+
+    ``heat' = heat * 0.5 ** (elapsed / half_life) + (access_count - heat_hits)``: new hits count at full
+    weight at the sweep that sees them; a memory nobody reads cools down exponentially. Rows decayed less
+    than ``min_age_s`` ago are left for a later sweep, so a fast schedule does not spin on the same rows.
+    """
+    result = session.execute(
+        text(
+            """
+            WITH batch AS (
+              SELECT id FROM memories
+              WHERE (heat > 0 OR access_count > heat_hits)
+                AND (heat_at IS NULL OR heat_at <= CAST(:now AS timestamptz) - make_interval(secs => :min_age))
+              ORDER BY heat_at NULLS FIRST
+              LIMIT :limit
+              FOR UPDATE SKIP LOCKED
+            ), next AS (
+              SELECT m.id,
+                     m.heat * power(0.5, GREATEST(EXTRACT(EPOCH FROM (
+                       CAST(:now AS timestamptz) - coalesce(m.heat_at, m.created_at))), 0) / :half_life)
+                     + GREATEST(m.access_count - m.heat_hits, 0) AS heat
+              FROM memories m JOIN batch USING (id)
+            )
+            UPDATE memories AS m
+            SET heat = CASE WHEN next.heat < :eps THEN 0 ELSE next.heat END,
+                heat_hits = m.access_count,
+                heat_at = CAST(:now AS timestamptz)
+            FROM next WHERE m.id = next.id
+            """
+        ),
+        {"now": now, "half_life": half_life_s, "min_age": min_age_s, "limit": limit, "eps": HEAT_EPSILON},
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def expired(session: Session, *, now: datetime, limit: int) -> list[Memory]:
+    """Live memories whose ``expires_at`` has passed, locked (skip-locked) for the TTL sweep."""
+    stmt = (
+        select(Memory)
+        .where(Memory.expires_at.is_not(None), Memory.expires_at <= now, Memory.status != "deleted")
+        .order_by(Memory.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(stmt))

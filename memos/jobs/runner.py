@@ -1,0 +1,137 @@
+"""Run one job by id, exactly once in effect, however often its task is delivered.
+
+Two transactions:
+
+1. *Claim* (system context, short): lock the row, return if it is gone or finished, else mark it
+   ``running`` and count the attempt. Committed at once, so the API shows the job as running and a
+   crash is visible as an attempt.
+2. *Work* (the job's tenant context): lock the row again, re-check it has not succeeded meanwhile, run
+   the handler, and mark the job ``succeeded`` **in the same transaction** as the handler's writes.
+
+A crash (SIGKILL, a lost database connection) anywhere in 2 rolls the handler's writes back together
+with the status; the redelivered task (``acks_late``) or the stuck-job sweep runs it again. Two
+deliveries at once serialize on the row lock, and the second finds the job succeeded. A handler error
+rolls back, is recorded on the job, and sends the job back to the outbox with a backoff until
+``job_max_attempts`` is reached; then the job is ``failed``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from memcube.db import SYSTEM, tenant_session
+from memcube.models import Job
+from memcube.repository import jobs as repo
+from memos.errors import MemOSError
+from memos.jobs.context import JobContext, LLMUsage
+from memos.jobs.registry import get_handler
+
+log = logging.getLogger(__name__)
+
+FINISHED = frozenset({"succeeded", "failed"})
+MAX_ERROR_CHARS = 4_000
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _fail(job: Job, message: str) -> str:
+    job.status = "failed"
+    job.error = message[:MAX_ERROR_CHARS]
+    job.finished_at = _now()
+    return "failed"
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Errors that another attempt cannot fix: our own 4xx errors (bad input, a cube that is gone)."""
+    return isinstance(exc, MemOSError) and exc.status_code < 500
+
+
+def backoff_s(ctx: JobContext, attempts: int) -> float:
+    """Exponential: base, 2*base, 4*base... after the 1st, 2nd, 3rd failed attempt (capped at an hour)."""
+    return float(min(ctx.settings.job_retry_backoff_s * 2 ** max(attempts - 1, 0), 3600.0))
+
+
+def _claim(sessions: sessionmaker[Session], job_id: uuid.UUID, ctx: JobContext) -> Job | str:
+    """Transaction 1: mark the job running, or say why it must not run."""
+    with tenant_session(sessions, SYSTEM) as session:
+        job = repo.get_job(session, job_id, lock=True)
+        if job is None:
+            return "missing"
+        if job.status in FINISHED:
+            return job.status
+        if job.attempts >= ctx.settings.job_max_attempts:
+            # Each attempt was counted before it ran: attempts used up without an outcome means the
+            # worker died in them every time (a job that kills its worker must not loop forever).
+            log.error("job %s: %d attempts ended without an outcome; failing it", job.id, job.attempts)
+            return _fail(job, f"gave up after {job.attempts} attempts (the worker was lost each time)"
+                         + (f"; last error: {job.error}" if job.error else ""))
+        if get_handler(job.type) is None:
+            return _fail(job, f"no handler for job type {job.type!r}")
+        job.status = "running"
+        job.started_at = _now()
+        job.attempts += 1
+        job.not_before = None
+        return job
+
+
+def _record_failure(
+    sessions: sessionmaker[Session], job_id: uuid.UUID, exc: BaseException, usage: LLMUsage, ctx: JobContext
+) -> str:
+    """After a handler error (its transaction already rolled back): retry later or give up."""
+    message = f"{type(exc).__name__}: {exc}"
+    with tenant_session(sessions, SYSTEM) as session:
+        job = repo.get_job(session, job_id, lock=True)
+        if job is None or job.status in FINISHED:
+            return "missing" if job is None else job.status
+        # Tokens spent on a failed attempt were still paid for.
+        job.llm_calls += usage.calls
+        job.llm_tokens += usage.tokens
+        if is_permanent(exc) or job.attempts >= ctx.settings.job_max_attempts:
+            return _fail(job, message)
+        job.error = message[:MAX_ERROR_CHARS]
+        job.status = "queued"
+        job.dispatched_at = None  # back to the outbox; the relay sends it again after not_before
+        job.not_before = _now() + timedelta(seconds=backoff_s(ctx, job.attempts))
+        return "queued"
+
+
+def run_job(sessions: sessionmaker[Session], job_id: uuid.UUID | str, ctx: JobContext) -> str:
+    """Run the job ``job_id`` if it still needs running; returns the job's status afterwards
+    (``missing`` if the row is gone). Safe to call any number of times, from any number of workers."""
+    job_id = uuid.UUID(str(job_id))
+    claimed = _claim(sessions, job_id, ctx)
+    if isinstance(claimed, str):
+        return claimed
+    handler = get_handler(claimed.type)
+    assert handler is not None  # checked by _claim
+    run_ctx = ctx.fresh()
+    session = sessions()
+    session.info["tenant_id"] = claimed.tenant_id
+    try:
+        job = repo.get_job(session, job_id, lock=True)
+        if job is None or job.status in FINISHED:
+            session.rollback()
+            return "missing" if job is None else job.status
+        result = handler(session, job, run_ctx)
+        job.status = "succeeded"
+        job.finished_at = _now()
+        job.result = result
+        job.error = None
+        job.llm_calls += run_ctx.usage.calls
+        job.llm_tokens += run_ctx.usage.tokens
+        session.commit()
+        log.info("job %s (%s) succeeded on attempt %d", job_id, claimed.type, job.attempts)
+        return "succeeded"
+    except Exception as exc:
+        session.rollback()
+        log.warning("job %s (%s) attempt %d failed: %s", job_id, claimed.type, claimed.attempts, exc,
+                    exc_info=not is_permanent(exc))
+        return _record_failure(sessions, job_id, exc, run_ctx.usage, ctx)
+    finally:
+        session.close()

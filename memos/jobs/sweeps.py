@@ -1,0 +1,109 @@
+"""Periodic sweeps (run by beat): recover lost jobs, decay access heat, expire TTL'd memories, re-link.
+
+Each works in bounded batches, one transaction per batch, in the system context (the row-level
+security policies let ``*`` see every tenant), and stops after ``max_batches`` so one run never holds
+a worker for long: whatever is left waits for the next run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from memcube.db import SYSTEM, tenant_session
+from memcube.repository import jobs as jobs_repo
+from memcube.repository import sweeps as repo
+from memos.config import Settings
+from memos.jobs.relay import Send, dispatch_batch
+from memos.memories.service import set_status
+
+log = logging.getLogger(__name__)
+
+TTL_ACTOR = "system:ttl"
+MAX_BATCHES = 20
+
+
+def requeue_stuck(sessions: sessionmaker[Session], settings: Settings, *, max_batches: int = MAX_BATCHES) -> int:
+    """Send back to the outbox the jobs that were handed to the broker long ago and are not running
+    (lost in a Redis restart, or their worker was SIGKILLed); fail those that used up their attempts."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=settings.job_stuck_after_s)
+    total = 0
+    for _ in range(max_batches):
+        with tenant_session(sessions, SYSTEM) as session:
+            jobs = jobs_repo.stuck(session, dispatched_before=cutoff, limit=settings.sweep_batch_size)
+            for job in jobs:
+                if job.status == "running" and job.attempts >= settings.job_max_attempts:
+                    job.status = "failed"
+                    job.error = f"gave up after {job.attempts} attempts (the worker was lost each time)"
+                    job.finished_at = datetime.now(UTC)
+                else:
+                    job.status = "queued"
+                    job.dispatched_at = None
+        total += len(jobs)
+        if len(jobs) < settings.sweep_batch_size:
+            break
+    if total:
+        log.warning("outbox sweep: %d stuck jobs sent back to the outbox", total)
+    return total
+
+
+def sweep_outbox(
+    sessions: sessionmaker[Session], settings: Settings, send: Send, *, max_batches: int = MAX_BATCHES
+) -> dict[str, int]:
+    """Requeue stuck jobs, then dispatch rows the relay has left alone for a while (no relay running,
+    or it cannot reach the broker): beat alone is enough for jobs to run, only slower."""
+    requeued = requeue_stuck(sessions, settings, max_batches=max_batches)
+    older_than = datetime.now(UTC) - timedelta(seconds=max(10 * settings.relay_poll_interval_s, 5.0))
+    dispatched = 0
+    for _ in range(max_batches):
+        n, ok = dispatch_batch(sessions, send, limit=settings.relay_batch_size, older_than=older_than)
+        dispatched += n
+        if not ok or n < settings.relay_batch_size:
+            break
+    return {"requeued": requeued, "dispatched": dispatched}
+
+
+def decay_heat(sessions: sessionmaker[Session], settings: Settings, *, max_batches: int = MAX_BATCHES) -> int:
+    now = datetime.now(UTC)
+    half_life_s = settings.heat_half_life_h * 3600.0
+    total = 0
+    for _ in range(max_batches):
+        with tenant_session(sessions, SYSTEM) as session:
+            n = repo.decay_heat(session, now=now, half_life_s=half_life_s,
+                                min_age_s=settings.sweep_heat_every_s / 2, limit=settings.sweep_batch_size)
+        total += n
+        if n < settings.sweep_batch_size:
+            break
+    return total
+
+
+def expire_ttl(sessions: sessionmaker[Session], settings: Settings, *, max_batches: int = MAX_BATCHES) -> int:
+    """Memories past ``expires_at`` get a tombstone version (actor ``system:ttl``); history keeps them."""
+    total = 0
+    for _ in range(max_batches):
+        with tenant_session(sessions, SYSTEM) as session:
+            heads = repo.expired(session, now=datetime.now(UTC), limit=settings.sweep_batch_size)
+            for head in heads:
+                set_status(session, head, "deleted", actor=TTL_ACTOR,
+                           reason=f"expired (ttl reached at {head.expires_at.isoformat()})"
+                           if head.expires_at else "expired (ttl)")
+        total += len(heads)
+        if len(heads) < settings.sweep_batch_size:
+            break
+    return total
+
+
+def relink(sessions: sessionmaker[Session], settings: Settings, *, max_batches: int = 5) -> int:
+    """Re-link memories whose neighbours changed (``memos.linking.sweeps.relink_stale``)."""
+    module = importlib.import_module("memos.linking.sweeps")
+    total = 0
+    for _ in range(max_batches):
+        with tenant_session(sessions, SYSTEM) as session:
+            n = int(module.relink_stale(session, settings.sweep_batch_size))
+        total += n
+        if n < settings.sweep_batch_size:
+            break
+    return total

@@ -1,0 +1,1 @@
+"""Celery workers, beat schedule, the outbox relay and the embedded background path of ``memos serve``."""

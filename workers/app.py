@@ -1,0 +1,78 @@
+"""The Celery app, configured from ``memos.config.Settings``.
+
+Redis (``MEMOS_REDIS_URL``) is broker and result backend; JSON only; ``acks_late`` with
+``reject_on_worker_lost`` and a prefetch of 1, so a task whose worker dies is delivered again rather
+than lost (the job runner makes the second delivery harmless). The job state of record is in
+PostgreSQL (the ``jobs`` table), not in Celery results. Task names are ``domain.verb``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, signals
+
+from memos.config import Settings, get_settings
+
+TASK_MODULES = ("workers.tasks.jobs", "workers.tasks.sweeps")
+# Without MEMOS_REDIS_URL the service starts its own Redis (workers/embedded.py) and passes its URL to
+# the worker in the environment; a worker started by hand with nothing set uses the local default.
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Periodic sweeps; each expires when the next one is due, so a backlog never piles them up."""
+
+    def every(task: str, seconds: float) -> dict[str, Any]:
+        return {"task": task, "schedule": seconds, "options": {"expires": seconds}}
+
+    return {
+        "outbox": every("sweeps.outbox", settings.sweep_outbox_every_s),
+        "heat": every("sweeps.heat", settings.sweep_heat_every_s),
+        "ttl": every("sweeps.ttl", settings.sweep_ttl_every_s),
+        "relink": every("sweeps.relink", settings.sweep_relink_every_s),
+    }
+
+
+def create_celery(settings: Settings) -> Celery:
+    url = settings.redis_url or DEFAULT_REDIS_URL
+    app = Celery("memos", set_as_current=False)
+    app.conf.update(
+        broker_url=url,
+        result_backend=url,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,  # job state lives in PostgreSQL
+        result_expires=3600,
+        task_default_queue="memos",
+        # A send to a Redis that is down must fail fast: the relay keeps the row and retries later.
+        broker_connection_timeout=3,
+        broker_connection_retry_on_startup=True,
+        task_publish_retry=True,
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2,
+                                   "interval_max": 0.5},
+        # An unacked message of a SIGKILLed worker comes back after this; the stuck-job sweep
+        # usually re-dispatches it sooner, and the runner ignores the late duplicate.
+        broker_transport_options={"visibility_timeout": 3600},
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        beat_schedule=beat_schedule(settings),
+        imports=TASK_MODULES,
+        timezone="UTC",
+    )
+    return app
+
+
+app = create_celery(get_settings())
+
+
+@signals.worker_process_init.connect
+def _after_fork(**_kwargs: Any) -> None:
+    """A prefork child must not use the parent's connections: build its engine after the fork."""
+    from workers import resources
+
+    resources.reset()

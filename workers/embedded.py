@@ -1,0 +1,137 @@
+"""The background path of ``memos serve`` when nothing else is running it: a Redis (ours, or the one in
+``MEMOS_REDIS_URL``), a Celery worker subprocess with beat embedded, and the outbox relay in a thread.
+
+Everything started here is stopped when the context exits: the relay first (no new sends), then the
+worker (warm shutdown, then SIGKILL of its process group after a grace period: a job cut off there is
+rolled back and run again later, see memos/jobs/runner.py), then our Redis.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from memcube.db import make_engine, make_session_factory
+from memos.config import Settings
+from memos.jobs.relay import Relay
+from workers.redis_server import RedisServer
+
+log = logging.getLogger(__name__)
+
+WORKER_STOP_GRACE_S = 10.0
+
+
+def settings_env(settings: Settings, **overrides: str) -> dict[str, str]:
+    """The current environment plus every set ``MEMOS_*`` setting, so a child process sees the same
+    configuration as this one (including values given on the command line rather than in the env)."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump(mode="json").items():
+        if value is not None:
+            env[f"MEMOS_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    env.update(overrides)
+    return env
+
+
+def worker_command(settings: Settings, *, beat: bool, schedule: Path | None = None) -> list[str]:
+    """``celery worker`` for our app: one process (solo pool) unless more concurrency is asked for."""
+    concurrency = max(settings.worker_concurrency, 1)
+    cmd = [
+        sys.executable, "-m", "celery", "-A", "workers.app", "worker",
+        "--pool", "solo" if concurrency == 1 else "prefork", "--concurrency", str(concurrency),
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+        "--loglevel", settings.log_level.upper(), "-n", f"memos-{os.getpid()}@%h",
+    ]
+    if beat:
+        cmd += ["--beat", "--schedule", str(schedule or settings.home / "celerybeat-schedule")]
+    return cmd
+
+
+def start_worker(
+    settings: Settings, env: dict[str, str], *, beat: bool, log_path: Path | None = None
+) -> subprocess.Popen[bytes]:
+    out: IO[bytes] | int = subprocess.DEVNULL
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        out = open(log_path, "ab")  # noqa: SIM115 - handed to the child
+    try:
+        # Its own session, so stopping it also stops its pool children and the embedded beat.
+        return subprocess.Popen(worker_command(settings, beat=beat), env=env, stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    finally:
+        if not isinstance(out, int):
+            out.close()
+
+
+def stop_process_group(process: subprocess.Popen[bytes], *, grace_s: float = WORKER_STOP_GRACE_S) -> None:
+    """SIGTERM (Celery's warm shutdown), then SIGKILL the whole group if it is still there."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            log.warning("worker did not stop within %.0fs; killing it", grace_s)
+        except ProcessLookupError:
+            pass
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)  # leftovers of the group (pool children, beat)
+    process.wait()
+
+
+@dataclass
+class Background:
+    """What ``background()`` started (for status output and tests)."""
+
+    redis_url: str
+    worker: subprocess.Popen[bytes]
+    relay: Relay
+    redis: RedisServer | None
+    worker_log: Path
+
+
+@contextmanager
+def background(settings: Settings, database_url: str) -> Iterator[Background | None]:
+    """Run the background path for ``memos serve`` (nothing when ``MEMOS_RUN_WORKERS=false``)."""
+    if not settings.run_workers:
+        log.warning("MEMOS_RUN_WORKERS=false: jobs are queued in the outbox until a worker and a relay run")
+        yield None
+        return
+    from migrations.runner import upgrade
+    from workers.app import create_celery
+
+    with ExitStack() as stack:
+        redis_server: RedisServer | None = None
+        if settings.redis_url:
+            redis_url = settings.redis_url
+        else:
+            redis_server = RedisServer(settings.home / "redis").start()
+            stack.callback(redis_server.stop)
+            redis_url = redis_server.url
+        upgrade(database_url)  # before the relay and the worker query the jobs table
+        worker_log = settings.home / "logs" / "worker.log"
+        env = settings_env(settings, MEMOS_DATABASE_URL=database_url, MEMOS_REDIS_URL=redis_url)
+        worker = start_worker(settings, env, beat=True, log_path=worker_log)
+        stack.callback(stop_process_group, worker)
+
+        engine = make_engine(database_url, role=settings.db_role or None, pool_size=2)
+        stack.callback(engine.dispose)
+        celery = create_celery(settings.model_copy(update={"redis_url": redis_url}))
+        stack.callback(celery.close)
+
+        def send(job_id: object) -> None:
+            celery.send_task("jobs.run", args=[str(job_id)])
+
+        relay = Relay(make_session_factory(engine), send, database_url=database_url,
+                      batch_size=settings.relay_batch_size, poll_interval_s=settings.relay_poll_interval_s)
+        relay.start()
+        stack.callback(relay.stop)
+        log.info("background: redis %s, worker pid %d (log %s), relay running", redis_url, worker.pid, worker_log)
+        yield Background(redis_url=redis_url, worker=worker, relay=relay, redis=redis_server, worker_log=worker_log)

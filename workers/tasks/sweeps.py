@@ -1,0 +1,37 @@
+"""Periodic sweeps run by beat: ``sweeps.outbox``, ``sweeps.heat``, ``sweeps.ttl``, ``sweeps.relink``."""
+
+from __future__ import annotations
+
+import uuid
+
+from memos.jobs import sweeps
+from workers import resources
+from workers.app import app
+
+
+def send_job(job_id: uuid.UUID) -> None:
+    app.send_task("jobs.run", args=[str(job_id)])
+
+
+@app.task(name="sweeps.outbox")
+def outbox() -> dict[str, int]:
+    r = resources.get()
+    return sweeps.sweep_outbox(r.sessions, r.settings, send_job)
+
+
+@app.task(name="sweeps.heat")
+def heat() -> int:
+    r = resources.get()
+    return sweeps.decay_heat(r.sessions, r.settings)
+
+
+@app.task(name="sweeps.ttl")
+def ttl() -> int:
+    r = resources.get()
+    return sweeps.expire_ttl(r.sessions, r.settings)
+
+
+@app.task(name="sweeps.relink")
+def relink() -> int:
+    r = resources.get()
+    return sweeps.relink(r.sessions, r.settings)
