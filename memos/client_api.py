@@ -1,0 +1,371 @@
+"""The API, written once: every method of both SDK clients as a transport-free ``_Call`` builder.
+
+A builder returns a ``_Call``: the HTTP method, path, query, body and how to parse the answer. The
+``endpoint`` descriptor binds it to a client: on ``MemOSClient`` it sends the call and returns the parsed
+result; on ``AsyncMemOSClient`` it is an ``async`` method doing the same (see ``memos.client``).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import random
+import uuid
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+
+import httpx
+from pydantic import BaseModel, TypeAdapter
+from pydantic_core import to_jsonable_python
+
+from memcube.schemas import (
+    ApiKeyCreated,
+    Cube,
+    CubeList,
+    Grant,
+    Job,
+    JobList,
+    Memory,
+    MemoryCreate,
+    MemoryHistory,
+    MemoryList,
+    MemoryVersion,
+    Message,
+    MessagesAccepted,
+    SearchFilters,
+    SearchResponse,
+    SearchResult,
+    Tenant,
+)
+from memos import __version__
+from memos.client_errors import APIConnectionError, APITimeoutError, error_for
+
+if TYPE_CHECKING:
+    from memos.client import AsyncMemOSClient, MemOSClient
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+DEFAULT_TIMEOUT = 30.0
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+IdLike = uuid.UUID | str
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
+# ---------------------------------------------------------------- calls and their binding
+@dataclass(frozen=True)
+class _Call(Generic[T]):
+    """One API call, transport-free: what to send and how to read the answer."""
+
+    method: str
+    path: str
+    parse: Callable[[httpx.Response], T]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    json: Any = None
+
+    @property
+    def idempotent(self) -> bool:
+        return self.method in IDEMPOTENT_METHODS
+
+
+def _model(cls: type[BaseModel]) -> Callable[[httpx.Response], Any]:
+    return lambda r: cls.model_validate_json(r.content)
+
+
+def _no_content(_response: httpx.Response) -> None:
+    return None
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    data: dict[str, Any] = response.json()
+    return data
+
+
+_TENANTS = TypeAdapter(list[Tenant])
+_GRANTS = TypeAdapter(list[Grant])
+
+
+class endpoint(Generic[P, T]):  # noqa: N801 - used as a decorator, like ``property``
+    """Turns a ``_Call`` builder into a method of both clients (sync result or coroutine)."""
+
+    def __init__(self, build: Callable[Concatenate[Any, P], _Call[T]]) -> None:
+        self.build = build
+        functools.update_wrapper(self, build)  # type: ignore[arg-type]  # a callable-like descriptor
+        # What help() and IDEs show on a client: no ``self``, and the parsed result, not the ``_Call``.
+        signature = inspect.signature(build)
+        returns = str(signature.return_annotation)
+        if returns.startswith("_Call[") and returns.endswith("]"):
+            returns = returns[len("_Call[") : -1]
+        self.signature = signature.replace(
+            parameters=list(signature.parameters.values())[1:], return_annotation=returns
+        )
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> endpoint[P, T]: ...
+    @overload
+    def __get__(self, obj: AsyncMemOSClient, owner: type) -> Callable[P, Coroutine[Any, Any, T]]: ...
+    @overload
+    def __get__(self, obj: MemOSClient, owner: type) -> Callable[P, T]: ...
+    def __get__(self, obj: _BaseClient | None, owner: type) -> Any:
+        if obj is None:
+            return self
+        return obj._bind(self)
+
+
+def _id(value: IdLike) -> str:
+    return str(uuid.UUID(str(value)))
+
+
+def _dump(item: BaseModel | Mapping[str, Any] | str) -> Any:
+    """Models are sent as set by the caller; dicts go as they are (the server validates); str is content."""
+    if isinstance(item, str):
+        return {"content": item}
+    if isinstance(item, BaseModel):
+        return item.model_dump(mode="json", exclude_unset=True)
+    return dict(item)
+
+
+def _clean(**params: Any) -> dict[str, Any]:
+    """Query parameters without the unset ones; enums and datetimes as strings."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        out[key] = getattr(value, "value", value)
+    return out
+
+
+# ---------------------------------------------------------------- the API, written once
+class _BaseClient:
+    """Configuration, retries and every API method; subclasses provide the transport loop."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        backoff: float = 0.5,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.base_url = (base_url or os.environ.get("MEMOS_URL") or DEFAULT_URL).rstrip("/")
+        self.api_key = api_key if api_key is not None else os.environ.get("MEMOS_API_KEY")
+        self.timeout = timeout
+        self.max_retries = max(0, max_retries)
+        self.backoff = backoff
+        self.headers = {"User-Agent": f"memos-python/{__version__}", "Accept": "application/json"}
+        if self.api_key:
+            self.headers["Authorization"] = f"Bearer {self.api_key}"
+        self.headers.update(headers or {})
+
+    # -- transport-independent parts of sending
+    def _bind(self, ep: endpoint[Any, Any]) -> Callable[..., Any]:
+        """The endpoint as a method of this client (sync or async)."""
+        raise NotImplementedError
+
+    def _retry_delay(self, call: _Call[Any], exc: httpx.TransportError, attempt: int) -> float | None:
+        """Seconds to wait before retrying, or None to give up.
+
+        A request that never reached the server (connect failure, pool timeout) is safe to resend whatever
+        its method; one that may have reached it is resent only when its method is idempotent.
+        """
+        if attempt >= self.max_retries:
+            return None
+        never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+        broken = isinstance(exc, httpx.NetworkError | httpx.TimeoutException | httpx.RemoteProtocolError)
+        if never_sent or (call.idempotent and broken):
+            # Exponential backoff with jitter, so many clients don't retry in lockstep.
+            return float(self.backoff * (2**attempt) * (0.5 + random.random() / 2))
+        return None
+
+    def _request_kwargs(self, call: _Call[Any]) -> dict[str, Any]:
+        # Dicts from callers may hold datetimes, UUIDs or enums: encode them as pydantic would.
+        body = None if call.json is None else to_jsonable_python(call.json)
+        return {"params": call.params or None, "json": body}
+
+    @staticmethod
+    def _connection_error(call: _Call[Any], exc: httpx.TransportError) -> APIConnectionError:
+        kind = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
+        return kind(f"{call.method} {call.path}: {type(exc).__name__}: {exc}")
+
+    @staticmethod
+    def _result(call: _Call[T], response: httpx.Response) -> T:
+        if response.is_error:
+            raise error_for(response)
+        return call.parse(response)
+
+    # -- health
+    @endpoint
+    def health(self) -> _Call[dict[str, Any]]:
+        """``GET /healthz``: ``{"status", "database", "version"}`` (a degraded server raises ServerError)."""
+        return _Call("GET", "/healthz", _json)
+
+    # -- tenants and keys (admin key)
+    @endpoint
+    def create_tenant(self, name: str) -> _Call[Tenant]:
+        """Create a tenant (admin key)."""
+        return _Call("POST", "/v1/tenants", _model(Tenant), json={"name": name})
+
+    @endpoint
+    def list_tenants(self) -> _Call[list[Tenant]]:
+        """All tenants (admin key)."""
+        return _Call("GET", "/v1/tenants", lambda r: _TENANTS.validate_json(r.content))
+
+    @endpoint
+    def create_key(self, tenant_id: IdLike, name: str = "default") -> _Call[ApiKeyCreated]:
+        """Create an API key for a tenant (admin key); the secret in ``.key`` is shown only this once."""
+        return _Call("POST", f"/v1/tenants/{_id(tenant_id)}/keys", _model(ApiKeyCreated), json={"name": name})
+
+    @endpoint
+    def revoke_key(self, key_id: IdLike) -> _Call[None]:
+        """Revoke a key (the admin, or the tenant that owns it)."""
+        return _Call("DELETE", f"/v1/keys/{_id(key_id)}", _no_content)
+
+    # -- cubes and grants
+    @endpoint
+    def create_cube(self, name: str, description: str | None = None) -> _Call[Cube]:
+        """Create a cube owned by the caller's tenant."""
+        return _Call("POST", "/v1/cubes", _model(Cube), json=_clean(name=name, description=description))
+
+    @endpoint
+    def list_cubes(self) -> _Call[list[Cube]]:
+        """The caller's cubes and the cubes shared with it (``access`` says which)."""
+        return _Call("GET", "/v1/cubes", lambda r: CubeList.model_validate_json(r.content).cubes)
+
+    @endpoint
+    def get_cube(self, cube_id: IdLike) -> _Call[Cube]:
+        return _Call("GET", f"/v1/cubes/{_id(cube_id)}", _model(Cube))
+
+    @endpoint
+    def delete_cube(self, cube_id: IdLike) -> _Call[None]:
+        return _Call("DELETE", f"/v1/cubes/{_id(cube_id)}", _no_content)
+
+    @endpoint
+    def grant(self, cube_id: IdLike, tenant_id: IdLike, access: str = "read") -> _Call[Grant]:
+        """Share a cube with another tenant: ``access`` is ``"read"`` or ``"write"``."""
+        body = {"tenant_id": _id(tenant_id), "access": getattr(access, "value", access)}
+        return _Call("POST", f"/v1/cubes/{_id(cube_id)}/grants", _model(Grant), json=body)
+
+    @endpoint
+    def list_grants(self, cube_id: IdLike) -> _Call[list[Grant]]:
+        return _Call("GET", f"/v1/cubes/{_id(cube_id)}/grants", lambda r: _GRANTS.validate_json(r.content))
+
+    @endpoint
+    def revoke_grant(self, cube_id: IdLike, tenant_id: IdLike) -> _Call[None]:
+        return _Call("DELETE", f"/v1/cubes/{_id(cube_id)}/grants/{_id(tenant_id)}", _no_content)
+
+    # -- memories
+    @endpoint
+    def add_memories(
+        self, cube_id: IdLike, memories: Iterable[MemoryCreate | Mapping[str, Any] | str]
+    ) -> _Call[list[Memory]]:
+        """Write memories (``MemoryCreate``, dicts of its fields, or plain strings); returns them in order."""
+        body = {"memories": [_dump(m) for m in memories]}
+        return _Call("POST", f"/v1/cubes/{_id(cube_id)}/memories",
+                     lambda r: MemoryList.model_validate_json(r.content).memories, json=body)
+
+    @endpoint
+    def list_memories(
+        self,
+        cube_id: IdLike,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        status: str | None = None,
+        kind: str | None = None,
+        tag: str | None = None,
+    ) -> _Call[MemoryList]:
+        """One page, oldest first; pass ``next_cursor`` back as ``cursor`` (or use ``iter_memories``)."""
+        params = _clean(limit=limit, cursor=cursor, status=status, kind=kind, tag=tag)
+        return _Call("GET", f"/v1/cubes/{_id(cube_id)}/memories", _model(MemoryList), params=params)
+
+    @endpoint
+    def get_memory(self, memory_id: IdLike, *, as_of: datetime | str | None = None) -> _Call[Memory]:
+        """The memory now, or as it was at ``as_of`` (a timezone-aware datetime or an ISO 8601 string)."""
+        return _Call("GET", f"/v1/memories/{_id(memory_id)}", _model(Memory), params=_clean(as_of=as_of))
+
+    @endpoint
+    def update_memory(
+        self,
+        memory_id: IdLike,
+        *,
+        content: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tags: list[str] | None = None,
+        event_time: datetime | None = None,
+        reason: str | None = None,
+        expected_version: int | None = None,
+    ) -> _Call[Memory]:
+        """Write a new version; ``expected_version`` makes it fail with ConflictError if someone was first."""
+        body = _clean(content=content, metadata=dict(metadata) if metadata is not None else None, tags=tags,
+                      event_time=event_time, reason=reason, expected_version=expected_version)
+        return _Call("PATCH", f"/v1/memories/{_id(memory_id)}", _model(Memory), json=body)
+
+    @endpoint
+    def delete_memory(self, memory_id: IdLike, *, reason: str | None = None) -> _Call[Memory]:
+        """Delete (a tombstone version: history and ``as_of`` still see what it was)."""
+        return _Call("DELETE", f"/v1/memories/{_id(memory_id)}", _model(Memory), params=_clean(reason=reason))
+
+    @endpoint
+    def history(self, memory_id: IdLike) -> _Call[list[MemoryVersion]]:
+        """Every version, oldest first."""
+        return _Call("GET", f"/v1/memories/{_id(memory_id)}/history",
+                     lambda r: MemoryHistory.model_validate_json(r.content).versions)
+
+    @endpoint
+    def rollback(self, memory_id: IdLike, version: int, *, reason: str | None = None) -> _Call[Memory]:
+        """Write a new version equal to ``version``."""
+        return _Call("POST", f"/v1/memories/{_id(memory_id)}/rollback", _model(Memory),
+                     json=_clean(version=version, reason=reason))
+
+    # -- search and messages
+    @endpoint
+    def search(
+        self,
+        cube_id: IdLike,
+        query: str,
+        *,
+        top_k: int = 10,
+        filters: SearchFilters | Mapping[str, Any] | None = None,
+        mode: str = "hybrid",
+    ) -> _Call[list[SearchResult]]:
+        """Best first; ``mode`` is ``hybrid``, ``dense`` or ``lexical``; ``filters`` as in ``SearchFilters``."""
+        body: dict[str, Any] = {"query": query, "top_k": top_k, "mode": mode}
+        if filters is not None:
+            body["filters"] = _dump(filters)
+        return _Call("POST", f"/v1/cubes/{_id(cube_id)}/search",
+                     lambda r: SearchResponse.model_validate_json(r.content).results, json=body)
+
+    @endpoint
+    def add_messages(
+        self,
+        cube_id: IdLike,
+        messages: Iterable[Message | Mapping[str, Any]],
+        *,
+        session_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> _Call[MessagesAccepted]:
+        """Store chat turns (``{"role", "content", "name"?, "timestamp"?}``); they become memories."""
+        body = _clean(messages=[_dump(m) for m in messages], session_id=session_id,
+                      idempotency_key=idempotency_key)
+        return _Call("POST", f"/v1/cubes/{_id(cube_id)}/messages", _model(MessagesAccepted), json=body)
+
+    # -- background jobs
+    @endpoint
+    def get_job(self, job_id: IdLike) -> _Call[Job]:
+        return _Call("GET", f"/v1/jobs/{_id(job_id)}", _model(Job))
+
+    @endpoint
+    def list_jobs(
+        self, cube_id: IdLike, *, status: str | None = None, limit: int | None = None
+    ) -> _Call[list[Job]]:
+        """A cube's jobs, newest first."""
+        return _Call("GET", f"/v1/cubes/{_id(cube_id)}/jobs",
+                     lambda r: JobList.model_validate_json(r.content).jobs,
+                     params=_clean(status=status, limit=limit))
