@@ -48,7 +48,7 @@ def create_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_ignore_result=True,  # job state lives in PostgreSQL
         result_expires=3600,
-        task_default_queue="memos",
+        task_default_queue=settings.celery_queue,
         # A send to a Redis that is down must fail fast: the relay keeps the row and retries later.
         broker_connection_timeout=3,
         broker_connection_retry_on_startup=True,
