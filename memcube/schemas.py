@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class MemoryKind(enum.StrEnum):
@@ -63,8 +63,39 @@ class JobStatus(enum.StrEnum):
     failed = "failed"
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 class _Base(BaseModel):
+    """Inputs. Refused here, so they get FastAPI's 422 shape instead of a database error later: NUL
+    characters anywhere (PostgreSQL text and JSONB cannot store them) and aware times that leave the
+    year 1-9999 range once converted to UTC (PostgreSQL stores them, Python cannot read them back)."""
+
     model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        if _has_nul(data):
+            raise ValueError("text must not contain NUL (\\x00) characters")
+        return data
+
+    @model_validator(mode="after")
+    def _times_in_range(self) -> Any:
+        for name, value in self:
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                try:
+                    value.astimezone(UTC)
+                except OverflowError:
+                    raise ValueError(f"{name} is out of range once converted to UTC") from None
+        return self
 
 
 class _Out(BaseModel):

@@ -17,6 +17,8 @@ from memos.memories import service
 
 router = APIRouter(prefix="/v1", tags=["memories"])
 
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL; refuse it as a 422, not a database error
+
 
 @router.post(
     "/cubes/{cube_id}/memories",
@@ -53,7 +55,7 @@ def list_memories(
     cursor: Annotated[str | None, Query(max_length=400)] = None,
     status: schemas.MemoryStatus | None = None,
     kind: schemas.MemoryKind | None = None,
-    tag: Annotated[str | None, Query(max_length=200)] = None,
+    tag: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
 ) -> schemas.MemoryList:
     if limit > state.settings.max_page_size:
         raise InvalidInput(f"limit {limit} is over the maximum page size {state.settings.max_page_size}")
@@ -103,7 +105,7 @@ def delete_memory(
     session: SessionDep,
     tenant_id: TenantDep,
     principal: PrincipalDep,
-    reason: Annotated[str | None, Query(max_length=2000)] = None,
+    reason: Annotated[str | None, Query(max_length=2000, pattern=NO_NUL)] = None,
 ) -> schemas.Memory:
     head = service.delete_memory(session, memory_id, tenant_id, actor=principal.actor, reason=reason)
     session.commit()
