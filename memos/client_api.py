@@ -362,10 +362,7 @@ class _BaseClient:
         return _Call("GET", f"/v1/jobs/{_id(job_id)}", _model(Job))
 
     @endpoint
-    def list_jobs(
-        self, cube_id: IdLike, *, status: str | None = None, limit: int | None = None
-    ) -> _Call[list[Job]]:
+    def list_jobs(self, cube_id: IdLike, *, limit: int | None = None) -> _Call[list[Job]]:
         """A cube's jobs, newest first."""
         return _Call("GET", f"/v1/cubes/{_id(cube_id)}/jobs",
-                     lambda r: JobList.model_validate_json(r.content).jobs,
-                     params=_clean(status=status, limit=limit))
+                     lambda r: JobList.model_validate_json(r.content).jobs, params=_clean(limit=limit))

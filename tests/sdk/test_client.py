@@ -134,6 +134,10 @@ def test_messages(client: MemOSClient, cube: Cube) -> None:
     assert accepted.message_ids[0] in memory.provenance.message_ids
 
 
-def test_get_job_unknown_is_not_found(client: MemOSClient) -> None:
+def test_jobs(client: MemOSClient, cube: Cube) -> None:
+    # Nothing enqueues jobs through this API yet; their parsing is tested with a mock transport.
+    assert client.list_jobs(cube.id, limit=10) == []
     with pytest.raises(NotFoundError):
         client.get_job(uuid.uuid4())
+    with pytest.raises(NotFoundError):
+        client.list_jobs(uuid.uuid4())

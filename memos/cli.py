@@ -1,0 +1,224 @@
+"""The ``memos`` command: ``serve``, ``migrate``, ``admin``, ``import``.
+
+Kept import-light so ``memos --help`` answers at once: uvicorn, the app, SQLAlchemy and torch are imported
+inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from memcube.schemas import Cube, MemoryCreate
+    from memos.client import MemOSClient
+    from memos.config import Settings
+
+app = typer.Typer(
+    name="memos",
+    help="MemOS: a memory operating system for LLM agents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+admin_app = typer.Typer(help="Administration directly against the database (no server, no admin key).",
+                        no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+
+
+def _settings(**overrides: object) -> Settings:
+    from memos.config import Settings
+
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+
+
+def _database_url(settings: Settings) -> str:
+    """The configured database (``MEMOS_DATABASE_URL``, else the embedded one under ``MEMOS_HOME``)."""
+    from memcube.db import resolve_database_url
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return resolve_database_url(settings.database_url, settings.pgdata)
+
+
+def _where(settings: Settings) -> str:
+    if settings.database_url:
+        from sqlalchemy.engine import make_url
+
+        return make_url(settings.database_url).render_as_string(hide_password=True)
+    return f"embedded PostgreSQL in {settings.pgdata.resolve()}"
+
+
+# ---------------------------------------------------------------- serve / migrate
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="interface to bind (env MEMOS_HOST, default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (env MEMOS_PORT, default 8000)")] = None,
+) -> None:
+    """Run the API server (migrations are applied at start; data under MEMOS_HOME, default ./.memos)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings(host=host, port=port)
+    typer.echo(f"MemOS serving on http://{settings.host}:{settings.port}  (docs: /docs; "
+               f"data: {_where(settings)})")
+    uvicorn.run(create_app(settings=settings), host=settings.host, port=settings.port,
+                log_level=settings.log_level.lower())
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations (to MEMOS_DATABASE_URL, or the embedded database under MEMOS_HOME)."""
+    from migrations.runner import upgrade
+
+    settings = _settings()
+    upgrade(_database_url(settings))
+    typer.echo(f"migrated {_where(settings)} to head")
+
+
+# ---------------------------------------------------------------- admin
+@admin_app.command("create-tenant")
+def create_tenant(
+    name: Annotated[str, typer.Argument(help="the tenant's name")],
+    key_name: Annotated[str, typer.Option(help="name of the API key created with it")] = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="print {tenant_id, api_key} as JSON")] = False,
+) -> None:
+    """Create a tenant and an API key for it, directly in the database (migrating it first if needed)."""
+    from memcube.db import SYSTEM, Database
+    from memos.tenants.service import create_key
+    from memos.tenants.service import create_tenant as new_tenant
+    from migrations.runner import upgrade
+
+    settings = _settings()
+    url = _database_url(settings)
+    upgrade(url)
+    db = Database(url, role=settings.db_role or None, pool_size=1)
+    try:
+        # The system context: creating tenants and keys is the administrator's job, across tenants.
+        with db.session(SYSTEM) as session:
+            tenant = new_tenant(session, name=name)
+            key, secret = create_key(session, tenant.id, name=key_name)
+    finally:
+        db.dispose()
+    if as_json:
+        typer.echo(json.dumps({"tenant_id": str(tenant.id), "key_id": str(key.id), "api_key": secret}))
+    else:
+        typer.echo(f"tenant_id: {tenant.id}\nkey_id:    {key.id}\napi_key:   {secret}  (shown once, keep it)")
+
+
+# ---------------------------------------------------------------- import
+class ImportFormat(StrEnum):
+    auto = "auto"
+    jsonl = "jsonl"
+    locomo = "locomo"
+
+
+def _resolve_cube(client: MemOSClient, name_or_id: str) -> Cube:
+    """A cube by id, else the caller's cube of that name (created if there is none)."""
+    if _is_uuid(name_or_id):
+        return client.get_cube(name_or_id)
+    for cube in client.list_cubes():
+        if cube.name == name_or_id and cube.access == "owner":
+            return cube
+    return client.create_cube(name_or_id)
+
+
+def _batches(items: Sequence[MemoryCreate], size: int) -> list[Sequence[MemoryCreate]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _plan(file: Path, fmt: ImportFormat, cube: str, sample: str | None) -> list[tuple[str, list[MemoryCreate]]]:
+    """(cube name or id, memories) pairs to write: one for JSON lines, one per LoCoMo conversation."""
+    from memos.importers import read_jsonl, read_locomo
+
+    if fmt is ImportFormat.auto:
+        fmt = ImportFormat.jsonl if file.suffix in {".jsonl", ".ndjson"} else ImportFormat.locomo
+    if fmt is ImportFormat.jsonl:
+        return [(cube, read_jsonl(file))]
+    conversations = read_locomo(file)
+    if sample is not None:
+        conversations = [c for c in conversations if c.sample_id == sample]
+        if not conversations:
+            raise typer.BadParameter(f"no conversation with sample_id {sample!r} in {file}", param_hint="--sample")
+    if len(conversations) == 1:
+        return [(cube, conversations[0].memories)]
+    return [(f"{cube}-{c.sample_id}", c.memories) for c in conversations]
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="the file to import")],
+    cube: Annotated[str, typer.Option(help="cube name or id (a name is created if missing)")],
+    fmt: Annotated[ImportFormat, typer.Option(
+        "--format", help="jsonl: one MemoryCreate per line; locomo: a LoCoMo file; auto: by extension")
+    ] = ImportFormat.auto,
+    sample: Annotated[str | None, typer.Option(help="LoCoMo: import only this sample_id")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="memories per request")] = 100,
+    url: Annotated[str | None, typer.Option(help="server URL (env MEMOS_URL, default http://127.0.0.1:8000)")]
+    = None,
+    api_key: Annotated[str | None, typer.Option(help="a tenant's API key (env MEMOS_API_KEY)")] = None,
+) -> None:
+    """Import memories into a cube through the REST API.
+
+    Several LoCoMo conversations go to one cube each, named CUBE-<sample_id>, unless --sample picks one.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from memos.client import MemOSClient, MemOSClientError
+    from memos.importers import ImportFormatError
+
+    console = Console(stderr=True)
+    try:
+        plan = _plan(file, fmt, cube, sample)
+    except ImportFormatError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if len(plan) > 1 and _is_uuid(cube):
+        raise typer.BadParameter("several conversations need a cube name (or --sample)", param_hint="--cube")
+    total = sum(len(memories) for _, memories in plan)
+    written: list[tuple[str, uuid.UUID, int]] = []
+    try:
+        with MemOSClient(url, api_key=api_key) as client, Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("importing", total=total)
+            for target, memories in plan:
+                target_cube = _resolve_cube(client, target)
+                progress.update(task, description=f"importing into {target_cube.name}")
+                for batch in _batches(memories, batch_size):
+                    client.add_memories(target_cube.id, batch)
+                    progress.advance(task, len(batch))
+                written.append((target_cube.name, target_cube.id, len(memories)))
+    except MemOSClientError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    for name, cube_id, count in written:
+        typer.echo(f"{count} memories -> cube {name} ({cube_id})")
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+# `memos worker` and `memos beat` are registered here by the workers module's commands.
+
+
+def main() -> None:
+    """Entry point of the ``memos`` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
