@@ -15,14 +15,12 @@ Auth = dict[str, str]
 def test_messages_become_memories_with_provenance(
     client: TestClient, auth: Auth, cube_id: str, sessions: sessionmaker[Session]
 ) -> None:
-    body = {
-        "session_id": "chat-42",
-        "messages": [
-            {"role": "user", "content": "I moved to Lisbon last spring", "name": "Caroline",
-             "timestamp": "2024-05-08T13:56:00Z"},
-            {"role": "assistant", "content": "How do you like Lisbon so far?"},
-        ],
-    }
+    turns: list[dict[str, str]] = [
+        {"role": "user", "content": "I moved to Lisbon last spring", "name": "Caroline",
+         "timestamp": "2024-05-08T13:56:00Z"},
+        {"role": "assistant", "content": "How do you like Lisbon so far?"},
+    ]
+    body = {"session_id": "chat-42", "messages": turns}
     r = client.post(f"/v1/cubes/{cube_id}/messages", json=body, headers=auth)
     assert r.status_code == 202, r.text
     accepted = r.json()
@@ -30,7 +28,7 @@ def test_messages_become_memories_with_provenance(
     memories = accepted["memories"]
     assert len(memories) == 2
 
-    for msg_id, msg, mem in zip(accepted["message_ids"], body["messages"], memories, strict=True):
+    for msg_id, msg, mem in zip(accepted["message_ids"], turns, memories, strict=True):
         assert mem["content"] == msg["content"]
         assert mem["session_id"] == "chat-42"
         assert mem["provenance"]["message_ids"] == [msg_id]
