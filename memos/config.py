@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     embedding_model: str | None = Field(default=None, description="local path or name; unset = packaged MiniLM")
     embedding_dim: int = 384
     embedding_batch_size: int = 64
-    embedding_threads: int = 0  # 0 = leave torch's default
+    embedding_threads: int = 0  # 0 = half the cores (memos.embedding.auto_threads)
 
     # Bad-input limits.
     max_content_chars: int = 32_000

