@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.metrics import install_metrics
-from api.routers import cubes, health, jobs, memories, messages, search, tenants
+from api.routers import cubes, health, jobs, links, memories, messages, search, tenants
 from api.state import AppState
 from memos import __version__
 from memos.config import Settings, get_settings
@@ -65,6 +65,6 @@ def create_app(state: AppState | None = None, settings: Settings | None = None) 
     app.state.memos = state
     install_error_handlers(app)
     install_metrics(app)
-    for module in (health, tenants, cubes, memories, search, messages, jobs):
+    for module in (health, tenants, cubes, memories, search, messages, jobs, links):
         app.include_router(module.router)
     return app

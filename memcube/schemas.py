@@ -313,6 +313,52 @@ class JobList(_Out):
     jobs: list[Job]
 
 
+# ---------------------------------------------------------------- links and graph
+class Link(_Out):
+    """A typed, directed edge seen from one memory: ``direction`` is "out" when that memory is the source."""
+
+    id: uuid.UUID
+    type: str = Field(description="related | supports | contradicts | supersedes | same_entity")
+    direction: Literal["out", "in"]
+    other_id: uuid.UUID = Field(description="the memory at the other end")
+    source_id: uuid.UUID
+    target_id: uuid.UUID
+    strength: float
+    reason: str | None = None
+    created_at: datetime
+
+
+class LinkList(_Out):
+    memory_id: uuid.UUID
+    links: list[Link]
+
+
+class GraphNode(_Out):
+    id: uuid.UUID
+    content: str
+    tags: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    context: str | None = None
+    community: int
+    degree: int
+
+
+class GraphEdge(_Out):
+    source: uuid.UUID
+    target: uuid.UUID
+    type: str
+    strength: float
+    reason: str | None = None
+
+
+class Graph(_Out):
+    cube_id: uuid.UUID
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]
+    communities: list[list[uuid.UUID]] = Field(description="Louvain communities, largest first")
+    truncated: bool = Field(description="the cube has more live memories than the limit")
+
+
 class ErrorBody(_Out):
     error: str
     detail: Any = None

@@ -13,6 +13,7 @@ from api.errors import error_responses
 from memcube import schemas
 from memos.cubes.service import load_cube
 from memos.errors import InvalidInput
+from memos.linking.service import enqueue_linking
 from memos.memories import service
 
 router = APIRouter(prefix="/v1", tags=["memories"])
@@ -39,6 +40,9 @@ def add_memories(
     heads = service.add_memories(
         session, cube, body.memories, actor=principal.actor, limits=limits, embedder=embedder
     )
+    plaintext = [m.id for m in heads if m.kind == "plaintext"]
+    if plaintext:  # one linking job per request, in the same transaction (outbox)
+        enqueue_linking(session, cube, plaintext, tenant_id=tenant_id)
     session.commit()
     return schemas.MemoryList(memories=[service.to_schema(m) for m in heads])
 

@@ -1,4 +1,4 @@
-"""Chat messages into a cube."""
+"""Chat messages into a cube: stored at once, consolidated into memories by a background job."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import uuid
 
 from fastapi import APIRouter
 
-from api.deps import EmbedderDep, LimitsDep, PrincipalDep, SessionDep, TenantDep
+from api.deps import LimitsDep, SessionDep, TenantDep
 from api.errors import error_responses
 from memcube import schemas
 from memos.cubes.service import load_cube
-from memos.memories.service import to_schema
 from memos.messages import service
 
 router = APIRouter(prefix="/v1", tags=["messages"])
@@ -20,21 +19,19 @@ router = APIRouter(prefix="/v1", tags=["messages"])
     "/cubes/{cube_id}/messages",
     status_code=202,
     response_model=schemas.MessagesAccepted,
-    responses=error_responses(401, 403, 404, 413),
+    responses=error_responses(401, 403, 404, 409, 413),
 )
 def post_messages(
     cube_id: uuid.UUID,
     body: schemas.MessagesCreate,
     session: SessionDep,
     tenant_id: TenantDep,
-    principal: PrincipalDep,
-    embedder: EmbedderDep,
     limits: LimitsDep,
 ) -> schemas.MessagesAccepted:
+    """Store the messages and enqueue ONE ``consolidation.messages`` job (poll ``GET /v1/jobs/{job_id}``);
+    the memories it makes appear when the job has run. Sending the same ``idempotency_key`` again returns
+    the same job and message ids and stores nothing."""
     cube, _ = load_cube(session, cube_id, tenant_id, need="write")
-    messages = service.store_messages(session, cube, body, limits=limits)
-    memories = service.memories_from_turns(
-        session, cube, messages, actor=principal.actor, limits=limits, embedder=embedder
-    )
+    job, message_ids = service.accept_messages(session, cube, body, tenant_id=tenant_id, limits=limits)
     session.commit()
-    return schemas.MessagesAccepted(message_ids=[m.id for m in messages], memories=[to_schema(m) for m in memories])
+    return schemas.MessagesAccepted(message_ids=message_ids, memories=[], job_id=job.id)

@@ -108,14 +108,16 @@ def add_memories(
     limits: Limits,
     embedder: Embedder,
     extra: Sequence[dict[str, Any]] | None = None,
+    embeddings: Any = None,
 ) -> list[Memory]:
-    """Validate, embed in one batch, insert heads and their first versions in one transaction."""
+    """Validate, embed in one batch, insert heads and their first versions in one transaction.
+    ``embeddings`` (one per item) skips the embedding when the caller already has the vectors."""
     if len(items) > limits.max_batch_size:
         raise PayloadTooLarge(f"{len(items)} memories in one request; the limit is {limits.max_batch_size}")
     for item in items:
         check_content(item.content, limits)
         check_metadata(item.metadata, limits)
-    vectors = embedder.embed([item.content for item in items])
+    vectors = embedder.embed([item.content for item in items]) if embeddings is None else embeddings
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     for i, item in enumerate(items):
@@ -212,6 +214,41 @@ def update_memory(
     if patch.event_time is not None:
         head.event_time = utc(patch.event_time)
     return _append(session, head, actor=actor, reason=patch.reason or "updated")
+
+
+def revise(
+    session: Session,
+    head: Memory,
+    *,
+    actor: str,
+    reason: str,
+    provenance: dict[str, Any],
+    content: str | None = None,
+    embedding: Any = None,
+    metadata: dict[str, Any] | None = None,
+    tags: Sequence[str] | None = None,
+    event_time: datetime | None = None,
+    context: str | None = None,
+    keywords: Sequence[str] | None = None,
+) -> Memory:
+    """A new version written by the system (consolidation, linking) with its own provenance: what it
+    came from and what it superseded. ``embedding`` must match ``content`` when both are given."""
+    if content is not None and content != head.content:
+        head.content = content
+        head.embedding = embedding
+    if metadata is not None:
+        head.meta = metadata
+    if tags is not None:
+        head.tags = check_tags(tags)
+    if event_time is not None:
+        head.event_time = utc(event_time)
+    if context is not None:
+        head.context = context
+    if keywords is not None:
+        head.keywords = list(keywords)
+    head.provenance = provenance
+    head.trust = float(provenance.get("trust", head.trust))
+    return _append(session, head, actor=actor, reason=reason)
 
 
 def set_status(

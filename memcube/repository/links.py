@@ -1,0 +1,121 @@
+"""Typed, directed links between memories (by id), and the queries the graph and the re-link sweep use."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, aliased
+
+from memcube.models import Memory, MemoryLink
+
+
+def upsert_links(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert links; an existing (source, target, type) edge gets the new strength, reason and provenance."""
+    if not rows:
+        return
+    stmt = insert(MemoryLink).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        constraint="uq_memory_links_edge",
+        set_={"strength": stmt.excluded.strength, "reason": stmt.excluded.reason,
+              "provenance": stmt.excluded.provenance},
+    )
+    session.execute(stmt)
+
+
+def delete_outgoing(session: Session, source_ids: Sequence[uuid.UUID], *, actor: str) -> None:
+    """Drop the links ``actor`` made from these memories (links made by anyone else stay)."""
+    if source_ids:
+        session.execute(
+            delete(MemoryLink).where(
+                MemoryLink.source_id.in_(list(source_ids)), MemoryLink.provenance["actor"].astext == actor
+            )
+        )
+
+
+def links_of(session: Session, memory_id: uuid.UUID) -> list[MemoryLink]:
+    """Every link from or to the memory, strongest first."""
+    stmt = (
+        select(MemoryLink)
+        .where(or_(MemoryLink.source_id == memory_id, MemoryLink.target_id == memory_id))
+        .order_by(MemoryLink.strength.desc(), MemoryLink.created_at, MemoryLink.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def count_links(session: Session, memory_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Number of links touching each memory."""
+    if not memory_ids:
+        return {}
+    ids = list(memory_ids)
+    out: dict[uuid.UUID, int] = dict.fromkeys(ids, 0)
+    for column in (MemoryLink.source_id, MemoryLink.target_id):
+        for mid, n in session.execute(select(column, func.count()).where(column.in_(ids)).group_by(column)):
+            out[mid] += int(n)
+    return out
+
+
+def graph_nodes(session: Session, cube_id: uuid.UUID, *, limit: int) -> list[Memory]:
+    """The cube's live memories for the graph: the most linked first, then the newest."""
+    degree = (
+        select(func.count())
+        .select_from(MemoryLink)
+        .where(or_(MemoryLink.source_id == Memory.id, MemoryLink.target_id == Memory.id))
+        .correlate(Memory)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(Memory)
+        .where(Memory.cube_id == cube_id, Memory.status == "active")
+        .order_by(degree.desc(), Memory.created_at.desc(), Memory.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def edges_among(session: Session, memory_ids: Sequence[uuid.UUID]) -> list[MemoryLink]:
+    if not memory_ids:
+        return []
+    ids = list(memory_ids)
+    stmt = (
+        select(MemoryLink)
+        .where(MemoryLink.source_id.in_(ids), MemoryLink.target_id.in_(ids))
+        .order_by(MemoryLink.created_at, MemoryLink.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def stale_memories(session: Session, *, limit: int, unlinked_before: datetime) -> list[Memory]:
+    """Live plaintext memories to link again: never linked (and older than ``unlinked_before``, so the
+    linking job had its chance), or linked to a memory that changed (a new version, a delete) since.
+    Locked with SKIP LOCKED so two sweeps split the work."""
+    target = aliased(Memory)
+    neighbour_changed = exists().where(
+        MemoryLink.source_id == Memory.id,
+        MemoryLink.target_id == target.id,
+        target.updated_at > Memory.linked_at,
+    )
+    stmt = (
+        select(Memory)
+        .where(
+            Memory.status == "active",
+            Memory.kind == "plaintext",
+            or_(
+                and_(Memory.linked_at.is_(None), Memory.created_at < unlinked_before),
+                and_(Memory.linked_at.is_not(None), neighbour_changed),
+            ),
+        )
+        .order_by(Memory.linked_at.asc().nulls_first(), Memory.id)
+        .limit(limit)
+        .with_for_update(of=Memory, skip_locked=True)
+    )
+    return list(session.scalars(stmt))
+
+
+def mark_linked(session: Session, memory_ids: Sequence[uuid.UUID], at: datetime) -> None:
+    if memory_ids:
+        session.execute(update(Memory).where(Memory.id.in_(list(memory_ids))).values(linked_at=at))

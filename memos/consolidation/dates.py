@@ -1,0 +1,182 @@
+"""Relative dates made absolute against the time a message was sent.
+
+"I went hiking yesterday" said on 2023-05-08 becomes "I went hiking on 7 May 2023", and the resolved
+date is kept in the fact's metadata (``dates``: original phrase, ISO date, granularity), so both the
+readable text and a machine-usable date survive. Phrases that are already absolute are left alone.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+MONTHS = [m.lower() for m in calendar.month_name[1:]]
+NUMBERS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "a couple of": 2, "a few": 3, "several": 3,
+}
+_NUM = r"(\d{1,3}|a couple of|a few|several|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+_UNIT = r"(day|week|month|year)s?"
+_WD = "(" + "|".join(WEEKDAYS) + ")"
+_MON = "(" + "|".join(MONTHS) + ")"
+# Words that make an undated weekday or month point forward rather than back.
+_FUTURE = re.compile(r"\b(will|'ll|going to|gonna|plan(?:s|ning)? to|about to|next|upcoming|soon|tomorrow)\b",
+                     re.IGNORECASE)
+_PREPOSITIONS = {"since", "until", "till", "by", "from", "before", "after", "through", "to"}
+
+
+@dataclass(frozen=True)
+class ResolvedDate:
+    text: str  # the phrase as written
+    value: date  # the first day of the period
+    granularity: str  # day | week | month | year
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "date": self.value.isoformat(), "granularity": self.granularity}
+
+
+def _day(d: date) -> str:
+    return f"{d.day} {calendar.month_name[d.month]} {d.year}"
+
+
+def _phrase(r: ResolvedDate, *, bare: bool) -> str:
+    if r.granularity == "day":
+        return _day(r.value) if bare else f"on {_day(r.value)}"
+    if r.granularity == "week":
+        return f"the week of {_day(r.value)}" if bare else f"in the week of {_day(r.value)}"
+    if r.granularity == "month":
+        label = f"{calendar.month_name[r.value.month]} {r.value.year}"
+        return label if bare else f"in {label}"
+    return str(r.value.year) if bare else f"in {r.value.year}"
+
+
+def _add_months(d: date, months: int) -> date:
+    total = d.year * 12 + (d.month - 1) + months
+    return date(total // 12, total % 12 + 1, 1)
+
+
+def _shift(ref: date, n: int, unit: str) -> ResolvedDate:
+    if unit == "day":
+        return ResolvedDate("", ref + timedelta(days=n), "day")
+    if unit == "week":
+        d = ref + timedelta(weeks=n)
+        return ResolvedDate("", d - timedelta(days=d.weekday()), "week")
+    if unit == "month":
+        return ResolvedDate("", _add_months(ref, n), "month")
+    return ResolvedDate("", date(ref.year + n, 1, 1), "year")
+
+
+def _num(word: str) -> int:
+    return int(word) if word.isdigit() else NUMBERS[word.lower()]
+
+
+def _weekday(ref: date, name: str, mode: str) -> date:
+    target = WEEKDAYS.index(name.lower())
+    if mode == "last":
+        back = (ref.weekday() - target) % 7 or 7
+        return ref - timedelta(days=back)
+    if mode == "next":
+        ahead = (target - ref.weekday()) % 7 or 7
+        return ref + timedelta(days=ahead)
+    # "this Friday": the one in the current week
+    return ref - timedelta(days=ref.weekday()) + timedelta(days=target)
+
+
+Resolver = Callable[[re.Match[str], date, bool], ResolvedDate | None]
+
+
+def _rel_word(m: re.Match[str], ref: date, _f: bool) -> ResolvedDate:
+    offsets = {"the day before yesterday": -2, "the day after tomorrow": 2, "yesterday": -1, "tomorrow": 1,
+               "today": 0, "tonight": 0, "this morning": 0, "this afternoon": 0, "this evening": 0}
+    return ResolvedDate("", ref + timedelta(days=offsets[m.group(1).lower()]), "day")
+
+
+def _ago(m: re.Match[str], ref: date, _f: bool) -> ResolvedDate:
+    return _shift(ref, -_num(m.group(1)), m.group(2).lower())
+
+
+def _in_n(m: re.Match[str], ref: date, _f: bool) -> ResolvedDate:
+    return _shift(ref, _num(m.group(1)), m.group(2).lower())
+
+
+def _rel_period(m: re.Match[str], ref: date, _f: bool) -> ResolvedDate:
+    n = {"last": -1, "past": -1, "previous": -1, "next": 1, "coming": 1, "this": 0}[m.group(1).lower()]
+    unit = m.group(2).lower()
+    if unit == "weekend":
+        saturday = _weekday(ref, "saturday", "this") + timedelta(weeks=n)
+        return ResolvedDate("", saturday, "day")
+    return _shift(ref, n, unit)
+
+
+def _rel_weekday(m: re.Match[str], ref: date, future: bool) -> ResolvedDate:
+    mode = (m.group(1) or "").strip().lower()
+    if not mode or mode == "on":
+        mode = "next" if future else "last"
+    return ResolvedDate("", _weekday(ref, m.group(2), mode), "day")
+
+
+def _month(m: re.Match[str], ref: date, future: bool) -> ResolvedDate | None:
+    if m.group(2) == "may":  # "this may help": the modal verb, not the month
+        return None
+    mode = m.group(1).lower()
+    month = MONTHS.index(m.group(2).lower()) + 1
+    if m.group(3):  # "in May 2023": already absolute
+        return None
+    year = ref.year
+    if mode in ("last", "past"):
+        year = ref.year if month < ref.month else ref.year - 1
+    elif mode == "next":
+        year = ref.year if month > ref.month else ref.year + 1
+    elif mode in ("in", "during") and month != ref.month:
+        if future and month < ref.month:
+            year += 1
+        elif not future and month > ref.month:
+            year -= 1
+    return ResolvedDate("", date(year, month, 1), "month")
+
+
+# Order matters: longer phrases first; overlapping later matches are dropped.
+PATTERNS: list[tuple[re.Pattern[str], Resolver]] = [
+    (re.compile(r"\b(the day before yesterday|the day after tomorrow)\b", re.I), _rel_word),
+    (re.compile(rf"\b{_NUM} {_UNIT} ago\b", re.I), _ago),
+    (re.compile(rf"\bin {_NUM} {_UNIT}(?:'? time)?\b", re.I), _in_n),
+    (re.compile(r"\b(last|past|previous|next|coming|this) (week|month|year|weekend)\b", re.I), _rel_period),
+    (re.compile(rf"\b(last |next |this |on )?{_WD}\b", re.I), _rel_weekday),
+    (re.compile(rf"\b(in|during|last|past|next|this) {_MON}\b(,? \d{{4}})?", re.I), _month),
+    (re.compile(r"\b(yesterday|tomorrow|today|tonight|this morning|this afternoon|this evening)\b", re.I),
+     _rel_word),
+]
+
+
+def resolve_dates(text: str, ref: datetime | date) -> tuple[str, list[ResolvedDate]]:
+    """Rewrite relative date phrases in ``text`` as absolute ones; return the text and what was resolved."""
+    ref_day = ref.date() if isinstance(ref, datetime) else ref
+    future = bool(_FUTURE.search(text))
+    found: list[tuple[int, int, ResolvedDate]] = []
+    for pattern, resolver in PATTERNS:
+        for m in pattern.finditer(text):
+            if any(s < m.end() and m.start() < e for s, e, _ in found):
+                continue
+            r = resolver(m, ref_day, future)
+            if r is not None:
+                found.append((m.start(), m.end(), ResolvedDate(m.group(0), r.value, r.granularity)))
+    if not found:
+        return text, []
+    found.sort(key=lambda x: x[0])
+    out: list[str] = []
+    pos = 0
+    for start, end, r in found:
+        before = text[pos:start]
+        prev_word = before.rstrip().rsplit(" ", 1)[-1].lower() if before.strip() else ""
+        # "on Friday" / "in May" carry their own preposition, which the replacement provides again.
+        bare = prev_word in _PREPOSITIONS or prev_word in ("on", "in", "of", "during")
+        out.append(before)
+        out.append(_phrase(r, bare=bare))
+        pos = end
+    out.append(text[pos:])
+    return "".join(out), [r for _, _, r in found]

@@ -1,0 +1,193 @@
+"""Zettelkasten linking after A-MEM (Xu et al., 2025, arXiv:2502.12110): each new plaintext note gets
+keywords, tags and a one-line context, and typed links with a strength and a reason to its nearest notes,
+**by id**. Evolution: a new note may add tags (and a fresh context) to the neighbours it is strongly linked
+with, always as a new version with provenance (actor ``system:linking``), never in place.
+
+The offline path reads notes with ``memos.consolidation.claims`` and RAKE keywords; with ``MEMOS_LLM_MODEL``
+set, one LLM call per batch proposes keywords, tags, context and links instead (handles, not ids, are shown
+to the model and mapped back).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from memcube import schemas
+from memcube.models import Cube, Memory
+from memcube.repository import jobs as jobs_repo
+from memcube.repository import links as repo
+from memcube.repository import memories as memories_repo
+from memcube.repository import neighbours
+from memos.consolidation.claims import read_claim
+from memos.linking.keywords import context_for, keywords_for, tags_for
+from memos.linking.llm_path import NoteProposal, propose
+from memos.llm import LLMClient, UsageSink
+from memos.memories.service import revise
+
+ACTOR = "system:linking"
+JOB_TYPE = "linking.link"
+NEIGHBOURS = 6
+MIN_RELATED = 0.4
+SUPPORTS = 0.8
+EVOLVE_MIN = 0.5
+MAX_EVOLVED = 3  # neighbours one new note may change
+LINK_TYPES = ("related", "supports", "contradicts", "supersedes", "same_entity")
+
+
+def enqueue_linking(
+    session: Session, cube: Cube, memory_ids: list[uuid.UUID], *, tenant_id: uuid.UUID,
+    idempotency_key: str | None = None,
+) -> uuid.UUID:
+    """Write one ``linking.link`` outbox row for a batch of memories (in the caller's transaction)."""
+    job, _ = jobs_repo.enqueue(
+        session, tenant_id=tenant_id, cube_id=cube.id, type=JOB_TYPE,
+        payload={"memory_ids": [str(m) for m in memory_ids]}, idempotency_key=idempotency_key,
+    )
+    return job.id
+
+
+@dataclass
+class _Link:
+    source: Memory
+    target: Memory
+    type: str
+    strength: float
+    reason: str
+
+
+def classify(new: Memory, old: Memory, similarity: float) -> tuple[str, str] | None:
+    """The most specific link type from ``new`` to ``old`` and why (None: not worth a link)."""
+    superseded = {str(m) for m in (new.provenance or {}).get("memory_ids", [])}
+    if str(old.id) in superseded:
+        return "supersedes", "its provenance names this memory as superseded"
+    a, b = read_claim(new.content), read_claim(old.content)
+    same_slot = a.subject and a.subject == b.subject and a.relation and (a.relation, a.attribute) == (
+        b.relation, b.attribute)
+    if same_slot and a.negated != b.negated and (a.value & b.value or not a.value or not b.value):
+        return "contradicts", f"one negates the other ({a.relation})"
+    if same_slot and a.functional and a.value and b.value and a.value != b.value and not (a.negated or b.negated):
+        return "contradicts", f"different values of {a.relation}: {' '.join(sorted(b.value))} vs " \
+                              f"{' '.join(sorted(a.value))}"
+    if similarity >= SUPPORTS and a.negated == b.negated:
+        return "supports", f"says nearly the same (cosine {similarity:.2f})"
+    shared = [e for e in a.entities if e in b.entities]
+    if shared:
+        return "same_entity", f"both about {', '.join(repr(e) for e in shared[:3])}"
+    if similarity >= MIN_RELATED:
+        return "related", f"similar content (cosine {similarity:.2f})"
+    return None
+
+
+def _provenance(memory_ids: list[uuid.UUID], note: str) -> dict[str, Any]:
+    return schemas.Provenance(source=schemas.SourceType.system, actor=ACTOR, memory_ids=memory_ids,
+                              note=note).model_dump(mode="json")
+
+
+def link_memories(
+    session: Session,
+    memory_ids: list[uuid.UUID],
+    *,
+    evolve: bool = True,
+    llm: LLMClient | None = None,
+    usage: UsageSink | None = None,
+) -> dict[str, Any]:
+    """Link (or re-link) these memories; returns counts for the job result. Safe to run twice: links are
+    upserted by (source, target, type) after the note's previous links of this actor are dropped, and
+    enrichment/evolution write a version only when something actually changes."""
+    heads = [m for m in memories_repo.get_memories(session, memory_ids)
+             if m.status == "active" and m.kind == "plaintext" and m.embedding is not None]
+    heads.sort(key=lambda m: (m.created_at, m.id))
+    if not heads:
+        return {"linked": 0, "links": 0, "evolved": 0}
+    by_cube: dict[uuid.UUID, list[Memory]] = {}
+    for m in heads:
+        by_cube.setdefault(m.cube_id, []).append(m)
+    memories_repo.tune_vector_search(session, ef_search=100)
+    links: list[_Link] = []
+    neighbour_map: dict[uuid.UUID, list[tuple[Memory, float]]] = {}
+    for cube_id, group in by_cube.items():
+        nearest = neighbours.nearest_many(session, [np.asarray(m.embedding) for m in group], cube_id=cube_id,
+                                          limit=NEIGHBOURS + 1)
+        ids = {mid for row in nearest for mid, _ in row}
+        found = {m.id: m for m in memories_repo.get_memories(session, list(ids))}
+        for m, row in zip(group, nearest, strict=True):
+            neighbour_map[m.id] = [(found[mid], sim) for mid, sim in row if mid != m.id and mid in found][
+                :NEIGHBOURS]
+
+    proposals: dict[uuid.UUID, NoteProposal] = {}
+    if llm is not None:
+        proposals = propose(llm, heads, neighbour_map, usage=usage)
+
+    now = datetime.now(UTC)
+    enriched = evolved = 0
+    repo.delete_outgoing(session, [m.id for m in heads], actor=ACTOR)
+    for m in heads:
+        near = neighbour_map[m.id]
+        proposal = proposals.get(m.id)
+        if proposal is not None:
+            keywords, tags, context = proposal.keywords, proposal.tags, proposal.context
+            by_id = {n.id: (n, s) for n, s in near}
+            links.extend(_Link(m, by_id[p.target][0], p.type, p.strength, p.reason)
+                         for p in proposal.links if p.target in by_id)
+        else:
+            keywords = keywords_for(m.content, [n.keywords or [] for n, _ in near])
+            tags = tags_for(m.content)
+            context = context_for(m.content, keywords)
+            for n, sim in near:
+                kind = classify(m, n, sim)
+                if kind is not None:
+                    links.append(_Link(m, n, kind[0], round(max(0.0, min(1.0, sim)), 3), kind[1]))
+        new_tags = list(dict.fromkeys([*(m.tags or []), *tags]))
+        if new_tags != list(m.tags or []) or context != m.context:
+            # The note's own provenance stays (who wrote it, how far to trust it); actor and reason say
+            # that linking made this version.
+            revise(session, m, actor=ACTOR, reason="linking: keywords, tags and context",
+                   provenance=m.provenance or _provenance([], "linking"), tags=new_tags, context=context,
+                   keywords=keywords)
+            enriched += 1
+        else:
+            m.keywords = keywords
+    repo.upsert_links(session, [
+        {"id": uuid.uuid4(), "tenant_id": link.source.tenant_id, "cube_id": link.source.cube_id,
+         "source_id": link.source.id, "target_id": link.target.id, "type": link.type,
+         "strength": link.strength, "reason": link.reason[:2000],
+         "provenance": {"actor": ACTOR, "source": "system"}}
+        for link in links
+    ])
+    if evolve:
+        evolved = _evolve(session, heads, links)
+    session.flush()
+    repo.mark_linked(session, [m.id for m in heads], now)
+    return {"linked": len(heads), "links": len(links), "enriched": enriched, "evolved": evolved}
+
+
+def _evolve(session: Session, heads: list[Memory], links: list[_Link]) -> int:
+    """A new note adds its keywords that its close neighbours also mention as tags on them (the topic the
+    neighbourhood shares), with a refreshed context; at most MAX_EVOLVED neighbours per note."""
+    batch = {m.id for m in heads}
+    changed = 0
+    for m in heads:
+        close = [lk for lk in links if lk.source.id == m.id and lk.target.id not in batch
+                 and lk.type in ("same_entity", "supports", "related") and lk.strength >= EVOLVE_MIN]
+        close.sort(key=lambda lk: -lk.strength)
+        for lk in close[:MAX_EVOLVED]:
+            n = lk.target
+            if n.status != "active":
+                continue
+            text = n.content.lower()
+            gained = [k for k in (m.keywords or []) if " " not in k and k in text and k not in (n.tags or [])][:2]
+            if not gained:
+                continue
+            tags = [*(n.tags or []), *gained]
+            context = context_for(n.content, [*(n.keywords or []), *gained])
+            revise(session, n, actor=ACTOR, tags=tags, context=context,
+                   reason=f"evolution: new linked memory {m.id} adds tags {gained}",
+                   provenance=n.provenance or _provenance([], f"evolution from {m.id}"))
+            changed += 1
+    return changed
