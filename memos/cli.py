@@ -7,6 +7,7 @@ inside the commands that need them.
 from __future__ import annotations
 
 import json
+import signal
 import uuid
 from collections.abc import Sequence
 from enum import StrEnum
@@ -68,8 +69,15 @@ def serve(
     settings = _settings(host=host, port=port)
     typer.echo(f"MemOS serving on http://{settings.host}:{settings.port}  (docs: /docs; "
                f"data: {_where(settings)})")
+    # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler the process would die
+    # without running atexit, leaving the embedded PostgreSQL it started running. Exit normally instead.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     uvicorn.run(create_app(settings=settings), host=settings.host, port=settings.port,
                 log_level=settings.log_level.lower())
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 @app.command()
