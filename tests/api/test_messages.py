@@ -1,4 +1,5 @@
-"""Chat messages into a cube: stored as received; one memory per turn, with provenance pointing back."""
+"""Chat messages into a cube: stored as received; a consolidation job turns them into memories whose
+provenance points back."""
 
 from __future__ import annotations
 
@@ -7,13 +8,18 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from memcube.db import SYSTEM, set_tenant
+from memos.config import Settings
+from memos.embedding import Embedder
+from memos.jobs.context import JobContext
+from memos.jobs.runner import run_job
 from tests.api.helpers import list_all, search
 
 Auth = dict[str, str]
 
 
 def test_messages_become_memories_with_provenance(
-    client: TestClient, auth: Auth, cube_id: str, sessions: sessionmaker[Session]
+    client: TestClient, auth: Auth, cube_id: str, sessions: sessionmaker[Session], settings: Settings,
+    embedder: Embedder,
 ) -> None:
     turns: list[dict[str, str]] = [
         {"role": "user", "content": "I moved to Lisbon last spring", "name": "Caroline",
@@ -25,20 +31,23 @@ def test_messages_become_memories_with_provenance(
     assert r.status_code == 202, r.text
     accepted = r.json()
     assert len(accepted["message_ids"]) == 2
-    memories = accepted["memories"]
-    assert len(memories) == 2
+    # Memories are made by a consolidation job, not inline.
+    assert accepted["memories"] == []
+    assert accepted["job_id"]
+    assert list_all(client, cube_id, auth) == []
+    status = run_job(sessions, accepted["job_id"], JobContext(settings=settings, embedder=embedder))
+    assert status == "succeeded"
 
-    for msg_id, msg, mem in zip(accepted["message_ids"], turns, memories, strict=True):
-        assert mem["content"] == msg["content"]
-        assert mem["session_id"] == "chat-42"
-        assert mem["provenance"]["message_ids"] == [msg_id]
-        assert mem["provenance"]["session_id"] == "chat-42"
-        assert mem["metadata"]["message_role"] == msg["role"]
-    assert memories[0]["role"] == "Caroline"
-    assert memories[0]["provenance"]["source"] == "user"
-    assert memories[0]["event_time"].startswith("2024-05-08T13:56:00")
-    assert memories[1]["role"] == "assistant"
-    assert memories[1]["provenance"]["source"] == "agent"
+    # One fact: the user's turn, speaker resolved; the assistant's question is not a fact.
+    (memory,) = list_all(client, cube_id, auth)
+    assert memory["content"] == "Caroline moved to Lisbon last spring."
+    assert memory["session_id"] == "chat-42"
+    assert memory["provenance"]["message_ids"] == [accepted["message_ids"][0]]
+    assert memory["provenance"]["session_id"] == "chat-42"
+    assert memory["provenance"]["source"] == "consolidation"
+    assert memory["metadata"]["message_role"] == "user"
+    assert memory["role"] == "Caroline"
+    assert memory["event_time"].startswith("2024-05-08T13:56:00")
 
     # The messages themselves are stored as received.
     with sessions() as s:
@@ -53,11 +62,10 @@ def test_messages_become_memories_with_provenance(
         (accepted["message_ids"][1], "assistant", None, "How do you like Lisbon so far?", "chat-42"),
     ]
 
-    # The memories are ordinary memories: listed, readable, searchable, filterable by session and role.
-    assert [m["id"] for m in list_all(client, cube_id, auth)] == [m["id"] for m in memories]
+    # The memories are ordinary memories: searchable, filterable by session and role.
     hits = search(client, cube_id, auth, "Where does Caroline live?", filters={"session_id": "chat-42",
                                                                                "role": "caroline"})
-    assert [h["memory"]["id"] for h in hits] == [memories[0]["id"]]
+    assert [h["memory"]["id"] for h in hits] == [memory["id"]]
     assert search(client, cube_id, auth, "Lisbon", filters={"session_id": "another"}) == []
 
 
