@@ -124,7 +124,6 @@ def link_memories(
     if llm is not None:
         proposals = propose(llm, heads, neighbour_map, usage=usage)
 
-    now = datetime.now(UTC)
     enriched = evolved = 0
     repo.delete_outgoing(session, [m.id for m in heads], actor=ACTOR)
     for m in heads:
@@ -163,7 +162,8 @@ def link_memories(
     if evolve:
         evolved = _evolve(session, heads, links)
     session.flush()
-    repo.mark_linked(session, [m.id for m in heads], now)
+    # After every write above, so this run's own versions do not make the notes look stale.
+    repo.mark_linked(session, [m.id for m in heads], datetime.now(UTC))
     return {"linked": len(heads), "links": len(links), "enriched": enriched, "evolved": evolved}
 
 
@@ -181,7 +181,7 @@ def _evolve(session: Session, heads: list[Memory], links: list[_Link]) -> int:
             if n.status != "active":
                 continue
             text = n.content.lower()
-            gained = [k for k in (m.keywords or []) if " " not in k and k in text and k not in (n.tags or [])][:2]
+            gained = [k for k in (m.keywords or []) if k in text and k not in (n.tags or [])][:2]
             if not gained:
                 continue
             tags = [*(n.tags or []), *gained]
