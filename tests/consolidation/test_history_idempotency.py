@@ -42,11 +42,13 @@ def test_update_and_delete_keep_history(
     updated_id, deleted_id = (d["memory_id"] for d in job.result["decisions"])
     history = client.get(f"/v1/memories/{updated_id}/history", headers=auth).json()["versions"]
     assert [v["content"] for v in history] == ["Alice lives in Paris.", "Alice moved to Berlin in April 2023."]
-    assert history[0]["valid_to"] is not None and history[1]["valid_to"] is None
+    assert history[0]["valid_to"] is not None
+    assert history[1]["valid_to"] is None
     assert history[1]["provenance"]["memory_ids"] == [updated_id]
     assert history[1]["provenance"]["message_ids"] == [second["message_ids"][0]]
     assert history[1]["actor"] == "system:consolidation"
-    assert "supersedes version 1" in history[1]["reason"] and "Paris" in history[1]["reason"]
+    assert "supersedes version 1" in history[1]["reason"]
+    assert "Paris" in history[1]["reason"]
 
     tomb = client.get(f"/v1/memories/{deleted_id}/history", headers=auth).json()["versions"]
     assert [v["status"] for v in tomb] == ["active", "deleted"]

@@ -53,7 +53,8 @@ def test_a_batch_corrects_itself(embedder: Embedder) -> None:
         f.vector = v
     decisions = c.decide(facts, [[], [], []])
     assert [d.action for d in decisions] == [Action.ADD, Action.NOOP, Action.UPDATE]
-    assert decisions[2].target is not None and decisions[2].target.fact_index == 0
+    assert decisions[2].target is not None
+    assert decisions[2].target.fact_index == 0
 
 
 def test_extraction_resolves_speaker_and_dates() -> None:

@@ -83,14 +83,16 @@ def test_graph_and_isolation(
     assert r.status_code == 200, r.text
     graph = r.json()
     assert {n["id"] for n in graph["nodes"]} == {m["id"] for m in made}
-    assert graph["edges"] and not graph["truncated"]
+    assert graph["edges"]
+    assert not graph["truncated"]
     assert sorted(mid for c in graph["communities"] for mid in c) == sorted(m["id"] for m in made)
     community = {n["id"]: n["community"] for n in graph["nodes"]}
     alice = [m["id"] for m in made[:3]]
     assert len({community[i] for i in alice}) == 1  # Alice's notes are one community
     assert community[made[3]["id"]] != community[alice[0]]
     small = client.get(f"/v1/cubes/{cube_id}/graph", params={"limit": 2}, headers=auth).json()
-    assert len(small["nodes"]) == 2 and small["truncated"]
+    assert len(small["nodes"]) == 2
+    assert small["truncated"]
 
     _, other = make_tenant("intruder")
     assert client.get(f"/v1/cubes/{cube_id}/graph", headers=other).status_code == 404
