@@ -69,9 +69,10 @@ def serve(
     settings = _settings(host=host, port=port)
     typer.echo(f"MemOS serving on http://{settings.host}:{settings.port}  (docs: /docs; "
                f"data: {_where(settings)})")
-    # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler the process would die
-    # without running atexit, leaving the embedded PostgreSQL it started running. Exit normally instead.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
+    # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; with the default handlers the process would
+    # die without running atexit (leaving the embedded PostgreSQL it started running) or with a traceback.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_on_signal)
     uvicorn.run(create_app(settings=settings), host=settings.host, port=settings.port,
                 log_level=settings.log_level.lower())
 

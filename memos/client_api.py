@@ -26,8 +26,11 @@ from memcube.schemas import (
     Cube,
     CubeList,
     Grant,
+    Graph,
     Job,
     JobList,
+    Link,
+    LinkList,
     Memory,
     MemoryCreate,
     MemoryHistory,
@@ -351,10 +354,24 @@ class _BaseClient:
         session_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> _Call[MessagesAccepted]:
-        """Store chat turns (``{"role", "content", "name"?, "timestamp"?}``); they become memories."""
+        """Store chat turns (``{"role", "content", "name"?, "timestamp"?}``) and enqueue one consolidation job
+        that turns them into memories (poll ``get_job(result.job_id)``); the same ``idempotency_key`` again
+        returns the same job and stores nothing."""
         body = _clean(messages=[_dump(m) for m in messages], session_id=session_id,
                       idempotency_key=idempotency_key)
         return _Call("POST", f"/v1/cubes/{_id(cube_id)}/messages", _model(MessagesAccepted), json=body)
+
+    # -- links and graph
+    @endpoint
+    def list_links(self, memory_id: IdLike) -> _Call[list[Link]]:
+        """Links from (``direction="out"``) and to (``"in"``) a memory, strongest first."""
+        return _Call("GET", f"/v1/memories/{_id(memory_id)}/links",
+                     lambda r: LinkList.model_validate_json(r.content).links)
+
+    @endpoint
+    def get_graph(self, cube_id: IdLike, *, limit: int | None = None) -> _Call[Graph]:
+        """A cube's live memories (nodes, most linked first, at most ``limit``), links and communities."""
+        return _Call("GET", f"/v1/cubes/{_id(cube_id)}/graph", _model(Graph), params=_clean(limit=limit))
 
     # -- background jobs
     @endpoint

@@ -89,6 +89,8 @@ async def test_async_memories_search_messages(aclient: AsyncMemOSClient) -> None
     hits = await aclient.search(cube.id, "cello", top_k=1, mode="lexical")
     assert hits[0].memory.id == memory.id
     accepted = await aclient.add_messages(cube.id, [{"role": "user", "content": "call me Dee"}], session_id="s")
-    assert accepted.memories[0].session_id == "s"
+    assert accepted.job_id is not None
+    assert (await aclient.get_job(accepted.job_id)).type.startswith("consolidation")
+    assert accepted.job_id in [j.id for j in await aclient.list_jobs(cube.id)]
     with pytest.raises(NotFoundError):
         await aclient.get_job(uuid.uuid4())

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-from memcube.schemas import Cube, MemoryCreate, MemoryStatus, Provenance, SearchFilters
+from memcube.schemas import Cube, JobStatus, MemoryCreate, MemoryStatus, Provenance, SearchFilters
 from memos.client import MemOSClient, NotFoundError
 from tests.sdk.live import LiveServer
 
@@ -120,23 +121,39 @@ def test_search_modes_and_filters(client: MemOSClient, cube: Cube) -> None:
     assert [r.memory.content for r in tagged] == ["Melanie painted a sunrise over the lake"]
 
 
-def test_messages(client: MemOSClient, cube: Cube) -> None:
+def test_messages_enqueue_a_job(client: MemOSClient, cube: Cube) -> None:
+    # The live server runs no workers: the consolidation job stays queued, which is what we can check here.
     at = datetime(2024, 1, 2, 3, 4, tzinfo=UTC)
-    accepted = client.add_messages(cube.id, [
+    messages: list[dict[str, Any]] = [
         {"role": "user", "content": "I moved to Berlin last week", "timestamp": at},
         {"role": "assistant", "content": "Congratulations on the move!"},
-    ], session_id="chat-1")
+    ]
+    accepted = client.add_messages(cube.id, messages, session_id="chat-1", idempotency_key="k1")
     assert len(accepted.message_ids) == 2
-    assert [m.content for m in accepted.memories][0] == "I moved to Berlin last week"
-    memory = client.get_memory(accepted.memories[0].id)
-    assert memory.session_id == "chat-1"
-    assert memory.provenance is not None
-    assert accepted.message_ids[0] in memory.provenance.message_ids
+    assert accepted.job_id is not None
+    again = client.add_messages(cube.id, messages, session_id="chat-1", idempotency_key="k1")
+    assert (again.job_id, again.message_ids) == (accepted.job_id, accepted.message_ids)
+
+    job = client.get_job(accepted.job_id)
+    assert (job.id, job.cube_id, job.status) == (accepted.job_id, cube.id, JobStatus.queued)
+    assert accepted.job_id in [j.id for j in client.list_jobs(cube.id, limit=10)]
+
+
+def test_links_and_graph(client: MemOSClient, cube: Cube) -> None:
+    # Links are made by the linking job, which this server (no workers) does not run: the shapes are real.
+    a, b = client.add_memories(cube.id, ["Alice likes tea", "Alice drinks tea every morning"])
+    assert client.list_links(a.id) == []
+    graph = client.get_graph(cube.id, limit=10)
+    assert graph.cube_id == cube.id
+    assert {n.id for n in graph.nodes} == {a.id, b.id}
+    assert (graph.edges, graph.truncated) == ([], False)
+    assert len(client.get_graph(cube.id, limit=1).nodes) == 1
+    with pytest.raises(NotFoundError):
+        client.list_links(uuid.uuid4())
 
 
 def test_jobs(client: MemOSClient, cube: Cube) -> None:
-    # Nothing enqueues jobs through this API yet; their parsing is tested with a mock transport.
-    assert client.list_jobs(cube.id, limit=10) == []
+    assert client.list_jobs(cube.id, limit=10) == []  # nothing written yet, nothing to do
     with pytest.raises(NotFoundError):
         client.get_job(uuid.uuid4())
     with pytest.raises(NotFoundError):
