@@ -8,6 +8,7 @@ PostgreSQL (the ``jobs`` table), not in Celery results. Task names are ``domain.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Celery, signals
@@ -58,7 +59,6 @@ def create_celery(settings: Settings) -> Celery:
         # An unacked message of a SIGKILLed worker comes back after this; the stuck-job sweep
         # usually re-dispatches it sooner, and the runner ignores the late duplicate.
         broker_transport_options={"visibility_timeout": 3600},
-        worker_hijack_root_logger=False,
         worker_send_task_events=False,
         beat_schedule=beat_schedule(settings),
         imports=TASK_MODULES,
@@ -70,9 +70,43 @@ def create_celery(settings: Settings) -> Celery:
 app = create_celery(get_settings())
 
 
+def send_job(celery: Celery, job_id: object) -> None:
+    """Hand one job id to the broker (the relay's send). No result is asked for: with a result backend
+    that is down, Celery would otherwise spend ~20 s reconnecting to it before failing."""
+    celery.send_task("jobs.run", args=[str(job_id)], ignore_result=True)
+
+
+def _warm_up() -> None:
+    """Load handlers and the embedding model in the background, so the first job does not wait ~10 s."""
+    import threading
+
+    from memos.jobs.registry import load_handlers
+    from workers import resources
+
+    load_handlers()  # a broken handler module fails the worker's start, not its first job
+
+    def warm() -> None:
+        try:
+            resources.get().ctx.embedder.embed(["warm-up"])
+        except Exception:  # only an optimisation: the first job will load it (and report any error)
+            logging.getLogger(__name__).warning("embedder warm-up failed", exc_info=True)
+
+    threading.Thread(target=warm, name="memos-warm-up", daemon=True).start()
+
+
 @signals.worker_process_init.connect
 def _after_fork(**_kwargs: Any) -> None:
     """A prefork child must not use the parent's connections: build its engine after the fork."""
     from workers import resources
 
     resources.reset()
+    _warm_up()
+
+
+@signals.worker_ready.connect
+def _ready(sender: Any = None, **_kwargs: Any) -> None:
+    # The solo pool runs tasks in the main process (no worker_process_init); warm up there. A prefork
+    # parent never runs tasks and must not load torch (children may be forked from it again).
+    pool = getattr(sender, "pool", None)
+    if pool is not None and type(pool).__module__.endswith(".solo"):
+        _warm_up()

@@ -41,11 +41,13 @@ def settings_env(settings: Settings, **overrides: str) -> dict[str, str]:
     return env
 
 
-def worker_command(settings: Settings, *, beat: bool, schedule: Path | None = None) -> list[str]:
+def worker_command(
+    settings: Settings, *, beat: bool, schedule: Path | None = None, app: str = "workers.app"
+) -> list[str]:
     """``celery worker`` for our app: one process (solo pool) unless more concurrency is asked for."""
     concurrency = max(settings.worker_concurrency, 1)
     cmd = [
-        sys.executable, "-m", "celery", "-A", "workers.app", "worker",
+        sys.executable, "-m", "celery", "-A", app, "worker",
         "--pool", "solo" if concurrency == 1 else "prefork", "--concurrency", str(concurrency),
         "--without-gossip", "--without-mingle", "--without-heartbeat",
         "--loglevel", settings.log_level.upper(), "-n", f"memos-{os.getpid()}@%h",
@@ -56,7 +58,13 @@ def worker_command(settings: Settings, *, beat: bool, schedule: Path | None = No
 
 
 def start_worker(
-    settings: Settings, env: dict[str, str], *, beat: bool, log_path: Path | None = None
+    settings: Settings,
+    env: dict[str, str],
+    *,
+    beat: bool,
+    log_path: Path | None = None,
+    app: str = "workers.app",
+    cwd: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     out: IO[bytes] | int = subprocess.DEVNULL
     if log_path is not None:
@@ -64,8 +72,9 @@ def start_worker(
         out = open(log_path, "ab")  # noqa: SIM115 - handed to the child
     try:
         # Its own session, so stopping it also stops its pool children and the embedded beat.
-        return subprocess.Popen(worker_command(settings, beat=beat), env=env, stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(worker_command(settings, beat=beat, app=app), env=env, cwd=cwd,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     finally:
         if not isinstance(out, int):
             out.close()
@@ -105,7 +114,7 @@ def background(settings: Settings, database_url: str) -> Iterator[Background | N
         yield None
         return
     from migrations.runner import upgrade
-    from workers.app import create_celery
+    from workers.app import create_celery, send_job
 
     with ExitStack() as stack:
         redis_server: RedisServer | None = None
@@ -127,7 +136,7 @@ def background(settings: Settings, database_url: str) -> Iterator[Background | N
         stack.callback(celery.close)
 
         def send(job_id: object) -> None:
-            celery.send_task("jobs.run", args=[str(job_id)])
+            send_job(celery, job_id)
 
         relay = Relay(make_session_factory(engine), send, database_url=database_url,
                       batch_size=settings.relay_batch_size, poll_interval_s=settings.relay_poll_interval_s)

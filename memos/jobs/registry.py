@@ -52,11 +52,7 @@ def load_handlers() -> None:
     with _lock:
         if not _loaded:
             for name in HANDLER_MODULES:
-                try:
-                    importlib.import_module(name)
-                except ModuleNotFoundError as exc:  # DEV ONLY: remove once both halves exist
-                    if exc.name is None or not name.startswith(exc.name):
-                        raise
+                importlib.import_module(name)
             _loaded = True
 
 

@@ -70,6 +70,7 @@ class Relay:
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
         self.dispatched = 0
+        self.failures = 0  # rounds that failed (broker or database trouble), for status and tests
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: object | None = None
@@ -99,16 +100,17 @@ class Relay:
 
     def run(self) -> None:
         log.info("relay started (poll every %.2fs, LISTEN %s)", self.poll_interval_s, bool(self.listen_url))
-        failures = 0
+        streak = 0
         while not self._stop.is_set():
             try:
                 ok = self.drain()
-                failures = 0 if ok else failures + 1
             except Exception:  # the database may be briefly away: log, back off, go on
-                failures += 1
+                ok = False
                 log.exception("relay: dispatch failed")
-            # Broker or database trouble: back off up to 10 s instead of hammering it.
-            delay = min(self.poll_interval_s * 2 ** min(failures, 4), 10.0) if failures else self.poll_interval_s
+            streak = 0 if ok else streak + 1
+            self.failures += 0 if ok else 1
+            # Broker or database trouble: back off (up to 10 s) instead of hammering it.
+            delay = min(self.poll_interval_s * 2 ** min(streak, 4), 10.0) if streak else self.poll_interval_s
             self._wait(delay)
         self._close_listener()
         log.info("relay stopped (%d jobs dispatched)", self.dispatched)

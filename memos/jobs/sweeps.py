@@ -7,7 +7,6 @@ a worker for long: whatever is left waits for the next run.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +17,7 @@ from memcube.repository import jobs as jobs_repo
 from memcube.repository import sweeps as repo
 from memos.config import Settings
 from memos.jobs.relay import Send, dispatch_batch
+from memos.linking.sweeps import relink_stale
 from memos.memories.service import set_status
 
 log = logging.getLogger(__name__)
@@ -98,11 +98,10 @@ def expire_ttl(sessions: sessionmaker[Session], settings: Settings, *, max_batch
 
 def relink(sessions: sessionmaker[Session], settings: Settings, *, max_batches: int = 5) -> int:
     """Re-link memories whose neighbours changed (``memos.linking.sweeps.relink_stale``)."""
-    module = importlib.import_module("memos.linking.sweeps")
     total = 0
     for _ in range(max_batches):
         with tenant_session(sessions, SYSTEM) as session:
-            n = int(module.relink_stale(session, settings.sweep_batch_size))
+            n = relink_stale(session, limit=settings.sweep_batch_size)
         total += n
         if n < settings.sweep_batch_size:
             break

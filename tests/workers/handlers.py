@@ -3,9 +3,6 @@ worker subprocesses). Each writes real rows so "exactly once" can be counted in 
 
 from __future__ import annotations
 
-import os
-import time
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -17,9 +14,6 @@ from memos.errors import InvalidInput
 from memos.jobs.context import JobContext
 from memos.jobs.registry import job_handler
 from memos.memories.service import Limits, add_memories
-
-# A handler that should pause does so when this file's directory is named in the environment.
-PAUSE_DIR_ENV = "MEMOS_TEST_PAUSE_DIR"
 
 
 def _note(session: Session, job: Job, ctx: JobContext, content: str) -> dict[str, Any]:
@@ -50,15 +44,3 @@ def flaky(session: Session, job: Job, ctx: JobContext) -> dict[str, Any]:
 @job_handler("test.invalid")
 def invalid(session: Session, job: Job, ctx: JobContext) -> dict[str, Any]:
     raise InvalidInput("this job can never succeed")
-
-
-@job_handler("test.pause")
-def pause(session: Session, job: Job, ctx: JobContext) -> dict[str, Any]:
-    """Writes a memory; on its first attempt, when asked to, then announces itself and waits to be killed."""
-    result = _note(session, job, ctx, str(job.payload["content"]))
-    pause_dir = os.environ.get(PAUSE_DIR_ENV)
-    if pause_dir and job.attempts == 1:
-        session.flush()
-        Path(pause_dir, f"{job.id}.paused").write_text(str(os.getpid()))
-        time.sleep(120)  # the test SIGKILLs us long before this ends
-    return result

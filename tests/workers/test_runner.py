@@ -214,3 +214,17 @@ def test_jobs_api_shows_own_jobs_newest_first_and_hides_others(
     assert client.get(f"/v1/jobs/{first}", headers=other).status_code == 404
     assert client.get(f"/v1/cubes/{cube_id}/jobs", headers=other).status_code == 404
     assert client.get(f"/v1/jobs/{uuid.uuid4()}", headers=auth).status_code == 404
+
+
+def test_relink_sweep_links_memories_their_job_missed(
+    client: TestClient, sessions: sessionmaker[Session], job_settings: Settings, auth: dict[str, str],
+    cube_id: str,
+) -> None:
+    r = client.post(f"/v1/cubes/{cube_id}/memories", json={"memories": [{"content": "Bob plays the cello"}]},
+                    headers=auth)
+    memory_id = uuid.UUID(r.json()["memories"][0]["id"])
+    with tenant_session(sessions, SYSTEM) as s:  # created an hour ago; its linking job never ran
+        s.execute(update(Memory).where(Memory.id == memory_id)
+                  .values(created_at=func.now() - timedelta(hours=1)))
+    assert sweeps.relink(sessions, job_settings) == 1
+    assert sweeps.relink(sessions, job_settings) == 0

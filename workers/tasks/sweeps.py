@@ -6,17 +6,17 @@ import uuid
 
 from memos.jobs import sweeps
 from workers import resources
-from workers.app import app
+from workers.app import app, send_job
 
 
-def send_job(job_id: uuid.UUID) -> None:
-    app.send_task("jobs.run", args=[str(job_id)])
+def send(job_id: uuid.UUID) -> None:
+    send_job(app, job_id)
 
 
 @app.task(name="sweeps.outbox")
 def outbox() -> dict[str, int]:
     r = resources.get()
-    return sweeps.sweep_outbox(r.sessions, r.settings, send_job)
+    return sweeps.sweep_outbox(r.sessions, r.settings, send)
 
 
 @app.task(name="sweeps.heat")
