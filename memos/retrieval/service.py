@@ -41,7 +41,8 @@ def search(
     session: Session, cube: Cube, req: schemas.SearchRequest, *, embedder: Embedder
 ) -> list[tuple[Memory, float]]:
     flt = build_filter(cube, req.filters)
-    pool = max(req.top_k * 4, 40)
+    # Fusion wants a deeper candidate pool; a single-list mode returns its top_k as is.
+    pool = max(req.top_k * 4, 40) if req.mode == "hybrid" else req.top_k
     dense: list[tuple[Memory, float]] = []
     lexical: list[tuple[Memory, float]] = []
     if req.mode in ("dense", "hybrid"):
