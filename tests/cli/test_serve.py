@@ -12,7 +12,7 @@ import pytest
 
 from memos.client import MemOSClient
 from tests.cli.conftest import MEMOS
-from tests.sdk.live import _wait_healthy, free_port
+from tests.sdk.live import free_port, wait_healthy
 
 
 @pytest.mark.slow
@@ -28,7 +28,7 @@ def test_serve_embedded_default_and_clean_sigterm(tmp_path: Path) -> None:
                                 stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
-        _wait_healthy(url, proc, log)
+        wait_healthy(url, proc, log)
         assert f"MemOS serving on {url}" in log.read_text()
         with MemOSClient(url, api_key="mk_serve_test") as admin:
             assert admin.create_tenant("served").name == "served"

@@ -33,7 +33,7 @@ def free_port() -> int:
         return port
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, deadline_s: float = 120.0) -> None:
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, deadline_s: float = 120.0) -> None:
     # A readiness poll (not a timing assertion): the embedder loads before the app answers.
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
@@ -70,7 +70,7 @@ def start_server(make_database: Callable[[str], str], tmp: Path) -> Iterator[Liv
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, proc, log)
+        wait_healthy(url, proc, log)
         yield LiveServer(url=url, database_url=database_url, admin_key=ADMIN_KEY, home=home)
     finally:
         proc.terminate()
