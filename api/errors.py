@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import math
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, OperationalError
 
@@ -20,7 +24,27 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
     return {code: {"model": ErrorBody} for code in codes}
 
 
+def _echoable(value: Any) -> bool:
+    """Whether a validation error may echo the offending input. Containers are not echoed: they can hold
+    NaN (which strict JSON cannot encode) or nest deep enough to exhaust the encoder's recursion."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, str | int | bool)
+
+
+def validation_detail(errors: Any) -> list[dict[str, Any]]:
+    """FastAPI's 422 ``detail`` list, with only the inputs that are safe to echo back."""
+    items = [{k: v for k, v in err.items() if k != "input" or _echoable(v)} for err in errors]
+    detail: list[dict[str, Any]] = jsonable_encoder(items)
+    return detail
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler, except that a body holding NaN or deep nesting must not turn a 422 into a 500.
+        return JSONResponse({"detail": validation_detail(exc.errors())}, status_code=422)
+
     @app.exception_handler(MemOSError)
     async def _memos_error(_request: Request, exc: MemOSError) -> JSONResponse:
         body = {"error": exc.error, "detail": exc.detail if exc.detail is not None else exc.message}

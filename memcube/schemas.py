@@ -63,28 +63,45 @@ class JobStatus(enum.StrEnum):
     failed = "failed"
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
-    return False
+MAX_JSON_DEPTH = 64
+
+
+def _input_problem(data: Any) -> str | None:
+    """What makes raw input unstorable, if anything: NUL characters anywhere (PostgreSQL text and JSONB
+    cannot hold them), NaN or Infinity (not JSON), or nesting deeper than ``MAX_JSON_DEPTH``.
+    Iterative, so a hostile nesting depth cannot exhaust the interpreter's stack."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return "text must not contain NUL (\\x00) characters"
+        elif isinstance(value, float):
+            if value != value or value in (float("inf"), float("-inf")):
+                return "numbers must be finite (NaN and Infinity are not JSON)"
+        elif isinstance(value, dict | list | tuple):
+            if depth >= MAX_JSON_DEPTH:
+                return f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                stack.append((key, depth + 1))
+                stack.append((item, depth + 1))
+    return None
 
 
 class _Base(BaseModel):
-    """Inputs. Refused here, so they get FastAPI's 422 shape instead of a database error later: NUL
-    characters anywhere (PostgreSQL text and JSONB cannot store them) and aware times that leave the
-    year 1-9999 range once converted to UTC (PostgreSQL stores them, Python cannot read them back)."""
+    """Inputs. Refused here, so they get FastAPI's 422 shape instead of a database error later: what
+    ``_input_problem`` finds, and aware times that leave the year 1-9999 range once converted to UTC
+    (PostgreSQL stores them, Python cannot read them back)."""
 
     model_config = ConfigDict(from_attributes=True, extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        if _has_nul(data):
-            raise ValueError("text must not contain NUL (\\x00) characters")
+    def _storable(cls, data: Any) -> Any:
+        problem = _input_problem(data)
+        if problem:
+            raise ValueError(problem)
         return data
 
     @model_validator(mode="after")

@@ -179,6 +179,18 @@ def test_nan_in_metadata_is_422(client: TestClient, auth: Auth, cube_id: str, ra
     assert r.status_code == 422, r.text
 
 
+@pytest.mark.parametrize("raw", [b'{"query": "x", "top_k": NaN}', b'{"query": NaN}',
+                                 b'{"query": "x", "filters": {"time_from": Infinity}}'])
+def test_nan_where_a_field_is_typed_is_a_clean_422(client: TestClient, auth: Auth, cube_id: str,
+                                                   raw: bytes) -> None:
+    r = client.post(f"/v1/cubes/{cube_id}/search", content=raw, headers={**auth, "Content-Type": "application/json"})
+    assert_fastapi_422(r)
+    body = b'{"memories": [{"content": "x", "provenance": {"trust": NaN}}]}'
+    r = client.post(f"/v1/cubes/{cube_id}/memories", content=body,
+                    headers={**auth, "Content-Type": "application/json"})
+    assert_fastapi_422(r)
+
+
 @pytest.mark.parametrize(
     "when",
     [
@@ -243,3 +255,24 @@ def test_oversized_search_query_and_messages(client: TestClient, auth: Auth, cub
     assert list_all(client, cube_id, auth) == []
     r = client.post(f"/v1/cubes/{cube_id}/search", json={"query": "x" * 10_001}, headers=auth)
     assert r.status_code in (413, 422)
+
+
+@pytest.mark.parametrize("depth", [65, 500, 990, 5000])
+def test_deeply_nested_json_is_refused(client: TestClient, auth: Auth, cube_id: str, depth: int) -> None:
+    nested = "[" * depth + "]" * depth
+    headers = {**auth, "Content-Type": "application/json"}
+    for path, body in [
+        (f"/v1/cubes/{cube_id}/memories", '{"memories": [{"content": "x", "metadata": {"a": ' + nested + "}}]}"),
+        (f"/v1/cubes/{cube_id}/search", '{"query": "x", "filters": {"metadata": {"a": ' + nested + "}}}"),
+    ]:
+        r = client.post(path, content=body, headers=headers)
+        assert 400 <= r.status_code < 500, (path, r.text[:300])
+    assert list_all(client, cube_id, auth) == []
+
+
+def test_moderately_nested_metadata_is_stored(client: TestClient, auth: Auth, cube_id: str) -> None:
+    metadata: dict[str, Any] = {"leaf": 1.5}
+    for i in range(30):
+        metadata = {f"l{i}": [metadata]}
+    mem = add_one(client, cube_id, auth, "nested", metadata=metadata)
+    assert client.get(f"/v1/memories/{mem['id']}", headers=auth).json()["metadata"] == metadata
