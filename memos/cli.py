@@ -1,4 +1,4 @@
-"""The ``memos`` command: ``serve``, ``migrate``, ``admin``, ``import``.
+"""The ``memos`` command: ``serve``, ``migrate``, ``admin``, ``import``, ``worker``, ``beat``, ``relay``.
 
 Kept import-light so ``memos --help`` answers at once: uvicorn, the app, SQLAlchemy and torch are imported
 inside the commands that need them.
@@ -73,8 +73,15 @@ def serve(
     # die without running atexit (leaving the embedded PostgreSQL it started running) or with a traceback.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_on_signal)
-    uvicorn.run(create_app(settings=settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level.lower())
+    from workers.embedded import background
+
+    # The background path for real (a Redis, a Celery worker with beat, the outbox relay) unless
+    # MEMOS_RUN_WORKERS=false; all of it is stopped when the server exits.
+    with background(settings, _database_url(settings)) as bg:
+        if bg is not None:
+            typer.echo(f"background: broker {bg.redis_url}, worker pid {bg.worker.pid} (log: {bg.worker_log})")
+        uvicorn.run(create_app(settings=settings), host=settings.host, port=settings.port,
+                    log_level=settings.log_level.lower())
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
@@ -221,7 +228,34 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-# `memos worker` and `memos beat` are registered here by the workers module's commands.
+# ---------------------------------------------------------------- background (see docs/workers.md)
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="processes (env MEMOS_WORKER_CONCURRENCY)")] = None,
+    beat: Annotated[bool, typer.Option(help="also run beat inside this worker (a single-node setup)")] = False,
+) -> None:
+    """Run a Celery worker for background jobs (broker MEMOS_REDIS_URL; scale by running more of them)."""
+    from workers.commands import run_worker
+
+    run_worker(_settings(), concurrency=concurrency, beat=beat)
+
+
+@app.command()
+def beat(
+    relay: Annotated[bool, typer.Option(help="also run the outbox relay in this process")] = True,
+) -> None:
+    """Run the periodic sweeps' scheduler (exactly one per deployment) and, by default, the outbox relay."""
+    from workers.commands import run_beat
+
+    run_beat(_settings(), relay=relay)
+
+
+@app.command()
+def relay() -> None:
+    """Run the outbox relay alone (hands queued jobs to the broker; several may run side by side)."""
+    from workers.commands import run_relay
+
+    run_relay(_settings())
 
 
 def main() -> None:

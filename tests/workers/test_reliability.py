@@ -1,5 +1,6 @@
-"""The background path with a real Redis and real worker processes: crash safety, broker outages,
-idempotent submission. Marked slow: each test starts Celery workers."""
+"""The background path with a real Redis and real worker processes: crash safety and broker outages
+(idempotent submission is tested on the embedded default, in test_embedded.py). Marked slow: each test
+starts Celery workers."""
 
 from __future__ import annotations
 
@@ -35,28 +36,6 @@ def post_messages(bg: BackgroundPath, cube_id: str, auth: dict[str, str], **extr
 
 def contents(bg: BackgroundPath, cube_id: str) -> list[str]:
     return sorted(m.content for m in bg.memories(cube_id) if m.status == "active")
-
-
-def test_same_batch_twice_with_one_idempotency_key_is_consolidated_once(background: MakeBackground) -> None:
-    bg = background()
-    _, auth, cube_id = bg.tenant_and_cube()
-    control = bg.client.post("/v1/cubes", json={"name": "control"}, headers=auth).json()["id"]
-    bg.relay.start()
-    bg.start_worker()
-
-    first = post_messages(bg, cube_id, auth, idempotency_key="batch-1")
-    second = post_messages(bg, cube_id, auth, idempotency_key="batch-1")
-    assert second["job_id"] == first["job_id"]
-    assert second["message_ids"] == first["message_ids"]
-    expected = post_messages(bg, control, auth)  # the same batch once, elsewhere, as the reference
-
-    bg.wait_job(first["job_id"])
-    bg.wait_job(expected["job_id"])
-    assert contents(bg, cube_id) == contents(bg, control) != []
-    jobs = bg.client.get(f"/v1/cubes/{cube_id}/jobs", headers=auth).json()["jobs"]
-    assert [j["id"] for j in jobs if j["type"] == "consolidation.messages"] == [first["job_id"]]
-    job = bg.client.get(f"/v1/jobs/{first['job_id']}", headers=auth).json()
-    assert (job["status"], job["attempts"]) == ("succeeded", 1)
 
 
 def test_sigkilled_worker_job_completes_exactly_once_after_restart(background: MakeBackground) -> None:

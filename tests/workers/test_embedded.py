@@ -1,0 +1,98 @@
+"""``memos serve`` with nothing configured runs the background path for real (its own Redis, a Celery
+worker with beat, the relay) and stops all of it on SIGTERM. Also: the same message batch posted twice
+with one idempotency key is consolidated once."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from tests.sdk.live import free_port, wait_healthy
+from tests.workers.background import wait_for
+
+MEMOS = Path(sys.executable).parent / "memos"
+ADMIN_KEY = "mk_embedded_test"
+BATCH = {
+    "session_id": "s1",
+    "messages": [
+        {"role": "user", "name": "Alice", "content": "I moved to Lyon last year."},
+        {"role": "user", "name": "Alice", "content": "My sister Claire works as a nurse in Paris."},
+    ],
+}
+
+
+def _json(r: httpx.Response, status: int) -> Any:
+    assert r.status_code == status, r.text
+    return r.json()
+
+
+@pytest.mark.slow
+def test_serve_runs_jobs_in_its_own_worker_and_stops_everything(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMOS_")}  # nothing configured...
+    env.update({"MEMOS_HOME": str(home), "MEMOS_PORT": str(port), "MEMOS_ADMIN_KEY": ADMIN_KEY,
+                "HF_HUB_OFFLINE": "1"})  # ...but where, which port, and a known admin key
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(MEMOS), "serve"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    children: list[psutil.Process] = []
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, proc, log)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        match = re.search(r"background: broker (\S+), worker pid (\d+)", log.read_text())
+        assert match, log.read_text()
+        assert match.group(1).startswith("redis+socket://")  # its own Redis, not the machine's
+        assert int(match.group(2)) in {c.pid for c in children}
+
+        with httpx.Client(base_url=url, timeout=30) as http:
+            admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+            tenant = _json(http.post("/v1/tenants", json={"name": "acme"}, headers=admin), 201)["id"]
+            key = _json(http.post(f"/v1/tenants/{tenant}/keys", json={"name": "k"}, headers=admin), 201)["key"]
+            auth = {"Authorization": f"Bearer {key}"}
+            cube = _json(http.post("/v1/cubes", json={"name": "notes"}, headers=auth), 201)["id"]
+            control = _json(http.post("/v1/cubes", json={"name": "control"}, headers=auth), 201)["id"]
+
+            first = _json(http.post(f"/v1/cubes/{cube}/messages", json={**BATCH, "idempotency_key": "b1"},
+                                    headers=auth), 202)
+            again = _json(http.post(f"/v1/cubes/{cube}/messages", json={**BATCH, "idempotency_key": "b1"},
+                                    headers=auth), 202)
+            assert (again["job_id"], again["message_ids"]) == (first["job_id"], first["message_ids"])
+            reference = _json(http.post(f"/v1/cubes/{control}/messages", json=BATCH, headers=auth), 202)
+
+            def finished(job_id: str) -> dict[str, Any] | None:
+                job: dict[str, Any] = _json(http.get(f"/v1/jobs/{job_id}", headers=auth), 200)
+                assert job["status"] != "failed", job
+                return job if job["status"] == "succeeded" else None
+
+            for job_id in (first["job_id"], reference["job_id"]):
+                job = wait_for(functools.partial(finished, job_id), timeout=90, what="the consolidation job")
+                assert job["attempts"] == 1
+
+            def contents(cube_id: str) -> list[str]:
+                body = _json(http.get(f"/v1/cubes/{cube_id}/memories", headers=auth), 200)
+                return sorted(m["content"] for m in body["memories"])
+
+            assert contents(cube) == contents(control) != []  # consolidated once, like a single post
+            jobs = _json(http.get(f"/v1/cubes/{cube}/jobs", headers=auth), 200)["jobs"]
+            assert [j["id"] for j in jobs if j["type"] == "consolidation.messages"] == [first["job_id"]]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
+    # Redis, the worker and its beat are gone with it, and so is the embedded PostgreSQL.
+    assert children
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    assert json.loads((home / "pgdata" / ".handle_pids.json").read_text()) == []
+    assert not (home / "redis" / "redis.sock").exists()
