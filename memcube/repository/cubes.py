@@ -11,11 +11,16 @@ from sqlalchemy.orm import Session
 from memcube.models import Cube, CubeGrant
 
 
-def create_cube(session: Session, tenant_id: uuid.UUID, name: str, description: str | None) -> Cube:
-    cube = Cube(id=uuid.uuid4(), tenant_id=tenant_id, name=name, description=description)
-    session.add(cube)
-    session.flush()
-    return cube
+def create_cube(session: Session, tenant_id: uuid.UUID, name: str, description: str | None) -> Cube | None:
+    """The new cube, or ``None`` if the tenant already has one by that name (atomic: two concurrent
+    creates cannot both pass a check and then fail on the unique constraint)."""
+    stmt = (
+        insert(Cube)
+        .values(id=uuid.uuid4(), tenant_id=tenant_id, name=name, description=description)
+        .on_conflict_do_nothing(constraint="uq_cubes_tenant_name")
+        .returning(Cube)
+    )
+    return session.scalars(stmt).one_or_none()
 
 
 def find_cube_by_name(session: Session, tenant_id: uuid.UUID, name: str) -> Cube | None:

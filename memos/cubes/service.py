@@ -16,9 +16,10 @@ AccessLevel = Literal["owner", "read", "write"]
 
 
 def create_cube(session: Session, tenant_id: uuid.UUID, *, name: str, description: str | None) -> Cube:
-    if repo.find_cube_by_name(session, tenant_id, name) is not None:
+    cube = repo.create_cube(session, tenant_id, name, description)
+    if cube is None:
         raise Conflict(f"a cube named {name!r} already exists")
-    return repo.create_cube(session, tenant_id, name, description)
+    return cube
 
 
 def access_level(session: Session, cube: Cube, tenant_id: uuid.UUID) -> AccessLevel:
