@@ -22,6 +22,7 @@ Handler: TypeAlias = Callable[[Session, Job, JobContext], dict[str, Any]]
 # Every module that registers handlers; importing them fills the registry. Explicit, so a worker
 # knows exactly which job types it can run (and fails loudly if one of them is broken).
 HANDLER_MODULES: tuple[str, ...] = (
+    "memos.jobs.builtin",
     "memos.consolidation.tasks",
     "memos.linking.tasks",
 )
