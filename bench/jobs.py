@@ -55,7 +55,8 @@ def latency(sessions, tenant_id: uuid.UUID, n: int) -> list[float]:  # type: ign
         wait_done(sessions, [job.id])
         with tenant_session(sessions, SYSTEM) as s:
             j = s.get(Job, job.id)
-            assert j is not None and j.started_at is not None
+            assert j is not None
+            assert j.started_at is not None
             out.append((j.started_at - j.created_at).total_seconds())
     return out
 
@@ -83,7 +84,7 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="memos-bench-jobs-"))
     url = start_embedded(home / "pgdata")
     upgrade(url)
-    engine = make_engine(url, role="memos_app", pool_size=4)  # noqa: E501
+    engine = make_engine(url, role="memos_app", pool_size=4)
     sessions = make_session_factory(engine)
     with tenant_session(sessions, SYSTEM) as s:
         tenant = Tenant(name="bench")
