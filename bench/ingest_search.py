@@ -58,6 +58,7 @@ class Result:
     table_mb: float = 0.0
     search: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (p50 ms, p95 ms)
     hits: dict[str, float] = field(default_factory=dict)  # name -> share of queries whose source came back
+    raw_plan: str = ""
 
     @property
     def ingest_ratio(self) -> float:
@@ -75,7 +76,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--batch-size", type=int, default=256, help="memories per POST (default 256)")
     ap.add_argument("--clients", type=int, default=2, help="concurrent ingest clients (default 2)")
     ap.add_argument("--searches", type=int, default=500, help="queries per mode (default 500)")
-    ap.add_argument("--raw-sample", type=int, default=2048, help="texts for the raw embedding rate")
+    ap.add_argument("--raw-sample", type=int, default=0,
+                    help="texts for the raw embedding rate (default: max(2048, size/25))")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args(argv)
@@ -136,7 +138,7 @@ class Ingest:
     def run(self) -> None:
         chunks = [(i, self.facts[i:i + self.batch]) for i in range(0, len(self.facts), self.batch)]
         raw_chunks = [self.sample[i:i + self.batch] for i in range(0, len(self.sample), self.batch)]
-        rounds = max(1, min(len(raw_chunks), len(chunks) // 4))
+        rounds = max(1, min(len(raw_chunks), len(chunks) // self.clients))
         with ThreadPoolExecutor(max_workers=self.clients) as pool:
             for r in range(rounds):
                 part = chunks[r * len(chunks) // rounds:(r + 1) * len(chunks) // rounds]
@@ -188,7 +190,7 @@ def vacuum_analyze(svc: Service) -> None:
 
 
 def run_searches(svc: Service, ws: Workspace, emb: Any, facts: list[Fact], ids: list[str], n: int,
-                 seed: int) -> tuple[dict[str, list[float]], dict[str, float]]:
+                 seed: int) -> tuple[dict[str, list[float]], dict[str, float], str]:
     """Per query, interleaved so all four see the same machine load: embed it here, the raw pgvector query
     with that vector, the service in the default mode, the service with mode=dense."""
     import numpy as np
@@ -203,6 +205,8 @@ def run_searches(svc: Service, ws: Workspace, emb: Any, facts: list[Fact], ids: 
     with psycopg.connect(svc.database_uri(), autocommit=True) as conn, \
             httpx.Client(base_url=svc.base_url, headers=ws.headers, timeout=60.0) as client:
         register_vector(conn)
+        plan = conn.execute("EXPLAIN " + RAW_SQL, (ws.cube_id, np.asarray(emb.embed_one(queries[0][1])))).fetchall()
+        raw_plan = next((r[0].strip().lstrip("-> ") for r in plan if "Scan" in r[0]), "?")
         for _, q in queries[:10]:  # warm-up: prepared statements, caches, lazy imports
             conn.execute(RAW_SQL, (ws.cube_id, np.asarray(emb.embed_one(q)))).fetchall()
             client.post(url, json={"query": q}).raise_for_status()
@@ -222,7 +226,7 @@ def run_searches(svc: Service, ws: Workspace, emb: Any, facts: list[Fact], ids: 
                 times[name].append(time.perf_counter() - t)
                 resp.raise_for_status()
                 hits[name] += any(r["memory"]["id"] == want for r in resp.json()["results"])
-    return times, {k: v / len(queries) for k, v in hits.items()}
+    return times, {k: v / len(queries) for k, v in hits.items()}, raw_plan
 
 
 def run_size(size: int, facts_all: list[Fact], emb: Any, args: argparse.Namespace) -> Result:
@@ -235,7 +239,7 @@ def run_size(size: int, facts_all: list[Fact], emb: Any, args: argparse.Namespac
         print(f"   HNSW index present before ingest: {res.hnsw_before}; ingesting in batches of "
               f"{args.batch_size} from {args.clients} client(s) ...", flush=True)
         ing = Ingest(svc, ws, facts, emb, batch=args.batch_size, clients=args.clients,
-                     raw_sample=min(args.raw_sample, size))
+                     raw_sample=min(args.raw_sample or max(2048, size // 25), size))
         ing.run()
         ids, res.ingest_s = ing.ids, ing.ingest_s
         res.ingest_rate = size / res.ingest_s
@@ -246,7 +250,7 @@ def run_size(size: int, facts_all: list[Fact], emb: Any, args: argparse.Namespac
         vacuum_analyze(svc)
         _, res.hnsw_mb, res.table_mb = db_facts(svc)
         print(f"   {args.searches} searches x (embed, raw pgvector, default, dense) ...", flush=True)
-        times, res.hits = run_searches(svc, ws, emb, facts, ids, args.searches, args.seed)
+        times, res.hits, res.raw_plan = run_searches(svc, ws, emb, facts, ids, args.searches, args.seed)
         res.search = {k: p50_p95(v) for k, v in times.items()}
     return res
 
@@ -279,6 +283,8 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             rows.append([f"{r.size:,} {name}", p50, p95, ratio, met, hit])
     print_table(f"Search ({args.searches} queries; ratio = p95 / (query embedding p95 + raw pgvector p95))",
                 ["size / what", "p50 ms", "p95 ms", "ratio (<=1.5)", "met", "source in top 10"], rows)
+    for r in results:
+        print(f"raw pgvector plan at {r.size:,}: {r.raw_plan.split(' (')[0]}")
 
 
 def main(argv: list[str] | None = None) -> int:

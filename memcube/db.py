@@ -84,9 +84,25 @@ def resolve_database_url(database_url: str | None, pgdata: Path) -> str:
     return database_url or start_embedded(pgdata)
 
 
+# Session-level HNSW defaults of every pooled connection: a wider beam than pgvector's 40, and 0.8's
+# iterative scan so filters applied after the index scan still yield k rows. Set once per connection,
+# so a search whose knobs equal these skips a per-transaction round trip (see tune_vector_search).
+HNSW_DEFAULTS = (100, "relaxed_order")
+
+
 def make_engine(url: str, *, role: str | None = "memos_app", pool_size: int = 10) -> Engine:
     """An engine whose connections run as ``role`` (so RLS applies even if the login role is a superuser)."""
     engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+    @event.listens_for(engine, "connect")
+    def _hnsw_defaults(dbapi_conn: Any, record: Any) -> None:
+        with dbapi_conn.cursor() as cur:
+            cur.execute(
+                "SELECT set_config('hnsw.ef_search', %s, false), set_config('hnsw.iterative_scan', %s, false)",
+                (str(HNSW_DEFAULTS[0]), HNSW_DEFAULTS[1]),
+            )
+        dbapi_conn.commit()
+        record.info["hnsw"] = HNSW_DEFAULTS
     if role:
 
         @event.listens_for(engine, "connect")

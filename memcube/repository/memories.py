@@ -138,7 +138,10 @@ def version_as_of(session: Session, memory_id: uuid.UUID, at: datetime) -> Memor
 
 def tune_vector_search(session: Session, *, ef_search: int = 100) -> None:
     """HNSW knobs for this transaction: a wider beam, and pgvector 0.8's iterative scan so that
-    filters applied after the index scan (cube, status, tags...) still yield ``k`` rows."""
+    filters applied after the index scan (cube, status, tags...) still yield ``k`` rows. Free when the
+    connection already has these values as its session defaults (memcube.db.HNSW_DEFAULTS)."""
+    if session.connection().info.get("hnsw") == (ef_search, "relaxed_order"):
+        return
     session.execute(
         text(
             "SELECT set_config('hnsw.ef_search', :ef, true),"
