@@ -3,6 +3,7 @@ worker subprocesses). Each writes real rows so "exactly once" can be counted in 
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -44,3 +45,12 @@ def flaky(session: Session, job: Job, ctx: JobContext) -> dict[str, Any]:
 @job_handler("test.invalid")
 def invalid(session: Session, job: Job, ctx: JobContext) -> dict[str, Any]:
     raise InvalidInput("this job can never succeed")
+
+
+@job_handler("test.slow_note")
+def slow_note(session: Session, job: Job, ctx: JobContext) -> dict[str, Any]:
+    """Writes a memory and lingers, so a second runner arrives while the first holds the job."""
+    result = _note(session, job, ctx, str(job.payload["content"]))
+    session.flush()
+    threading.Event().wait(float(job.payload.get("linger_s", 0.5)))
+    return result
