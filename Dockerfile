@@ -9,7 +9,10 @@ COPY memos memos
 COPY api api
 COPY workers workers
 COPY migrations migrations
-RUN pip install --no-cache-dir -c constraints.txt '.[server]'
+# CPU torch first (the default index would pull the CUDA build, several GB), then the rest from the lock.
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+RUN pip install --no-cache-dir --index-url "$TORCH_INDEX" torch==2.13.0 \
+ && pip install --no-cache-dir -c constraints.txt '.[server]'
 RUN useradd --create-home memos && mkdir -p /data && chown memos /data
 USER memos
 EXPOSE 8000
