@@ -106,3 +106,25 @@ def stuck(session: Session, *, dispatched_before: datetime, limit: int = 100) ->
         .with_for_update(skip_locked=True)
     )
     return list(session.scalars(stmt))
+
+
+def lock_serial(session: Session, key: str) -> None:
+    """Wait for the transaction-level advisory lock on ``key`` (released at commit or rollback)."""
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
+
+
+def pending_of_cube(
+    session: Session, *, cube_id: uuid.UUID, type: str, max_attempts: int, limit: int
+) -> list[Job]:
+    """Jobs of one type and cube already handed to the broker (waiting behind this one), unfinished and
+    never failed, oldest first, locked (the caller holds the cube's serial lock, so only a claim
+    transaction can hold one of these rows, briefly)."""
+    stmt = (
+        select(Job)
+        .where(Job.cube_id == cube_id, Job.type == type, Job.status.in_(("queued", "running")),
+               Job.dispatched_at.is_not(None), Job.error.is_(None), Job.attempts < max_attempts)
+        .order_by(Job.created_at, Job.id)
+        .limit(limit)
+        .with_for_update()
+    )
+    return list(session.scalars(stmt))

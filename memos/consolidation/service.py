@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from memcube import schemas
-from memcube.models import ChatMessage, Cube, Job, Memory
+from memcube.models import ChatMessage, Cube, Job
 from memcube.repository import cubes as cubes_repo
+from memcube.repository import jobs as jobs_repo
 from memcube.repository import memories as memories_repo
 from memcube.repository import messages as messages_repo
 from memcube.repository import neighbours
@@ -34,6 +36,9 @@ log = logging.getLogger(__name__)
 ACTOR = "system:consolidation"
 DENSE_K = 8
 LEXICAL_K = 5
+# A backlog is consolidated in passes of at most this many messages / jobs (see ``consolidate``).
+MAX_COALESCED_MESSAGES = 256
+MAX_COALESCED_JOBS = 64
 
 
 def build_consolidator(
@@ -102,8 +107,16 @@ def consolidate(
     embedder: Embedder,
     usage: UsageSink | None = None,
     consolidator: Consolidator | None = None,
+    coalesce: bool = False,
 ) -> dict[str, Any]:
-    """Run a ``consolidation.messages`` job; returns the job result (the decision list and counts)."""
+    """Run a ``consolidation.messages`` job; returns the job result (the decision list and counts).
+
+    With ``coalesce`` (the worker's handler, which holds the cube's serial lock), the cube's other jobs
+    already handed to the broker and not yet run, that never failed (up to ``MAX_COALESCED_MESSAGES``
+    messages), in the order they were posted, are run in the same pass and marked succeeded in this transaction: under a backlog, one
+    extraction, one embedding call, one neighbour lookup and one insert for many batches. Each absorbed job
+    gets its own decisions as its result, with ``coalesced_into`` naming this job (which is charged any
+    LLM usage); their own deliveries later find them done."""
     if job.cube_id is None:
         raise NotFound("the job names no cube")
     cube = cubes_repo.get_cube(session, job.cube_id)
@@ -111,20 +124,24 @@ def consolidate(
         raise NotFound("the cube is gone")
     if neighbours.has_version_with_provenance(session, cube.id, {"note": job_marker(job.id)}):
         return {"skipped": "already applied"}
-    message_ids = [uuid.UUID(str(m)) for m in job.payload.get("message_ids", [])]
-    session_id = job.payload.get("session_id")
-    messages = messages_repo.get_messages(session, message_ids)
+    group = _coalesce(session, job, settings) if coalesce else [job]
+    messages: list[ChatMessage] = []
+    job_of: dict[uuid.UUID, Job] = {}  # message id -> its job
+    for j in group:
+        msgs = messages_repo.get_messages(session, [uuid.UUID(str(m)) for m in j.payload.get("message_ids", [])])
+        messages += msgs
+        job_of.update((m.id, j) for m in msgs)
     consolidator = consolidator or build_consolidator(settings, usage=usage)
-    turns = _turns(messages)
-    facts = consolidator.extract(turns)
+    facts = consolidator.extract(_turns(messages))
     if facts:
+        # One forward pass for every fact of every batch in the group.
         vectors = embedder.embed([f.text for f in facts])
         for fact, vec in zip(facts, vectors, strict=True):
             fact.vector = vec
     candidates = find_candidates(session, cube, facts)
     decisions = consolidator.decide(facts, candidates)
-    applied = apply_decisions(session, cube, job, facts, decisions, messages, embedder=embedder,
-                              settings=settings, session_id=session_id)
+    applied = apply_decisions(session, cube, facts, decisions, messages, job_of, embedder=embedder,
+                              settings=settings)
     touched = applied["created"] + applied["updated"]
     linking_job_id = None
     if touched:
@@ -132,36 +149,75 @@ def consolidate(
 
         linking_job_id = enqueue_linking(session, cube, touched, tenant_id=job.tenant_id,
                                          idempotency_key=f"linking:{job.id}")
-    counts = {a.value: sum(1 for d in decisions if d.action is a) for a in Action}
-    return {
-        "path": consolidator.name,
-        "messages": len(messages),
-        "facts": len(facts),
-        "counts": counts,
-        "decisions": applied["decisions"],
-        "linking_job_id": str(linking_job_id) if linking_job_id else None,
-    }
+    results: dict[uuid.UUID, dict[str, Any]] = {}
+    for j in group:
+        rows = [r for r in applied["decisions"] if job_of[uuid.UUID(r["message_id"])].id == j.id]
+        results[j.id] = {
+            "path": consolidator.name,
+            "messages": len(j.payload.get("message_ids", [])),
+            "facts": len(rows),
+            "counts": {a.value: sum(1 for r in rows if r["action"] == a.value) for a in Action},
+            "decisions": rows,
+            "linking_job_id": str(linking_job_id) if linking_job_id else None,
+        }
+    now = datetime.now(UTC)
+    for j in group:
+        if j.id == job.id:
+            continue
+        if j.status == "queued":
+            j.attempts += 1  # it ran now (its own claim never happened)
+        j.status, j.result, j.error = "succeeded", {**results[j.id], "coalesced_into": str(job.id)}, None
+        j.started_at = j.started_at or now
+        j.finished_at = now
+    if len(group) > 1:
+        results[job.id]["coalesced"] = [str(j.id) for j in group if j.id != job.id]
+    return results[job.id]
+
+
+def _coalesce(session: Session, job: Job, settings: Settings) -> list[Job]:
+    """This job and the cube's other pending consolidation jobs, oldest first, within the message cap."""
+    pending = jobs_repo.pending_of_cube(session, cube_id=job.cube_id, type=job.type,  # type: ignore[arg-type]
+                                        max_attempts=settings.job_max_attempts, limit=MAX_COALESCED_JOBS)
+    group: list[Job] = []
+    n = len(job.payload.get("message_ids", []))
+    for j in pending:
+        if j.id == job.id:
+            continue
+        size = len(j.payload.get("message_ids", []))
+        if n + size > MAX_COALESCED_MESSAGES:
+            break
+        group.append(j)
+        n += size
+    # Earlier batches first: a fact must be compared with what was said before it, not after.
+    return sorted([job, *group], key=lambda j: (j.created_at, str(j.id)))
 
 
 def apply_decisions(
     session: Session,
     cube: Cube,
-    job: Job,
     facts: list[Fact],
     decisions: list[Decision],
     messages: list[ChatMessage],
+    job_of: dict[uuid.UUID, Job],
     *,
     embedder: Embedder,
     settings: Settings,
-    session_id: str | None,
 ) -> dict[str, Any]:
-    """Write the decisions in order. A target that is an earlier fact of the batch resolves to the memory
-    that fact wrote (so "add, then correct" in one batch is an ADD then an UPDATE, history included)."""
+    """Write the decisions. A target that is an earlier fact of the batch resolves to the memory that fact
+    wrote (so "add, then correct" in one batch is an ADD then an UPDATE, history included).
+
+    Two passes: the first resolves every target (existing heads locked in one statement, in id order) and
+    what each decision becomes (an UPDATE of a memory that is gone is an ADD, a DELETE of one is a NOOP);
+    then every ADD is inserted by one ``add_memories`` call (ids assigned in the first pass), and UPDATEs
+    and DELETEs are written in order as new versions."""
     limits = memories.Limits.from_settings(settings)
+    db_targets = sorted({d.target.memory_id for d in decisions if d.target is not None
+                         and d.target.memory_id is not None and d.action in (Action.UPDATE, Action.DELETE)})
+    heads = {m.id: m for m in memories_repo.get_memories(session, db_targets, lock=True)}
+    status = {mid: m.status for mid, m in heads.items()}
     written: dict[int, uuid.UUID] = {}  # fact index -> memory it added or updated
-    created: list[uuid.UUID] = []
-    updated: list[uuid.UUID] = []
-    log_rows: list[dict[str, Any]] = []
+    plan: list[tuple[Decision, Action, uuid.UUID | None, dict[str, Any]]] = []
+    adds: list[tuple[int, uuid.UUID]] = []  # (index in plan, new id)
     for d in decisions:
         fact = facts[d.fact_index]
         msg = messages[fact.turn_index]
@@ -170,42 +226,71 @@ def apply_decisions(
             target_id = d.target.memory_id or (
                 written.get(d.target.fact_index) if d.target.fact_index is not None else None)
         action = d.action
-        head: Memory | None = None
-        if action in (Action.UPDATE, Action.DELETE):
-            head = memories_repo.get_memory(session, target_id, lock=True) if target_id else None
-            if head is None or head.status != "active":
-                action = Action.ADD if action is Action.UPDATE else Action.NOOP
+        if action in (Action.UPDATE, Action.DELETE) and (target_id is None or status.get(target_id) != "active"):
+            action = Action.ADD if action is Action.UPDATE else Action.NOOP
         row: dict[str, Any] = {"fact": fact.text, "action": action.value, "reason": d.reason,
                                "message_id": str(msg.id), "target_id": str(target_id) if target_id else None}
-        metadata = {"speaker": fact.speaker, "message_role": msg.role, **({"dates": fact.dates} if fact.dates else {})}
         if action is Action.ADD:
-            item = schemas.MemoryCreate(
+            new_id = uuid.uuid4()
+            status[new_id] = "active"
+            written[d.fact_index] = new_id
+            adds.append((len(plan), new_id))
+            row["memory_id"] = str(new_id)
+        elif action is Action.UPDATE and target_id is not None:
+            written[d.fact_index] = target_id
+            row["memory_id"] = str(target_id)
+        elif action is Action.DELETE and target_id is not None:
+            status[target_id] = "deleted"
+            row["memory_id"] = str(target_id)
+        plan.append((d, action, target_id, row))
+
+    if adds:
+        items, vectors = [], []
+        for index, _ in adds:
+            d = plan[index][0]
+            fact = facts[d.fact_index]
+            msg = messages[fact.turn_index]
+            job = job_of[msg.id]
+            session_id = job.payload.get("session_id")
+            items.append(schemas.MemoryCreate(
                 content=fact.text, event_time=fact.event_time, session_id=session_id, role=fact.speaker,
-                metadata=metadata,
+                metadata=_metadata(fact, msg),
                 provenance=schemas.Provenance.model_validate(_provenance(job, msg, fact.speaker, [], session_id)),
-            )
-            (new,) = memories.add_memories(session, cube, [item], actor=ACTOR, limits=limits, embedder=embedder,
-                                           embeddings=[fact.vector] if fact.vector is not None else None)
-            written[d.fact_index] = new.id
-            created.append(new.id)
-            row["memory_id"] = str(new.id)
-        elif action is Action.UPDATE and head is not None:
+            ))
+            vectors.append(fact.vector)
+        have_all = all(v is not None for v in vectors)
+        new_heads = memories.add_memories(session, cube, items, actor=ACTOR, limits=limits, embedder=embedder,
+                                          embeddings=vectors if have_all else None,
+                                          extra=[{"id": new_id} for _, new_id in adds])
+        heads.update((h.id, h) for h in new_heads)
+
+    created = [new_id for _, new_id in adds]
+    updated: list[uuid.UUID] = []
+    for d, action, target_id, _ in plan:
+        if action not in (Action.UPDATE, Action.DELETE) or target_id is None:
+            continue
+        fact = facts[d.fact_index]
+        msg = messages[fact.turn_index]
+        job = job_of[msg.id]
+        session_id = job.payload.get("session_id")
+        head = heads[target_id]
+        if action is Action.UPDATE:
             content = d.text or fact.text
             vector = fact.vector if content == fact.text and fact.vector is not None else embedder.embed_one(content)
             reason = f"UPDATE: {d.reason}; supersedes version {head.version}: {head.content[:300]!r}"
             memories.revise(
                 session, head, actor=ACTOR, reason=reason, content=content, embedding=vector,
-                metadata={**(head.meta or {}), **metadata}, event_time=fact.event_time,
+                metadata={**(head.meta or {}), **_metadata(fact, msg)}, event_time=fact.event_time,
                 provenance=_provenance(job, msg, fact.speaker, [head.id], session_id),
             )
-            written[d.fact_index] = head.id
             if head.id not in created and head.id not in updated:
                 updated.append(head.id)
-            row["memory_id"] = str(head.id)
-        elif action is Action.DELETE and head is not None:
+        else:
             head.provenance = _provenance(job, msg, fact.speaker, [head.id], session_id)
             memories.set_status(session, head, "deleted", actor=ACTOR,
                                 reason=f"DELETE: {d.reason}; retracted by {fact.text[:300]!r}")
-            row["memory_id"] = str(head.id)
-        log_rows.append(row)
-    return {"decisions": log_rows, "created": created, "updated": updated}
+    return {"decisions": [row for *_, row in plan], "created": created, "updated": updated}
+
+
+def _metadata(fact: Fact, msg: ChatMessage) -> dict[str, Any]:
+    return {"speaker": fact.speaker, "message_role": msg.role, **({"dates": fact.dates} if fact.dates else {})}

@@ -27,19 +27,28 @@ HANDLER_MODULES: tuple[str, ...] = (
     "memos.linking.tasks",
 )
 
+SerialKey: TypeAlias = Callable[[Job], str | None]
+
 _handlers: dict[str, Handler] = {}
+_serial_keys: dict[str, SerialKey] = {}
 _loaded = False
 _lock = threading.Lock()
 
 
-def job_handler(job_type: str) -> Callable[[Handler], Handler]:
-    """Register the decorated function as the handler of ``job_type`` ("domain.verb")."""
+def job_handler(job_type: str, *, serial_key: SerialKey | None = None) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the handler of ``job_type`` ("domain.verb").
+
+    ``serial_key(job)``: jobs with the same key never run at the same time, whatever the number of workers
+    (the runner takes a transaction-level advisory lock on it before the job's row); consolidation uses
+    the cube, so two batches of one cube are compared with each other in order."""
 
     def register(fn: Handler) -> Handler:
         existing = _handlers.get(job_type)
         if existing is not None and existing is not fn:
             raise ValueError(f"two handlers for job type {job_type!r}: {existing!r} and {fn!r}")
         _handlers[job_type] = fn
+        if serial_key is not None:
+            _serial_keys[job_type] = serial_key
         return fn
 
     return register
@@ -60,6 +69,13 @@ def load_handlers() -> None:
 def get_handler(job_type: str) -> Handler | None:
     load_handlers()
     return _handlers.get(job_type)
+
+
+def get_serial_key(job: Job) -> str | None:
+    """The key serializing ``job`` with others (None: it may run beside anything)."""
+    load_handlers()
+    fn = _serial_keys.get(job.type)
+    return fn(job) if fn is not None else None
 
 
 def registered_types() -> list[str]:

@@ -28,7 +28,7 @@ from memcube.models import Job
 from memcube.repository import jobs as repo
 from memos.errors import MemOSError
 from memos.jobs.context import JobContext, LLMUsage
-from memos.jobs.registry import get_handler
+from memos.jobs.registry import get_handler, get_serial_key
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +111,14 @@ def run_job(sessions: sessionmaker[Session], job_id: uuid.UUID | str, ctx: JobCo
     handler = get_handler(claimed.type)
     assert handler is not None  # checked by _claim
     run_ctx = ctx.fresh()
+    serial_key = get_serial_key(claimed)
     session = sessions()
     session.info["tenant_id"] = claimed.tenant_id
     try:
+        if serial_key is not None:
+            # Before the job's row: a runner holding the key may then lock (and run) other jobs of the
+            # same key, whose runners wait here without holding their rows (no lock cycle).
+            repo.lock_serial(session, serial_key)
         job = repo.get_job(session, job_id, lock=True)
         if job is None or job.status in FINISHED:
             session.rollback()
