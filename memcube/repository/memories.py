@@ -76,10 +76,15 @@ def get_memory(session: Session, memory_id: uuid.UUID, *, lock: bool = False) ->
     return session.scalar(stmt)
 
 
-def get_memories(session: Session, memory_ids: Sequence[uuid.UUID]) -> list[Memory]:
+def get_memories(session: Session, memory_ids: Sequence[uuid.UUID], *, lock: bool = False) -> list[Memory]:
+    """The heads of these ids (any order); ``lock`` locks them FOR UPDATE in id order (no lock cycles
+    between two writers that each lock a set)."""
     if not memory_ids:
         return []
-    return list(session.scalars(select(Memory).where(Memory.id.in_(list(memory_ids)))))
+    stmt = select(Memory).where(Memory.id.in_(list(memory_ids)))
+    if lock:
+        stmt = stmt.order_by(Memory.id).with_for_update()
+    return list(session.scalars(stmt))
 
 
 def list_memories(

@@ -113,10 +113,10 @@ def consolidate(
 
     With ``coalesce`` (the worker's handler, which holds the cube's serial lock), the cube's other jobs
     already handed to the broker and not yet run, that never failed (up to ``MAX_COALESCED_MESSAGES``
-    messages), in the order they were posted, are run in the same pass and marked succeeded in this transaction: under a backlog, one
-    extraction, one embedding call, one neighbour lookup and one insert for many batches. Each absorbed job
-    gets its own decisions as its result, with ``coalesced_into`` naming this job (which is charged any
-    LLM usage); their own deliveries later find them done."""
+    messages), in the order they were posted, are run in the same pass and marked succeeded in this
+    transaction: under a backlog, one extraction, one embedding call, one neighbour lookup and one insert
+    for many batches. Each absorbed job gets its own decisions as its result, with ``coalesced_into``
+    naming this job (which is charged any LLM usage); their own deliveries later find them done."""
     if job.cube_id is None:
         raise NotFound("the job names no cube")
     cube = cubes_repo.get_cube(session, job.cube_id)
