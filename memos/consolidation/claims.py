@@ -38,6 +38,12 @@ _DATE_PHRASES = re.compile(
     re.IGNORECASE,
 )
 
+# Absolute dates as the resolver writes them ("on 7 May 2023", "in the week of 1 May 2023", "in May 2023").
+_WHEN = re.compile(rf"\b(?:the week of\s+)?(?:\d{{1,2}} )?(?:{_MONTHS}) \d{{4}}\b|\b(?:in|since) \d{{4}}\b", re.I)
+# Relations that describe a lasting state: a date on them says since when, not which occurrence.
+STATE_RELATIONS = frozenset({"residence", "employer", "occupation", "favourite", "partner", "age", "car", "study",
+                             "diet", "prefers", "likes", "dislikes", "has", "plays", "speaks", "allergy"})
+
 # Retractions rewritten into "negated + the positive relation", so they compare with the fact they retract.
 _RETRACTIONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:quit|left|lost|resigned from)\s+(?:(?:her|his|their|[\w-]+'s)\s+)?(?:job|position|role)\s+"
@@ -46,7 +52,20 @@ _RETRACTIONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:moved|moved away|moved out) (?:of|from)\b", re.I), "lives in"),
     (re.compile(r"\bbroke up with\b|\bsplit up with\b|\bdivorced\b", re.I), "is dating"),
     (re.compile(r"\b(?:sold|gave away|got rid of)\b", re.I), "has"),
+    (re.compile(r"\b(?:got |was |been )?(?:laid off|fired|let go) (?:from|by|at)\b|\bresigned from\b"
+                r"|\bhanded in (?:(?:her|his|their|[\w-]+'s) )?notice (?:at|to)\b", re.I), "works at"),
+    (re.compile(r"\blost interest in\b|\bgot bored of\b|\bwent off\b", re.I), "likes"),
     (re.compile(r"\b(?:stopped|quit|gave up|gave up on)\b", re.I), ""),
+]
+# "is not" keeps its copula when the negation is removed ("is not working at" -> "is working at").
+_COPULA_NEG = re.compile(r"\b(is|are|was|were|has|have)(?:\s+not\b|n't\b)", re.I)
+# Common phrasings whose word order hides the relation, rewritten to the canonical one first.
+_PARAPHRASES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^home for ([\w-]+(?: [\w-]+)?) is(?: in)?\b", re.I), r"\1 lives in"),
+    (re.compile(r"^([\w-]+(?: [\w-]+)?)'s home is(?: in)?\b", re.I), r"\1 lives in"),
+    (re.compile(r"^([\w-]+(?: [\w-]+)?) calls (.+?) home\b", re.I), r"\1 lives in \2"),
+    (re.compile(r"^(.+?) is ([\w-]+)'s (?:new |current )?((?:all[- ]time )?favou?rite [a-z]+)", re.I),
+     r"\2's \3 is \1"),
 ]
 _NEGATIONS = re.compile(
     r"\b(?:no longer|not anymore|not any ?more|any ?more|any longer|no more|never again)\b"
@@ -72,12 +91,14 @@ RELATIONS: list[tuple[str, bool, re.Pattern[str]]] = [
     ("residence", True, re.compile(
         r"\b(?:lives|is living|has been living|resides|is based|is staying|is settled|lived)(?: now)? (?:in|at)\b"
         r"|\b(?:moved|relocated|has moved|is moving|just moved|moved back|relocated back) to\b"
-        r"|\b(?:lives|is living)\b(?= in)", re.I)),
+        r"|\b(?:lives|is living)\b(?= in)"
+        # "Alice is in Berlin now": a place (capitalized) right after "is in"
+        r"|\bis (?:now |currently |still )?in\b(?= (?-i:[A-Z]))", re.I)),
     ("employer", True, re.compile(
         r"\b(?:works|is working|has been working|worked) (?:at|for)\b|\bis employed (?:at|by)\b"
         r"|\b(?:got|has|started|landed|took|accepted|began)\s+(?:a|an|her|his|their|[\w-]+'s)?\s*(?:new\s+)?"
         r"(?:job|position|role)\s+(?:at|with)\b|\bjoined\b|\bstarted working (?:at|for)\b"
-        r"|\b(?:'s|s)\s+(?:employer|company) is\b", re.I)),
+        r"|\b(?:'s|s)\s+(?:employer|company) is\b|\b(?:got|was|has been|is) hired (?:at|by)\b", re.I)),
     ("occupation", True, re.compile(
         r"\b(?:works|is working) as(?: an?)?\b|\b(?:'s|s) (?:job|profession|occupation) is(?: an?)?\b"
         r"|\bbecame an?\b|\bis (?:now )?an? (?=(?:\w+ )?(?:" + "|".join(sorted(OCCUPATIONS)) + r")\b)", re.I)),
@@ -167,6 +188,13 @@ class Claim:
     negated: bool
     change: bool
     entities: list[str] = field(default_factory=list)
+    when: frozenset[str] = frozenset()  # absolute dates it names, normalized
+
+    @property
+    def episodic(self) -> bool:
+        """An event on a date (a run, a concert, a wedding), not a lasting state: said again on another
+        date it is another occurrence, not the same fact."""
+        return bool(self.when) and self.relation not in STATE_RELATIONS
 
     @property
     def functional(self) -> bool:
@@ -182,6 +210,8 @@ def _normalize_subject(text: str) -> str:
 def read_claim(text: str) -> Claim:
     """Parse ``text`` (a resolved fact) into a ``Claim``; cached because facts are compared many times."""
     body = text.strip().rstrip(".!")
+    for pattern, replacement in _PARAPHRASES:
+        body = pattern.sub(replacement, body, count=1)
     change = bool(re.search(r"\b(now|nowadays|these days|instead|switched|changed|anymore|any more|new)\b",
                             body, re.I))
     negated = False
@@ -192,6 +222,7 @@ def read_claim(text: str) -> Claim:
             break
     if _NEGATIONS.search(body):
         negated = True
+        body = _COPULA_NEG.sub(r"\1", body)
         body = _DO_SUPPORT.sub(_third, body)
         body = _NEGATIONS.sub(" ", body)
     body = re.sub(r"\s+", " ", body).strip()
@@ -225,6 +256,7 @@ def read_claim(text: str) -> Claim:
         negated=negated,
         change=change,
         entities=entities(text),
+        when=frozenset(" ".join(m.group(0).lower().split()) for m in _WHEN.finditer(text)),
     )
 
 

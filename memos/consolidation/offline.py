@@ -25,6 +25,9 @@ from memos.consolidation.types import Action, Candidate, Decision, Fact, Turn
 MIN_SIM_UPDATE = 0.45
 MIN_SIM_DELETE = 0.45
 NEAR_DUPLICATE = 0.95
+# When both read as the same subject's same relation, the reading is the evidence; the cosine only guards
+# against a misread ("Gustav joined Tyrell last week" vs "Gustav works at Acme" is ~0.41).
+MIN_SIM_SLOT = 0.3
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,9 @@ def _plain(tokens: frozenset[str]) -> frozenset[str]:
 
 def compare(new: Claim, old: Claim, similarity: float) -> Verdict | None:
     """What ``new`` does to ``old`` (None: they are unrelated, or can both stand)."""
+    if (new.episodic or old.episodic) and new.when and old.when and new.when != old.when:
+        # "Ran a half marathon on 19 March" and "... on 16 April": two runs, whatever the wording.
+        return None
     same_subject = bool(new.subject) and new.subject == old.subject
     same_slot = same_subject and new.relation is not None and (new.relation, new.attribute) == (
         old.relation, old.attribute)
@@ -47,7 +53,7 @@ def compare(new: Claim, old: Claim, similarity: float) -> Verdict | None:
             if new.tokens == old.tokens or (same_slot and new.value == old.value):
                 return Verdict(Action.NOOP, "the same retraction is already recorded")
             return None
-        if same_slot and similarity >= MIN_SIM_DELETE and (
+        if same_slot and similarity >= MIN_SIM_SLOT and (
             not new.value or new.value <= old.value or old.value <= new.value
         ):
             return Verdict(Action.DELETE, f"retracts {old.relation}: {' '.join(sorted(old.value)) or '-'}")
@@ -69,7 +75,7 @@ def compare(new: Claim, old: Claim, similarity: float) -> Verdict | None:
             return Verdict(Action.NOOP, "already known (same value)")
         if old.value < new.value and similarity >= MIN_SIM_UPDATE:
             return Verdict(Action.UPDATE, "adds detail to the same fact")
-        if (new.functional or new.change) and similarity >= MIN_SIM_UPDATE:
+        if (new.functional and similarity >= MIN_SIM_SLOT) or (new.change and similarity >= MIN_SIM_UPDATE):
             label = new.relation if not new.attribute else f"{new.relation} {new.attribute}"
             return Verdict(
                 Action.UPDATE,
