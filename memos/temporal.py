@@ -1,4 +1,5 @@
-"""Relative dates made absolute against the time a message was sent.
+"""Time in text: relative dates made absolute against the time a message was sent (consolidation and
+ingest), and the time cues of a search query (retrieval).
 
 "I went hiking yesterday" said on 2023-05-08 becomes "I went hiking on 7 May 2023", and the resolved
 date is kept in the fact's metadata (``dates``: original phrase, ISO date, granularity), so both the
@@ -11,7 +12,7 @@ import calendar
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -180,3 +181,103 @@ def resolve_dates(text: str, ref: datetime | date) -> tuple[str, list[ResolvedDa
         pos = end
     out.append(text[pos:])
     return "".join(out), [r for _, _, r in found]
+
+
+# ---------------------------------------------------------------- mentions and query cues (retrieval)
+_MONTH_ABBR = "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+_DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekends?"
+# Does a text talk about a time? Years, months, weekdays, relative words and periods (English).
+TIME_MENTION = re.compile(
+    rf"\b((19|20)\d\d|{'|'.join(MONTHS)}|{_MONTH_ABBR}|{_DAYS}|yesterday|today|tonight|tomorrow|ago|recently"
+    r"|lately|last|next|this (week|month|year|summer|winter|spring|fall|morning|evening)"
+    r"|(few|couple|several|\d+|one|two|three|four|five|six) (days?|weeks?|months?|years?)|since|soon|earlier"
+    r"|week|month|year|years|summer|winter|spring|autumn|christmas|thanksgiving|birthday|holidays?|anniversary)\b",
+    re.IGNORECASE,
+)
+# Is a query asking about time ("when", "what year", "how long", "before", ...)?
+TIME_QUESTION = re.compile(
+    r"\bwhen\b|\b(what|which) (year|month|day|date|time|week|season)\b|\bhow long\b|\bsince\b|\bbefore\b"
+    r"|\bafter\b|\bfirst time\b|\bhow many (years|months|weeks|days)\b",
+    re.IGNORECASE,
+)
+
+
+def mentions_time(text: str) -> bool:
+    return bool(TIME_MENTION.search(text))
+
+
+def asks_about_time(query: str) -> bool:
+    return bool(TIME_QUESTION.search(query))
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """A half-open interval [start, end) of event times a query points at; ``None`` = unbounded."""
+
+    start: datetime | None
+    end: datetime | None
+    text: str
+
+
+def _month_start(year: int, month: int) -> datetime:
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
+def _period(year: int, month: int | None) -> tuple[datetime, datetime]:
+    if month is None:
+        return datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+    nxt = _add_months(date(year, month, 1), 1)
+    return _month_start(year, month), _month_start(nxt.year, nxt.month)
+
+
+_MONTH_ANY = "(" + "|".join(MONTHS) + "|" + _MONTH_ABBR + r")\.?"
+_ABSOLUTE = re.compile(rf"\b(in|during|before|after|since|until|by|of)?\s*(?:{_MONTH_ANY},?\s+)?((?:19|20)\d\d)\b",
+                       re.IGNORECASE)
+_RELATIVE = re.compile(r"\b(last|this|past|previous) (year|month|week)\b", re.IGNORECASE)
+
+
+def _month_number(name: str) -> int:
+    name = name.lower().rstrip(".")
+    for i, full in enumerate(MONTHS, start=1):
+        if full.startswith(name[:3]):
+            return i
+    raise ValueError(name)
+
+
+def query_time_range(query: str, now: datetime | None = None) -> TimeRange | None:
+    """The time range a query names, if any: "in May 2023", "during 2022", "before June 2023",
+    "after 2022", "since March 2021", "last year" / "this month" (against ``now``). Only explicit years
+    (or relative periods) count: "in May" alone is too ambiguous to restrict a search by."""
+    m = _ABSOLUTE.search(query)
+    if m:
+        prep = (m.group(1) or "in").lower()
+        month = _month_number(m.group(2)) if m.group(2) else None
+        start, end = _period(int(m.group(3)), month)
+        if prep in ("before", "until", "by"):
+            return TimeRange(None, start if prep == "before" else end, m.group(0).strip())
+        if prep in ("after", "since"):
+            return TimeRange(end if prep == "after" else start, None, m.group(0).strip())
+        return TimeRange(start, end, m.group(0).strip())
+    r = _RELATIVE.search(query)
+    if r:
+        ref = (now or datetime.now(UTC)).astimezone(UTC)
+        n = 0 if r.group(1).lower() == "this" else -1
+        unit = r.group(2).lower()
+        if unit == "year":
+            start, end = _period(ref.year + n, None)
+        elif unit == "month":
+            d = _add_months(ref.date(), n)
+            start, end = _period(d.year, d.month)
+        else:
+            monday = ref.date() - timedelta(days=ref.weekday()) + timedelta(weeks=n)
+            start = datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
+            end = start + timedelta(weeks=1)
+        return TimeRange(start, end, r.group(0))
+    return None
+
+
+def resolved_dates(text: str, ref: datetime | date | None) -> list[dict[str, Any]]:
+    """What ``resolve_dates`` found in ``text`` against ``ref``, as JSON-ready dicts (none without ``ref``)."""
+    if ref is None:
+        return []
+    return [r.as_dict() for r in resolve_dates(text, ref)[1]]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from memos.consolidation.dates import resolve_dates
+from memos.temporal import resolve_dates
 from memos.consolidation.types import Fact, Turn
 
 # Roles whose unnamed turns are answers, not facts about anyone.

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from memos.consolidation.dates import resolve_dates
+from memos.temporal import resolve_dates
 from memos.consolidation.extract import speaker_of
 from memos.consolidation.types import Action, Candidate, Decision, Fact, Turn
 from memos.llm import LLMClient, UsageSink
