@@ -116,7 +116,7 @@ class Memory(Base):
     __tablename__ = "memories"
     __table_args__ = (
         Index("ix_memories_cube_created", "cube_id", "created_at", "id"),
-        Index("ix_memories_cube_session", "cube_id", "session_id"),
+        Index("ix_memories_cube_session", "cube_id", "session_id", "created_at"),  # session order
         Index("ix_memories_tags", "tags", postgresql_using="gin"),
         Index("ix_memories_tsv", "tsv", postgresql_using="gin"),
         Index(
@@ -259,3 +259,34 @@ class Job(Base):
     not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # retry backoff
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# ---------------------------------------------------------------- retrieval statistics (kept by triggers)
+class CubeLexeme(Base):
+    """BM25 document frequency of a lexeme in a cube; maintained by triggers on ``memories``."""
+
+    __tablename__ = "cube_lexemes"
+    cube_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cubes.id", ondelete="CASCADE"), primary_key=True)
+    lexeme: Mapped[str] = mapped_column(Text, primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    df: Mapped[int] = mapped_column(Integer)
+
+
+class CubeTextStats(Base):
+    """Memories with text in a cube and their total length in lexemes (BM25's N and avgdl)."""
+
+    __tablename__ = "cube_text_stats"
+    cube_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cubes.id", ondelete="CASCADE"), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    docs: Mapped[int] = mapped_column(BigInteger)
+    total_len: Mapped[int] = mapped_column(BigInteger)
+
+
+class CubeRole(Base):
+    """A speaker/role seen in a cube and how many memories carry it (the cube's known speakers)."""
+
+    __tablename__ = "cube_roles"
+    cube_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cubes.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    n: Mapped[int] = mapped_column(Integer)

@@ -274,20 +274,59 @@ class SearchFilters(_Base):
     time_to: datetime | None = None
 
 
+class SearchWeights(_Base):
+    """Fusion weights for ``hybrid`` mode; they are normalised to sum to 1."""
+
+    dense: float = Field(default=0.5, ge=0, le=1)
+    lexical: float = Field(default=0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _not_both_zero(self) -> SearchWeights:
+        if self.dense + self.lexical <= 0:
+            raise ValueError("at least one weight must be positive")
+        return self
+
+
 class SearchRequest(_Base):
-    query: str = Field(min_length=1, max_length=10_000)
+    query: str = Field(min_length=1, max_length=10_000, pattern=r"\S")
     top_k: int = Field(default=10, ge=1, le=100)
     filters: SearchFilters | None = None
     mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    weights: SearchWeights | None = Field(default=None, description="hybrid fusion weights; default from settings")
+    expand: bool = Field(default=False, description="also return session neighbours and linked memories of hits")
+    neighbors: int = Field(default=1, ge=0, le=5, description="with expand: turns before/after each hit")
+    links: int = Field(default=2, ge=0, le=10, description="with expand: strongest links followed per hit")
+    diversity: float | None = Field(
+        default=None, ge=0, le=1, description="MMR lambda (1 = relevance only, 0 = diversity only); off when unset"
+    )
+    rerank: bool = Field(default=False, description="apply the configured reranker (MEMOS_RERANK_MODEL)")
 
 
 class SearchResult(_Out):
     memory: Memory
     score: float
+    via: Literal["search", "neighbor", "link"] = Field(
+        default="search", description="a ranked hit, or context pulled in around one (expand)"
+    )
 
 
 class SearchResponse(_Out):
     results: list[SearchResult]
+
+
+class ContextRequest(_Base):
+    query: str = Field(min_length=1, max_length=10_000, pattern=r"\S")
+    token_budget: int = Field(default=2_000, ge=1, le=1_000_000, description="cl100k_base tokens")
+    top_k: int = Field(default=20, ge=1, le=100)
+    filters: SearchFilters | None = None
+    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    expand: bool = False
+
+
+class ContextResponse(_Out):
+    context: str = Field(description="the memories, grouped by session in time order, with dates and speakers")
+    memories: list[Memory]
+    tokens: int
 
 
 # ---------------------------------------------------------------- messages

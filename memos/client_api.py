@@ -23,6 +23,7 @@ from pydantic_core import to_jsonable_python
 
 from memcube.schemas import (
     ApiKeyCreated,
+    ContextResponse,
     Cube,
     CubeList,
     Grant,
@@ -337,13 +338,46 @@ class _BaseClient:
         top_k: int = 10,
         filters: SearchFilters | Mapping[str, Any] | None = None,
         mode: str = "hybrid",
+        weights: Mapping[str, float] | None = None,
+        expand: bool = False,
+        neighbors: int = 1,
+        links: int = 2,
+        diversity: float | None = None,
+        rerank: bool = False,
     ) -> _Call[list[SearchResult]]:
-        """Best first; ``mode`` is ``hybrid``, ``dense`` or ``lexical``; ``filters`` as in ``SearchFilters``."""
+        """Best first; ``mode`` is ``hybrid``, ``dense`` or ``lexical``; ``filters`` as in ``SearchFilters``;
+        ``weights`` ``{"dense", "lexical"}`` for hybrid; ``expand`` appends each hit's session neighbours and
+        linked memories (``result.via``); ``diversity`` is an MMR lambda; ``rerank`` uses the server's reranker."""
         body: dict[str, Any] = {"query": query, "top_k": top_k, "mode": mode}
         if filters is not None:
             body["filters"] = _dump(filters)
+        if weights is not None:
+            body["weights"] = dict(weights)
+        if expand:
+            body.update(expand=True, neighbors=neighbors, links=links)
+        body.update(_clean(diversity=diversity, rerank=rerank or None))
         return _Call("POST", f"/v1/cubes/{_id(cube_id)}/search",
                      lambda r: SearchResponse.model_validate_json(r.content).results, json=body)
+
+    @endpoint
+    def context(
+        self,
+        cube_id: IdLike,
+        query: str,
+        *,
+        token_budget: int = 2000,
+        top_k: int = 20,
+        filters: SearchFilters | Mapping[str, Any] | None = None,
+        mode: str = "hybrid",
+        expand: bool = False,
+    ) -> _Call[ContextResponse]:
+        """The memories a prompt should carry for ``query``, formatted with dates and speakers, grouped by
+        session in time order, within ``token_budget`` (cl100k_base tokens)."""
+        body: dict[str, Any] = {"query": query, "token_budget": token_budget, "top_k": top_k, "mode": mode,
+                                "expand": expand}
+        if filters is not None:
+            body["filters"] = _dump(filters)
+        return _Call("POST", f"/v1/cubes/{_id(cube_id)}/context", _model(ContextResponse), json=body)
 
     @endpoint
     def add_messages(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,6 +64,29 @@ class Settings(BaseSettings):
     sweep_ttl_every_s: float = Field(default=60.0, gt=0)
     sweep_relink_every_s: float = Field(default=600.0, gt=0)
     heat_half_life_h: float = Field(default=24.0, gt=0, description="access heat halves in this many hours")
+
+    # Retrieval (docs/retrieval.md). Fusion weights and boosts are scores in [0, 1] units.
+    search_dense_weight: float = Field(default=0.5, ge=0, le=1, description="hybrid: dense share; lexical = 1 - it")
+    search_dense_candidates: int = Field(default=50, ge=1, le=1000)
+    search_lexical_candidates: int = Field(default=50, ge=1, le=1000)
+    search_ef_search: int = Field(default=100, ge=10, le=1000, description="HNSW beam width for dense candidates")
+    search_max_df_ratio: float = Field(
+        default=0.5, gt=0, le=1, description="query terms in more than this share of a cube's memories are dropped"
+    )
+    search_bm25_k1: float = Field(default=1.2, gt=0)
+    search_bm25_b: float = Field(default=0.4, ge=0, le=1)
+    search_neighbour_weight: float = Field(default=0.3, ge=0, description="+ w * best neighbouring turn's score")
+    search_speaker_boost: float = Field(default=0.2, ge=0, description="query names exactly this memory's speaker")
+    search_time_boost: float = Field(default=0.2, ge=0, description="time question and the memory mentions a time")
+    search_range_boost: float = Field(default=0.2, ge=0, description="query names a period the memory falls in")
+    search_session_boost: float = Field(default=0.2, ge=0, description="+ w * mean of its session's top-3 scores")
+    search_time_filter: Literal["soft", "hard"] = Field(
+        default="soft", description="a period named in the query (\"in May 2023\") boosts (soft) or filters (hard)"
+    )
+    context_weight: float = Field(
+        default=0.5, ge=0, lt=1, description="ingest: share of the previous turn's vector in a turn's vector"
+    )
+    rerank_model: str | None = Field(default=None, description="a litellm model for LLM reranking; unset = off")
 
     log_level: str = "INFO"
 

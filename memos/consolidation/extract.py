@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from memos.temporal import resolve_dates
 from memos.consolidation.types import Fact, Turn
+from memos.temporal import resolve_dates
 
 # Roles whose unnamed turns are answers, not facts about anyone.
 NON_FACT_ROLES = {"assistant", "system", "tool", "function"}

@@ -13,10 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from memos.temporal import resolve_dates
 from memos.consolidation.extract import speaker_of
 from memos.consolidation.types import Action, Candidate, Decision, Fact, Turn
 from memos.llm import LLMClient, UsageSink
+from memos.temporal import resolve_dates
 
 MAX_BATCH_CANDIDATES = 5  # earlier facts of the batch shown next to each fact
 

@@ -22,6 +22,7 @@ from memos.config import Settings
 from memos.cubes.service import load_cube
 from memos.embedding import Embedder
 from memos.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from memos.retrieval.documents import document_metadata, document_vectors
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ def add_memories(
     for item in items:
         check_content(item.content, limits)
         check_metadata(item.metadata, limits)
-    vectors = embedder.embed([item.content for item in items]) if embeddings is None else embeddings
+    # Indexed as "role: content" blended with the session's previous vector; relative dates resolved.
+    vectors = document_vectors(session, cube, items, embedder) if embeddings is None else embeddings
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     for i, item in enumerate(items):
@@ -130,7 +132,7 @@ def add_memories(
             "status": "active",
             "tier": "long_term",
             "content": item.content,
-            "meta": item.metadata,
+            "meta": document_metadata(item),
             "tags": check_tags(item.tags),
             "keywords": [],
             "session_id": item.session_id or prov.get("session_id"),

@@ -1,30 +1,56 @@
-"""Search: dense (pgvector HNSW) and lexical (PostgreSQL full text) candidates, fused by reciprocal rank.
+"""Search: hybrid (dense + BM25, fused and re-ranked), dense-only or lexical-only, with filters in SQL.
+
+Hybrid, the default (docs/retrieval.md has the measurements):
+
+1. the query is analysed against the cube's known speakers (:mod:`memos.retrieval.query`);
+2. one SQL statement fetches dense (HNSW) and BM25 candidates under the filters, plus the previous and next
+   memory of each candidate's session (:func:`memcube.repository.retrieval.candidates`);
+3. :func:`memos.retrieval.fusion.rerank` fuses and boosts; optional MMR diversity and reranker;
+4. optionally the hits' session neighbours and linked memories are appended (``expand``).
 
 Deleted and quarantined memories are never returned unless the caller asks for those statuses.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
+from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy.orm import Session
 
 from memcube import schemas
 from memcube.models import Cube, Memory
-from memcube.repository import memories as repo
+from memcube.repository import memories as memories_repo
+from memcube.repository import retrieval as repo
+from memos.config import Settings, get_settings
 from memos.embedding import Embedder
 from memos.memories.service import utc
+from memos.retrieval import fusion
+from memos.retrieval.query import QueryPlan, plan
+from memos.retrieval.rerank import Reranker
 
-RRF_K = 60  # Cormack et al., "Reciprocal Rank Fusion outperforms Condorcet..." (SIGIR 2009)
 SEARCHABLE = ("active", "archived")
+LEXICAL_FETCH_FACTOR = 4  # BM25 rows scored per lexical candidate, so neighbours get their lexical score too
+RERANK_POOL_FACTOR = 2  # the reranker sees this many times top_k fused results
+PRUNE_MIN_DOCS = 1_000  # common-term pruning is for scan cost, which only matters in large cubes
+EXPANDED_SCORE_FACTOR = 0.5  # context pulled in around a hit ranks below the hit
 
 
-def build_filter(cube: Cube, filters: schemas.SearchFilters | None) -> repo.MemoryFilter:
+@dataclass
+class Hit:
+    memory: Memory
+    score: float
+    via: Literal["search", "neighbor", "link"] = "search"
+
+
+def build_filter(cube: Cube, filters: schemas.SearchFilters | None) -> memories_repo.MemoryFilter:
     f = filters or schemas.SearchFilters()
     statuses = [s.value for s in f.status] if f.status else ["active"]
     # Deleted and quarantined memories are never search results.
     statuses = [s for s in statuses if s in SEARCHABLE] or ["active"]
-    return repo.MemoryFilter(
+    return memories_repo.MemoryFilter(
         cube_ids=[cube.id],
         statuses=statuses,
         kind=f.kind.value if f.kind else None,
@@ -37,28 +63,106 @@ def build_filter(cube: Cube, filters: schemas.SearchFilters | None) -> repo.Memo
     )
 
 
+def weights_for(req: schemas.SearchRequest, s: Settings) -> fusion.Weights:
+    dense = s.search_dense_weight
+    if req.weights is not None:
+        dense = req.weights.dense / (req.weights.dense + req.weights.lexical)
+    return fusion.Weights(dense=dense, neighbour=s.search_neighbour_weight, speaker=s.search_speaker_boost,
+                          time=s.search_time_boost, time_range=s.search_range_boost, session=s.search_session_boost)
+
+
+def bm25_idf(stats: repo.LexemeStats, max_df_ratio: float) -> dict[str, float]:
+    """IDF of the query lexemes present in the cube, ``ln(1 + (N - df + 0.5) / (df + 0.5))`` (Lucene's
+    non-negative form). Terms in more than ``max_df_ratio`` of the memories carry almost no evidence and
+    make the lexical scan touch most rows, so in cubes of ``PRUNE_MIN_DOCS`` or more they are dropped (unless
+    nothing else is left)."""
+    present = {lx: df for lx, df in stats.df.items() if df > 0}
+    if not present or stats.docs <= 0:
+        return {}
+    if stats.docs < PRUNE_MIN_DOCS:
+        kept = present  # small cubes: the scan is cheap and every matching term is evidence
+    else:
+        kept = {lx: df for lx, df in present.items() if df <= max_df_ratio * stats.docs}
+    if not kept:
+        rarest = min(present, key=lambda lx: present[lx])
+        kept = {rarest: present[rarest]}
+    n = stats.docs
+    return {lx: math.log(1 + (n - df + 0.5) / (df + 0.5)) for lx, df in kept.items()}
+
+
+def analyse(session: Session, cube: Cube, query: str) -> QueryPlan:
+    return plan(query, repo.cube_speakers(session, cube.id))
+
+
 def search(
-    session: Session, cube: Cube, req: schemas.SearchRequest, *, embedder: Embedder
-) -> list[tuple[Memory, float]]:
+    session: Session,
+    cube: Cube,
+    req: schemas.SearchRequest,
+    *,
+    embedder: Embedder,
+    settings: Settings | None = None,
+    reranker: Reranker | None = None,
+) -> list[Hit]:
+    s = settings or get_settings()
     flt = build_filter(cube, req.filters)
-    # Fusion wants a deeper candidate pool; a single-list mode returns its top_k as is.
-    pool = max(req.top_k * 4, 40) if req.mode == "hybrid" else req.top_k
-    dense: list[tuple[Memory, float]] = []
-    lexical: list[tuple[Memory, float]] = []
-    if req.mode in ("dense", "hybrid"):
-        repo.tune_vector_search(session, ef_search=max(100, pool))
-        dense = repo.dense_search(session, embedder.embed_one(req.query).tolist(), flt, limit=pool)
-    if req.mode in ("lexical", "hybrid"):
-        lexical = repo.lexical_search(session, req.query, flt, limit=pool)
     if req.mode == "dense":
-        return dense[: req.top_k]
+        # The plain baseline: the raw query's nearest neighbours, nothing else.
+        memories_repo.tune_vector_search(session, ef_search=max(s.search_ef_search, req.top_k))
+        dense = memories_repo.dense_search(session, embedder.embed_one(req.query).tolist(), flt, limit=req.top_k)
+        hits = [Hit(m, score) for m, score in dense]
+        return _expand(session, hits, req, flt) if req.expand else hits
+
+    q = analyse(session, cube, req.query)
+    if s.search_time_filter == "hard" and q.time_range is not None:
+        flt.time_from = max(filter(None, [flt.time_from, q.time_range.start]), default=None)
+        flt.time_to = min(filter(None, [flt.time_to, q.time_range.end]), default=None)
+    stats = repo.query_lexeme_stats(session, cube.id, q.text)
+    idf = bm25_idf(stats, s.search_max_df_ratio)
+    n_lexical = max(s.search_lexical_candidates, req.top_k)
+    bm25 = {"idf": idf, "avg_len": stats.avg_len, "k1": s.search_bm25_k1, "b": s.search_bm25_b,
+            "n_lexical": n_lexical, "lexical_fetch": n_lexical * LEXICAL_FETCH_FACTOR}
     if req.mode == "lexical":
-        return lexical[: req.top_k]
-    scores: dict[uuid.UUID, float] = {}
-    by_id: dict[uuid.UUID, Memory] = {}
-    for ranked in (dense, lexical):
-        for rank, (m, _) in enumerate(ranked):
-            by_id[m.id] = m
-            scores[m.id] = scores.get(m.id, 0.0) + 1.0 / (RRF_K + rank + 1)
-    best = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[: req.top_k]
-    return [(by_id[mid], score) for mid, score in best]
+        rows = repo.candidates(session, flt, vector=None, n_dense=0, neighbours=False, **bm25)  # type: ignore[arg-type]
+        ranked = sorted(((r.id, r.lexical) for r in rows if r.is_candidate), key=lambda kv: kv[1], reverse=True)
+        contents = {r.id: r.content for r in rows}
+    else:
+        n_dense = max(s.search_dense_candidates, req.top_k)
+        memories_repo.tune_vector_search(session, ef_search=max(s.search_ef_search, n_dense))
+        vector = embedder.embed_one(q.text).tolist()
+        rows = repo.candidates(session, flt, vector=vector, n_dense=n_dense, **bm25)  # type: ignore[arg-type]
+        ranked = fusion.rerank(rows, q, weights_for(req, s))
+        contents = {r.id: r.content for r in rows}
+    if req.diversity is not None:
+        pool = max(req.top_k * RERANK_POOL_FACTOR, req.top_k)
+        ranked = fusion.mmr(ranked[: pool * 2], contents, lam=req.diversity, k=pool)
+    if req.rerank and reranker is not None and ranked:
+        pool_ranked = ranked[: req.top_k * RERANK_POOL_FACTOR]
+        order = reranker.rerank(req.query, [contents[i] for i, _ in pool_ranked])
+        ranked = [pool_ranked[i] for i in order]
+    ranked = ranked[: req.top_k]
+    by_id = repo.load(session, [i for i, _ in ranked])
+    hits = [Hit(by_id[i], score) for i, score in ranked if i in by_id]
+    return _expand(session, hits, req, flt) if req.expand else hits
+
+
+def _expand(
+    session: Session, hits: list[Hit], req: schemas.SearchRequest, flt: memories_repo.MemoryFilter
+) -> list[Hit]:
+    """Append each hit's session neighbours (``req.neighbors`` each side) and strongest links (``req.links``),
+    one hop, each memory once, scored below the hit that brought it."""
+    seen: set[uuid.UUID] = {h.memory.id for h in hits}
+    ids = list(seen)
+    nbs = repo.session_neighbours(session, ids, hops=req.neighbors, statuses=flt.statuses)
+    lks = repo.linked(session, ids, per_memory=req.links, statuses=flt.statuses)
+    extra: list[tuple[uuid.UUID, float, Literal["neighbor", "link"]]] = []
+    for h in hits:
+        for nid in nbs.get(h.memory.id, []):
+            if nid not in seen:
+                seen.add(nid)
+                extra.append((nid, h.score * EXPANDED_SCORE_FACTOR, "neighbor"))
+        for lid in lks.get(h.memory.id, []):
+            if lid not in seen:
+                seen.add(lid)
+                extra.append((lid, h.score * EXPANDED_SCORE_FACTOR, "link"))
+    loaded = repo.load(session, [i for i, _, _ in extra])
+    return hits + [Hit(loaded[i], sc, via) for i, sc, via in extra if i in loaded]
