@@ -8,7 +8,8 @@
    starts, else in this process through the same runner (the output says which). Each message's decision
    is read from its job's result and compared with the ground truth: precision and recall per action.
    Seed 7 is the development seed; 1234 is held out (the offline rules were never tuned on it).
-2. Throughput: messages/s from the first POST until every consolidation job has succeeded, next to the
+2. Throughput (after a warm-up batch through the whole path): messages/s from the first POST until the
+   last job (consolidation and the linking jobs it enqueued) has finished, next to the
    raw embedding rate of the same texts measured in this run (target: end-to-end >= half of it).
 3. LLM path: the same batches through the LLM consolidator with litellm ``mock_response`` (no network),
    counting calls per batch (target: 1 extraction + 1 decision call per batch).

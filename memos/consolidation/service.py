@@ -125,12 +125,16 @@ def consolidate(
     if neighbours.has_version_with_provenance(session, cube.id, {"note": job_marker(job.id)}):
         return {"skipped": "already applied"}
     group = _coalesce(session, job, settings) if coalesce else [job]
+    by_job = {j.id: messages_repo.get_messages(session, [uuid.UUID(str(m)) for m in j.payload.get("message_ids", [])])
+              for j in group}
+    # Earlier batches first (messages.seq is the order they were stored in; created_at may tie): a fact
+    # is compared with what was said before it, not after.
+    group.sort(key=lambda j: min((m.seq for m in by_job[j.id]), default=0))
     messages: list[ChatMessage] = []
     job_of: dict[uuid.UUID, Job] = {}  # message id -> its job
     for j in group:
-        msgs = messages_repo.get_messages(session, [uuid.UUID(str(m)) for m in j.payload.get("message_ids", [])])
-        messages += msgs
-        job_of.update((m.id, j) for m in msgs)
+        messages += by_job[j.id]
+        job_of.update((m.id, j) for m in by_job[j.id])
     consolidator = consolidator or build_consolidator(settings, usage=usage)
     facts = consolidator.extract(_turns(messages))
     if facts:
@@ -188,8 +192,7 @@ def _coalesce(session: Session, job: Job, settings: Settings) -> list[Job]:
             break
         group.append(j)
         n += size
-    # Earlier batches first: a fact must be compared with what was said before it, not after.
-    return sorted([job, *group], key=lambda j: (j.created_at, str(j.id)))
+    return [job, *group]
 
 
 def apply_decisions(

@@ -38,6 +38,17 @@ def decide(embedder: Embedder, existing: list[str], said: str, speaker: str = "A
         (["Alice lives in Paris."], "I have a dog named Rex.", Action.ADD, None),
         (["Alice likes tea."], "I love jazz.", Action.ADD, None),  # liking is not single-valued
         (["Bob lives in Denver."], "I live in Berlin.", Action.ADD, None),  # another subject
+        # Events keep their dates: the same run said again is NOOP, another Sunday's run is a new one.
+        (["Alice ran a half marathon on 7 May 2023."], "I ran a half marathon yesterday.", Action.NOOP,
+         "Alice ran a half marathon on 7 May 2023."),
+        (["Alice ran a half marathon on 19 March 2023."], "I ran a half marathon last Sunday.", Action.ADD, None),
+        (["Alice works at Soylent."], "I'm not working at Soylent anymore.", Action.DELETE, "Alice works at Soylent."),
+        (["Alice works at Acme."], "I got laid off from Acme.", Action.DELETE, "Alice works at Acme."),
+        (["Alice lives in Paris."], "Home for me is Berlin now.", Action.UPDATE, "Alice lives in Paris."),
+        (["Alice lives in Paris."], "I'm in Berlin now.", Action.UPDATE, "Alice lives in Paris."),
+        (["Alice's favourite food is sushi."], "Ramen is my new favourite food.", Action.UPDATE,
+         "Alice's favourite food is sushi."),
+        (["Alice likes jazz."], "I'm in a band.", Action.ADD, None),  # "is in" + no place: not a residence
     ],
 )
 def test_decisions(embedder: Embedder, existing: list[str], said: str, expected: Action,

@@ -1,0 +1,68 @@
+"""A backlog of one cube's consolidation jobs is run in one pass, in posting order, exactly once."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from memcube.db import SYSTEM, set_tenant
+from memcube.models import Job
+from memos.config import Settings
+from memos.embedding import Embedder
+from memos.jobs.context import JobContext
+from memos.jobs.runner import run_job
+from tests.consolidation.helpers import Auth, contents, get_job, pending_jobs, post, run
+
+
+def _dispatch(sessions: sessionmaker[Session], *job_ids: str) -> None:
+    """As the relay does: the jobs are now waiting in the broker."""
+    with sessions() as s:
+        set_tenant(s, SYSTEM)
+        s.execute(update(Job).where(Job.id.in_([uuid.UUID(j) for j in job_ids])).values(dispatched_at=Job.created_at))
+        s.commit()
+
+
+def test_a_dispatched_backlog_runs_in_one_pass_in_order(
+    client: TestClient, auth: Auth, cube_id: str, sessions: sessionmaker[Session], settings: Settings,
+    embedder: Embedder,
+) -> None:
+    first = post(client, cube_id, auth, ("Alice", "I live in Paris."))
+    second = post(client, cube_id, auth, ("Alice", "I moved to Berlin."), ("Alice", "I love jazz."))
+    third = post(client, cube_id, auth, ("Alice", "I don't like jazz anymore."))
+    _dispatch(sessions, first["job_id"], second["job_id"], third["job_id"])
+
+    # The middle job's delivery arrives first: it still applies the batches in the order they were posted.
+    lead = run(sessions, second["job_id"], settings, embedder)
+    assert lead.result is not None
+    assert sorted(lead.result["coalesced"]) == sorted([first["job_id"], third["job_id"]])
+    assert [d["action"] for d in lead.result["decisions"]] == ["UPDATE", "ADD"], lead.result
+    for other, actions in ((first, ["ADD"]), (third, ["DELETE"])):
+        job = get_job(sessions, other["job_id"])
+        assert job.status == "succeeded"
+        assert job.attempts == 1
+        assert job.result is not None
+        assert job.result["coalesced_into"] == second["job_id"]
+        assert [d["action"] for d in job.result["decisions"]] == actions
+    assert contents(client, cube_id, auth) == ["Alice moved to Berlin."]
+    assert len(pending_jobs(sessions, "linking.link")) == 1  # one linking job for the whole pass
+
+    # Their own deliveries come later and change nothing.
+    ctx = JobContext(settings=settings, embedder=embedder)
+    assert run_job(sessions, first["job_id"], ctx) == "succeeded"
+    assert run_job(sessions, third["job_id"], ctx) == "succeeded"
+    assert contents(client, cube_id, auth) == ["Alice moved to Berlin."]
+
+
+def test_jobs_not_yet_dispatched_are_left_to_their_own_run(
+    client: TestClient, auth: Auth, cube_id: str, sessions: sessionmaker[Session], settings: Settings,
+    embedder: Embedder,
+) -> None:
+    first = post(client, cube_id, auth, ("Bob", "I work at Initech."))
+    second = post(client, cube_id, auth, ("Bob", "I love chess."))
+    job = run(sessions, first["job_id"], settings, embedder)
+    assert job.result is not None
+    assert "coalesced" not in job.result
+    assert get_job(sessions, second["job_id"]).status == "queued"
