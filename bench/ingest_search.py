@@ -156,6 +156,7 @@ class Ingest:
 
 def tenth_rates(done_at: list[float], batch: int) -> tuple[float, float]:
     """Memories/s over roughly the first and the last tenth of the ingest (whole batches)."""
+    done_at = sorted(done_at)  # two clients finish batches out of input order
     n = len(done_at)
     k = max(batch, (n // 10) // batch * batch)
     first = k / done_at[k - 1] if done_at[k - 1] else float("nan")
