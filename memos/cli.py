@@ -1,4 +1,5 @@
-"""The ``memos`` command: ``serve``, ``migrate``, ``admin``, ``import``, ``worker``, ``beat``, ``relay``.
+"""The ``memos`` command: ``serve``, ``migrate``, ``admin``, ``import``, ``search``, ``context``, ``worker``,
+``beat``, ``relay``.
 
 Kept import-light so ``memos --help`` answers at once: uvicorn, the app, SQLAlchemy and torch are imported
 inside the commands that need them.
@@ -218,6 +219,66 @@ def import_(
         raise typer.Exit(1) from exc
     for name, cube_id, count in written:
         typer.echo(f"{count} memories -> cube {name} ({cube_id})")
+
+
+_Url = Annotated[str | None, typer.Option(help="server URL (env MEMOS_URL, default http://127.0.0.1:8000)")]
+_Key = Annotated[str | None, typer.Option(help="a tenant's API key (env MEMOS_API_KEY)")]
+
+
+def _find_cube(client: MemOSClient, name_or_id: str) -> Cube:
+    """A cube by id, else one of the caller's cubes of that name (not created)."""
+    if _is_uuid(name_or_id):
+        return client.get_cube(name_or_id)
+    for cube in client.list_cubes():
+        if cube.name == name_or_id:
+            return cube
+    raise typer.BadParameter(f"no cube named {name_or_id!r}", param_hint="--cube")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="what to look for")],
+    cube: Annotated[str, typer.Option(help="cube name or id")],
+    top_k: Annotated[int, typer.Option(min=1, max=100)] = 10,
+    mode: Annotated[str, typer.Option(help="hybrid | dense | lexical")] = "hybrid",
+    expand: Annotated[bool, typer.Option(help="add session neighbours and linked memories of hits")] = False,
+    diversity: Annotated[float | None, typer.Option(min=0, max=1, help="MMR lambda")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the results as JSON")] = False,
+    url: _Url = None,
+    api_key: _Key = None,
+) -> None:
+    """Search a cube; one line per result: score, date, speaker, content."""
+    from memos.client import MemOSClient
+
+    with MemOSClient(url, api_key=api_key) as client:
+        hits = client.search(_find_cube(client, cube).id, query, top_k=top_k, mode=mode, expand=expand,
+                             diversity=diversity)
+    if as_json:
+        typer.echo(json.dumps([h.model_dump(mode="json") for h in hits], indent=2))
+        return
+    for h in hits:
+        m = h.memory
+        when = m.event_time.date().isoformat() if m.event_time else "-"
+        via = "" if h.via == "search" else f" ({h.via})"
+        typer.echo(f"{h.score:6.3f}  {when}  {(m.role or '-')}: {m.content}{via}")
+
+
+@app.command()
+def context(
+    query: Annotated[str, typer.Argument(help="what the prompt is about")],
+    cube: Annotated[str, typer.Option(help="cube name or id")],
+    token_budget: Annotated[int, typer.Option(min=1, help="cl100k_base tokens")] = 2000,
+    top_k: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    url: _Url = None,
+    api_key: _Key = None,
+) -> None:
+    """Print the context block a prompt should carry for QUERY (dated, by session, within the budget)."""
+    from memos.client import MemOSClient
+
+    with MemOSClient(url, api_key=api_key) as client:
+        out = client.context(_find_cube(client, cube).id, query, token_budget=token_budget, top_k=top_k)
+    typer.echo(out.context)
+    typer.echo(f"({len(out.memories)} memories, {out.tokens} tokens)", err=True)
 
 
 def _is_uuid(value: str) -> bool:
