@@ -8,8 +8,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, insert, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    cast,
+    column,
+    func,
+    insert,
+    inspect,
+    or_,
+    select,
+    text,
+    update,
+    values,
+)
 from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from memcube.models import Memory, MemoryVersion
 
@@ -115,6 +130,55 @@ def close_current_version(session: Session, memory_id: uuid.UUID, at: datetime) 
         .where(MemoryVersion.memory_id == memory_id, MemoryVersion.valid_to.is_(None))
         .values(valid_to=at)
     )
+
+
+def close_current_versions(session: Session, closes: dict[uuid.UUID, datetime]) -> None:
+    """Close the open version of each memory at its own time (memory id -> valid_to), in one statement."""
+    if not closes:
+        return
+    session.execute(
+        text(
+            """
+            UPDATE memory_versions AS v SET valid_to = c.at
+            FROM unnest(CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[])) AS c(id, at)
+            WHERE v.memory_id = c.id AND v.valid_to IS NULL
+            """
+        ),
+        {"ids": list(closes), "ats": list(closes.values())},
+    )
+
+
+# Head columns a write may change (the id is the key; tsv is computed by PostgreSQL).
+_HEAD_KEYS = tuple(p.key for p in Memory.__mapper__.column_attrs if p.key not in ("id", "tsv"))
+_ROWS_PER_UPDATE = 500  # bind parameters per statement stay far below PostgreSQL's 65,535
+
+
+def flush_heads(session: Session, heads: Sequence[Memory]) -> None:
+    """Write the changed columns of these persistent heads set-based: one ``UPDATE ... FROM (VALUES ...)``
+    per set of changed columns, where the unit of work would send one UPDATE per row (each also firing the
+    statement-level text-stats trigger). The heads are clean in the session afterwards."""
+    groups: dict[tuple[str, ...], list[Memory]] = {}
+    for head in heads:
+        attrs = inspect(head).attrs
+        keys = tuple(k for k in _HEAD_KEYS if attrs[k].history.has_changes())
+        if keys:
+            groups.setdefault(keys, []).append(head)
+    table = Memory.metadata.tables[Memory.__tablename__]
+    for keys, group in groups.items():
+        cols = [Memory.__mapper__.column_attrs[k].columns[0] for k in keys]
+        for start in range(0, len(group), _ROWS_PER_UPDATE):
+            chunk = group[start:start + _ROWS_PER_UPDATE]
+            v = values(column("id", table.c.id.type), *(column(f"c{i}", c.type) for i, c in enumerate(cols)),
+                       name="v").data([(h.id, *(getattr(h, k) for k in keys)) for h in chunk])
+            session.execute(
+                update(table).where(table.c.id == v.c.id)
+                .values({c.name: cast(v.c[f"c{i}"], c.type) for i, c in enumerate(cols)})
+            )
+        for head in group:
+            for k in keys:
+                set_committed_value(head, k, getattr(head, k))
+            if "content" in keys:
+                session.expire(head, ["tsv"])  # recomputed by PostgreSQL
 
 
 def history(session: Session, memory_id: uuid.UUID) -> list[MemoryVersion]:

@@ -28,7 +28,7 @@ from memos.consolidation.claims import read_claim
 from memos.linking.keywords import context_for, keywords_for, tags_for
 from memos.linking.llm_path import NoteProposal, propose
 from memos.llm import LLMClient, UsageSink
-from memos.memories.service import revise
+from memos.memories.service import VersionBatch, revise
 
 ACTOR = "system:linking"
 JOB_TYPE = "linking.link"
@@ -125,6 +125,8 @@ def link_memories(
         proposals = propose(llm, heads, neighbour_map, usage=usage)
 
     enriched = evolved = 0
+    # Every version this run writes (enrichment and evolution) goes out in a few set-based statements.
+    versions = VersionBatch(session, actor=ACTOR)
     repo.delete_outgoing(session, [m.id for m in heads], actor=ACTOR)
     for m in heads:
         near = neighbour_map[m.id]
@@ -148,7 +150,7 @@ def link_memories(
             # that linking made this version.
             revise(session, m, actor=ACTOR, reason="linking: keywords, tags and context",
                    provenance=m.provenance or _provenance([], "linking"), tags=new_tags, context=context,
-                   keywords=keywords)
+                   keywords=keywords, batch=versions)
             enriched += 1
         else:
             m.keywords = keywords
@@ -160,14 +162,16 @@ def link_memories(
         for link in links
     ])
     if evolve:
-        evolved = _evolve(session, heads, links)
+        evolved = _evolve(session, heads, links, versions)
+    versions.write()
+    memories_repo.flush_heads(session, heads)  # keywords of notes that got no new version
     session.flush()
     # After every write above, so this run's own versions do not make the notes look stale.
     repo.mark_linked(session, [m.id for m in heads], datetime.now(UTC))
     return {"linked": len(heads), "links": len(links), "enriched": enriched, "evolved": evolved}
 
 
-def _evolve(session: Session, heads: list[Memory], links: list[_Link]) -> int:
+def _evolve(session: Session, heads: list[Memory], links: list[_Link], versions: VersionBatch) -> int:
     """A new note adds its keywords that its close neighbours also mention as tags on them (the topic the
     neighbourhood shares), with a refreshed context; at most MAX_EVOLVED neighbours per note."""
     batch = {m.id for m in heads}
@@ -188,6 +192,6 @@ def _evolve(session: Session, heads: list[Memory], links: list[_Link]) -> int:
             context = context_for(n.content, [*(n.keywords or []), *gained])
             revise(session, n, actor=ACTOR, tags=tags, context=context,
                    reason=f"evolution: new linked memory {m.id} adds tags {gained}",
-                   provenance=n.provenance or _provenance([], f"evolution from {m.id}"))
+                   provenance=n.provenance or _provenance([], f"evolution from {m.id}"), batch=versions)
             changed += 1
     return changed

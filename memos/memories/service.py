@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from memcube import schemas
@@ -177,13 +178,66 @@ def read_as_of(session: Session, memory: Memory, at: datetime) -> MemoryVersion:
     return version
 
 
-def _append(session: Session, head: Memory, *, actor: str, reason: str | None) -> Memory:
-    now = datetime.now(UTC)
-    repo.close_current_version(session, head.id, now)
-    head.version += 1
-    head.updated_at = now
-    session.flush()
-    repo.insert_versions(session, [version_row(head, actor=actor, reason=reason, at=now)])
+class VersionBatch:
+    """New versions of many heads, written set-based (the one versioning path: ``_append`` is a batch of one).
+
+    ``add`` takes a head its caller has just changed and snapshots it as its next version (version + 1, its
+    own ``valid_from``); a head may come more than once, each time one version, in order. ``write`` then
+    closes every head's open version in one UPDATE, updates the heads in one UPDATE per set of changed
+    columns and inserts all versions in one multi-row INSERT."""
+
+    def __init__(self, session: Session, *, actor: str) -> None:
+        self.session = session
+        self.actor = actor
+        self._start = datetime.now(UTC)
+        self._rows: list[dict[str, Any]] = []
+        self._heads: dict[uuid.UUID, Memory] = {}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def add(self, head: Memory, *, reason: str | None, actor: str | None = None) -> Memory:
+        if sa_inspect(head).pending:
+            self.session.flush()  # a head not inserted yet gets its row (and id) first
+        # Distinct, ordered times: two versions of one head in a batch each keep a non-empty interval.
+        at = self._start + timedelta(microseconds=len(self._rows))
+        head.version += 1
+        head.updated_at = at
+        self._rows.append(version_row(head, actor=actor or self.actor, reason=reason, at=at))
+        self._heads.setdefault(head.id, head)
+        return head
+
+    def write(self) -> int:
+        """Write what was added; returns the number of versions written."""
+        rows, heads = self._rows, list(self._heads.values())
+        self._rows, self._heads = [], {}
+        if not rows:
+            return 0
+        opened: dict[uuid.UUID, datetime] = {}  # head -> valid_to of the version it had before the batch
+        last: dict[uuid.UUID, dict[str, Any]] = {}
+        for row in rows:
+            previous = last.get(row["memory_id"])
+            if previous is None:
+                opened[row["memory_id"]] = row["valid_from"]
+            else:
+                previous["valid_to"] = row["valid_from"]
+            last[row["memory_id"]] = row
+        repo.close_current_versions(self.session, opened)
+        repo.flush_heads(self.session, heads)
+        self.session.flush()  # anything else the caller changed, as a single write always did
+        repo.insert_versions(self.session, rows)
+        return len(rows)
+
+
+def _append(
+    session: Session, head: Memory, *, actor: str, reason: str | None, batch: VersionBatch | None = None
+) -> Memory:
+    """Write the changed head as its next version now, or add it to ``batch`` (written by ``batch.write``)."""
+    if batch is not None:
+        return batch.add(head, reason=reason, actor=actor)
+    single = VersionBatch(session, actor=actor)
+    single.add(head, reason=reason)
+    single.write()
     return head
 
 
@@ -232,9 +286,11 @@ def revise(
     event_time: datetime | None = None,
     context: str | None = None,
     keywords: Sequence[str] | None = None,
+    batch: VersionBatch | None = None,
 ) -> Memory:
     """A new version written by the system (consolidation, linking) with its own provenance: what it
-    came from and what it superseded. ``embedding`` must match ``content`` when both are given."""
+    came from and what it superseded. ``embedding`` must match ``content`` when both are given. With
+    ``batch``, the version is written by ``batch.write()`` together with the batch's others."""
     if content is not None and content != head.content:
         head.content = content
         head.embedding = embedding
@@ -250,15 +306,16 @@ def revise(
         head.keywords = list(keywords)
     head.provenance = provenance
     head.trust = float(provenance.get("trust", head.trust))
-    return _append(session, head, actor=actor, reason=reason)
+    return _append(session, head, actor=actor, reason=reason, batch=batch)
 
 
 def set_status(
-    session: Session, head: Memory, status: str, *, actor: str, reason: str | None
+    session: Session, head: Memory, status: str, *, actor: str, reason: str | None,
+    batch: VersionBatch | None = None,
 ) -> Memory:
     """Change a memory's status as a new version (delete, quarantine, archive, restore)."""
     head.status = status
-    return _append(session, head, actor=actor, reason=reason)
+    return _append(session, head, actor=actor, reason=reason, batch=batch)
 
 
 def delete_memory(
