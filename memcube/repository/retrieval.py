@@ -17,21 +17,23 @@ from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     ARRAY,
     CTE,
-    Float,
+    Double,
+    Integer,
     Select,
     Text,
     and_,
     bindparam,
+    cast,
     func,
     literal,
     literal_column,
     or_,
     select,
     text,
-    true,
     union,
 )
 from sqlalchemy.orm import Session, aliased, defer
+from sqlalchemy.types import Uuid
 
 from memcube.models import EMBEDDING_DIM, CubeRole, Memory, MemoryLink
 from memcube.repository.memories import MemoryFilter
@@ -50,24 +52,34 @@ class LexemeStats:
     df: dict[str, int]  # query lexeme -> document frequency in the cube (0 = absent)
 
 
+_STATS_SQL = """
+    SELECT q.lexeme, coalesce(l.df, 0), s.docs, s.total_len{speakers}
+    FROM (SELECT 1) AS one
+    LEFT JOIN cube_text_stats s ON s.cube_id = :cube
+    LEFT JOIN (SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', :q))) AS q ON true
+    LEFT JOIN cube_lexemes l ON l.cube_id = :cube AND l.lexeme = q.lexeme
+"""
+_SPEAKERS_COL = ", (SELECT array_agg(r.role ORDER BY r.role) FROM cube_roles r WHERE r.cube_id = :cube AND r.n > 0)"
+
+
+def _lexeme_stats(rows: Sequence[Any]) -> LexemeStats:
+    docs = int(rows[0][2] or 0) if rows else 0
+    total = int(rows[0][3] or 0) if rows else 0
+    return LexemeStats(docs, (total / docs) if docs else 1.0, {r[0]: int(r[1]) for r in rows if r[0] is not None})
+
+
 def query_lexeme_stats(session: Session, cube_id: uuid.UUID, query: str) -> LexemeStats:
     """The query's English lexemes with their document frequency in the cube, and the cube's N and avgdl."""
+    rows = session.execute(text(_STATS_SQL.format(speakers="")), {"q": query, "cube": cube_id}).all()
+    return _lexeme_stats(rows)
+
+
+def speakers_and_lexeme_stats(session: Session, cube_id: uuid.UUID, query: str) -> tuple[list[str], LexemeStats]:
+    """:func:`cube_speakers` and :func:`query_lexeme_stats` in one round trip."""
     rows = session.execute(
-        text(
-            """
-            SELECT q.lexeme, coalesce(l.df, 0), s.docs, s.total_len
-            FROM (SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', :q))) AS q
-            LEFT JOIN cube_lexemes l ON l.cube_id = :cube AND l.lexeme = q.lexeme
-            LEFT JOIN cube_text_stats s ON s.cube_id = :cube
-            """
-        ),
-        {"q": query, "cube": cube_id},
+        text(_STATS_SQL.format(speakers=_SPEAKERS_COL)), {"q": query, "cube": cube_id}
     ).all()
-    if not rows:
-        return LexemeStats(0, 1.0, {})
-    docs = int(rows[0][2] or 0)
-    total = int(rows[0][3] or 0)
-    return LexemeStats(docs, (total / docs) if docs else 1.0, {r[0]: int(r[1]) for r in rows})
+    return list(rows[0][4] or []), _lexeme_stats(rows)
 
 
 # ---------------------------------------------------------------- the candidate statement
@@ -97,30 +109,41 @@ def _tsquery(lexemes: Sequence[str]) -> str:
 def _bm25_cte(
     flt: MemoryFilter, idf: dict[str, float], *, avg_len: float, k1: float, b: float, limit: int
 ) -> CTE:
+    """BM25 top ``limit`` under the filter. The matching and scoring run in ``memos_lexical_matches`` (a
+    SECURITY DEFINER function that checks cube access itself, see migration 2026-11-24-1200) so the GIN index
+    on ``tsv`` is usable under row-level security; the rows are joined back to ``memories`` under RLS, which
+    also applies the filter's other conditions."""
     lexemes = list(idf)
-    q = (
-        func.unnest(
-            bindparam("lx", lexemes, type_=ARRAY(Text)), bindparam("idf", [idf[x] for x in lexemes], type_=ARRAY(Float))
+    # Only cube and status are applied inside; with any other condition the function returns every match.
+    inner_limit = None if _has_extra_conditions(flt) else limit
+    f = (
+        func.memos_lexical_matches(
+            cast(bindparam("lx_cubes", list(flt.cube_ids), type_=ARRAY(Uuid)), ARRAY(Uuid)),
+            func.to_tsquery(literal_column("'simple'::regconfig"), bindparam("tsq", _tsquery(lexemes), type_=Text)),
+            cast(bindparam("lx", lexemes, type_=ARRAY(Text)), ARRAY(Text)),
+            cast(bindparam("idf", [idf[x] for x in lexemes], type_=ARRAY(Double)), ARRAY(Double)),
+            cast(bindparam("lx_st", list(flt.statuses), type_=ARRAY(Text)), ARRAY(Text)),
+            cast(bindparam("avgdl", max(avg_len, 1e-9), type_=Double), Double),
+            cast(bindparam("k1", k1, type_=Double), Double),
+            cast(bindparam("b", b, type_=Double), Double),
+            cast(bindparam("lx_limit", inner_limit, type_=Integer), Integer),
         )
-        .table_valued("lexeme", "idf")
-        .render_derived(name="q")
+        .table_valued("memory_id", "score")
+        .render_derived(name="lm")
     )
-    u = func.unnest(Memory.tsv).table_valued("lexeme", "positions", "weights").render_derived(name="u").lateral()
-    tf = func.array_length(u.c.positions, 1)
-    tsq = func.to_tsquery(literal_column("'simple'::regconfig"), bindparam("tsq", _tsquery(lexemes), type_=Text))
-    norm = k1 * (1 - b + b * func.length(Memory.tsv) / max(avg_len, 1e-9))
-    score = func.sum(q.c.idf * tf * (k1 + 1) / (tf + norm)).label("score")
     stmt = (
-        select(Memory.id.label("id"), score)
-        .select_from(Memory)
-        .join(u, true())
-        .join(q, q.c.lexeme == u.c.lexeme)
-        .where(Memory.tsv.op("@@")(tsq), *flt.clauses())
-        .group_by(Memory.id)
-        .order_by(score.desc())
+        select(f.c.memory_id.label("id"), f.c.score.label("score"))
+        .join(Memory, Memory.id == f.c.memory_id)
+        .where(*flt.clauses())
+        .order_by(f.c.score.desc())
         .limit(limit)
     )
     return stmt.cte("lex").prefix_with("MATERIALIZED")
+
+
+def _has_extra_conditions(flt: MemoryFilter) -> bool:
+    return bool(flt.kind or flt.tags or flt.metadata or flt.session_id is not None or flt.role is not None
+                or flt.time_from is not None or flt.time_to is not None or flt.exclude_ids)
 
 
 def candidates(

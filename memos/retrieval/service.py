@@ -90,8 +90,23 @@ def bm25_idf(stats: repo.LexemeStats, max_df_ratio: float) -> dict[str, float]:
     return {lx: math.log(1 + (n - df + 0.5) / (df + 0.5)) for lx, df in kept.items()}
 
 
-def analyse(session: Session, cube: Cube, query: str) -> QueryPlan:
-    return plan(query, repo.cube_speakers(session, cube.id))
+# The last speakers list seen per cube: the query is analysed with it before the one statistics round trip,
+# which returns the current list too; a stale guess only costs a second statistics query.
+_SPEAKERS_SEEN: dict[uuid.UUID, list[str]] = {}
+_SPEAKERS_SEEN_MAX = 10_000
+
+
+def analyse(session: Session, cube: Cube, query: str) -> tuple[QueryPlan, repo.LexemeStats]:
+    """The query plan under the cube's current speakers, and the BM25 statistics of its text."""
+    guess = plan(query, _SPEAKERS_SEEN.get(cube.id, []))
+    speakers, stats = repo.speakers_and_lexeme_stats(session, cube.id, guess.text)
+    if len(_SPEAKERS_SEEN) >= _SPEAKERS_SEEN_MAX:
+        _SPEAKERS_SEEN.clear()
+    _SPEAKERS_SEEN[cube.id] = speakers
+    q = plan(query, speakers)
+    if q.text != guess.text:
+        stats = repo.query_lexeme_stats(session, cube.id, q.text)
+    return q, stats
 
 
 def search(
@@ -112,11 +127,10 @@ def search(
         hits = [Hit(m, score) for m, score in dense]
         return _expand(session, hits, req, flt) if req.expand else hits
 
-    q = analyse(session, cube, req.query)
+    q, stats = analyse(session, cube, req.query)
     if s.search_time_filter == "hard" and q.time_range is not None:
         flt.time_from = max(filter(None, [flt.time_from, q.time_range.start]), default=None)
         flt.time_to = min(filter(None, [flt.time_to, q.time_range.end]), default=None)
-    stats = repo.query_lexeme_stats(session, cube.id, q.text)
     idf = bm25_idf(stats, s.search_max_df_ratio)
     n_lexical = max(s.search_lexical_candidates, req.top_k)
     bm25 = {"idf": idf, "avg_len": stats.avg_len, "k1": s.search_bm25_k1, "b": s.search_bm25_b,
