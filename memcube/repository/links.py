@@ -18,13 +18,16 @@ def upsert_links(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert links; an existing (source, target, type) edge gets the new strength, reason and provenance."""
     if not rows:
         return
-    stmt = insert(MemoryLink).values(rows)
+    stmt = insert(MemoryLink)
     stmt = stmt.on_conflict_do_update(
         constraint="uq_memory_links_edge",
         set_={"strength": stmt.excluded.strength, "reason": stmt.excluded.reason,
               "provenance": stmt.excluded.provenance},
     )
-    session.execute(stmt)
+    # Rows as parameters, not .values(rows): compiling the rows into the statement cost ~0.1 s of worker
+    # CPU per 900 links. With RETURNING, SQLAlchemy's "insertmanyvalues" sends them as one multi-row INSERT
+    # (per 1,000 rows) from a statement compiled once and cached (without it, psycopg 3 gets an executemany).
+    session.execute(stmt.returning(MemoryLink.id), rows)
 
 
 def delete_outgoing(session: Session, source_ids: Sequence[uuid.UUID], *, actor: str) -> None:

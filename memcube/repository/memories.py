@@ -79,9 +79,13 @@ def insert_memories(session: Session, rows: list[dict[str, Any]]) -> list[Memory
     return list(result)
 
 
-def insert_versions(session: Session, rows: list[dict[str, Any]]) -> None:
+def insert_versions(session: Session, rows: list[dict[str, Any]], *, render_nulls: bool = False) -> None:
+    """``render_nulls``: None is sent as NULL instead of leaving the column out (to its default), so rows
+    that differ only in which values are None still go out as one multi-row INSERT, not one per run of
+    rows with the same missing keys."""
     if rows:
-        session.execute(insert(MemoryVersion), rows)
+        stmt = insert(MemoryVersion)
+        session.execute(stmt.execution_options(render_nulls=True) if render_nulls else stmt, rows)
 
 
 def get_memory(session: Session, memory_id: uuid.UUID, *, lock: bool = False) -> Memory | None:

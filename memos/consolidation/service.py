@@ -125,8 +125,10 @@ def consolidate(
     if neighbours.has_version_with_provenance(session, cube.id, {"note": job_marker(job.id)}):
         return {"skipped": "already applied"}
     group = _coalesce(session, job, settings) if coalesce else [job]
-    by_job = {j.id: messages_repo.get_messages(session, [uuid.UUID(str(m)) for m in j.payload.get("message_ids", [])])
-              for j in group}
+    ids_of = {j.id: {uuid.UUID(str(m)) for m in j.payload.get("message_ids", [])} for j in group}
+    # One read for the whole group's messages (in seq order), split by job.
+    stored = messages_repo.get_messages(session, [m for ids in ids_of.values() for m in ids])
+    by_job = {j.id: [m for m in stored if m.id in ids_of[j.id]] for j in group}
     # Earlier batches first (messages.seq is the order they were stored in; created_at may tie): a fact
     # is compared with what was said before it, not after.
     group.sort(key=lambda j: min((m.seq for m in by_job[j.id]), default=0))
@@ -269,6 +271,11 @@ def apply_decisions(
 
     created = [new_id for _, new_id in adds]
     updated: list[uuid.UUID] = []
+    # Reworded UPDATEs (the LLM path) embedded in one call; every new version written by one VersionBatch.
+    reworded = sorted({d.text for d, action, _, _ in plan if action is Action.UPDATE and d.text
+                       and d.text != facts[d.fact_index].text})
+    reworded_vectors = dict(zip(reworded, embedder.embed(reworded), strict=True)) if reworded else {}
+    versions = memories.VersionBatch(session, actor=ACTOR)
     for d, action, target_id, _ in plan:
         if action not in (Action.UPDATE, Action.DELETE) or target_id is None:
             continue
@@ -279,19 +286,23 @@ def apply_decisions(
         head = heads[target_id]
         if action is Action.UPDATE:
             content = d.text or fact.text
-            vector = fact.vector if content == fact.text and fact.vector is not None else embedder.embed_one(content)
+            vector = (fact.vector if content == fact.text and fact.vector is not None
+                      else reworded_vectors.get(content))
+            if vector is None:
+                vector = embedder.embed_one(content)
             reason = f"UPDATE: {d.reason}; supersedes version {head.version}: {head.content[:300]!r}"
             memories.revise(
                 session, head, actor=ACTOR, reason=reason, content=content, embedding=vector,
                 metadata={**(head.meta or {}), **_metadata(fact, msg)}, event_time=fact.event_time,
-                provenance=_provenance(job, msg, fact.speaker, [head.id], session_id),
+                provenance=_provenance(job, msg, fact.speaker, [head.id], session_id), batch=versions,
             )
             if head.id not in created and head.id not in updated:
                 updated.append(head.id)
         else:
             head.provenance = _provenance(job, msg, fact.speaker, [head.id], session_id)
             memories.set_status(session, head, "deleted", actor=ACTOR,
-                                reason=f"DELETE: {d.reason}; retracted by {fact.text[:300]!r}")
+                                reason=f"DELETE: {d.reason}; retracted by {fact.text[:300]!r}", batch=versions)
+    versions.write()
     return {"decisions": [row for *_, row in plan], "created": created, "updated": updated}
 
 

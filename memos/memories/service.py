@@ -225,7 +225,9 @@ class VersionBatch:
         repo.close_current_versions(self.session, opened)
         repo.flush_heads(self.session, heads)
         self.session.flush()  # anything else the caller changed, as a single write always did
-        repo.insert_versions(self.session, rows)
+        for row in rows:  # the column default a left-out None would get, so that NULLs can be sent as such
+            row["tags"] = [] if row["tags"] is None else row["tags"]
+        repo.insert_versions(self.session, rows, render_nulls=True)
         return len(rows)
 
 
