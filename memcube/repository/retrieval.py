@@ -14,26 +14,16 @@ from datetime import datetime
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
+from psycopg.types.json import Jsonb
 from sqlalchemy import (
-    ARRAY,
-    CTE,
-    Double,
-    Integer,
-    Select,
-    Text,
     and_,
-    bindparam,
-    cast,
     func,
-    literal,
-    literal_column,
     or_,
     select,
     text,
-    union,
+    true,
 )
 from sqlalchemy.orm import Session, aliased, defer
-from sqlalchemy.types import Uuid
 
 from memcube.models import EMBEDDING_DIM, CubeRole, Memory, MemoryLink
 from memcube.repository.memories import MemoryFilter
@@ -106,44 +96,64 @@ def _tsquery(lexemes: Sequence[str]) -> str:
     return " | ".join("'" + lx.replace("\\", "\\\\").replace("'", "''") + "'" for lx in lexemes)
 
 
-def _bm25_cte(
-    flt: MemoryFilter, idf: dict[str, float], *, avg_len: float, k1: float, b: float, limit: int
-) -> CTE:
-    """BM25 top ``limit`` under the filter. The matching and scoring run in ``memos_lexical_matches`` (a
-    SECURITY DEFINER function that checks cube access itself, see migration 2026-11-24-1200) so the GIN index
-    on ``tsv`` is usable under row-level security; the rows are joined back to ``memories`` under RLS, which
-    also applies the filter's other conditions."""
-    lexemes = list(idf)
-    # Only cube and status are applied inside; with any other condition the function returns every match.
-    inner_limit = None if _has_extra_conditions(flt) else limit
-    f = (
-        func.memos_lexical_matches(
-            cast(bindparam("lx_cubes", list(flt.cube_ids), type_=ARRAY(Uuid)), ARRAY(Uuid)),
-            func.to_tsquery(literal_column("'simple'::regconfig"), bindparam("tsq", _tsquery(lexemes), type_=Text)),
-            cast(bindparam("lx", lexemes, type_=ARRAY(Text)), ARRAY(Text)),
-            cast(bindparam("idf", [idf[x] for x in lexemes], type_=ARRAY(Double)), ARRAY(Double)),
-            cast(bindparam("lx_st", list(flt.statuses), type_=ARRAY(Text)), ARRAY(Text)),
-            cast(bindparam("avgdl", max(avg_len, 1e-9), type_=Double), Double),
-            cast(bindparam("k1", k1, type_=Double), Double),
-            cast(bindparam("b", b, type_=Double), Double),
-            cast(bindparam("lx_limit", inner_limit, type_=Integer), Integer),
-        )
-        .table_valued("memory_id", "score")
-        .render_derived(name="lm")
-    )
-    stmt = (
-        select(f.c.memory_id.label("id"), f.c.score.label("score"))
-        .join(Memory, Memory.id == f.c.memory_id)
-        .where(*flt.clauses())
-        .order_by(f.c.score.desc())
-        .limit(limit)
-    )
-    return stmt.cte("lex").prefix_with("MATERIALIZED")
-
-
 def _has_extra_conditions(flt: MemoryFilter) -> bool:
     return bool(flt.kind or flt.tags or flt.metadata or flt.session_id is not None or flt.role is not None
                 or flt.time_from is not None or flt.time_to is not None or flt.exclude_ids)
+
+
+def _filter_sql(session: Session, flt: MemoryFilter) -> tuple[str, dict[str, Any]]:
+    """The filter's conditions as SQL on the ``memories`` table (driver paramstyle) and their parameters."""
+    compiled = and_(true(), *flt.clauses()).compile(
+        dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
+    )
+    # Executed by the driver directly: JSON values need the driver's wrapper (SQLAlchemy's bind processors
+    # are not run); lists, uuids, datetimes and strings adapt as they are.
+    return str(compiled), {k: Jsonb(v) if isinstance(v, dict) else v for k, v in compiled.params.items()}
+
+
+# The candidate statement is plain SQL assembled from these parts: building the equivalent SQLAlchemy Core
+# construct (CTEs, aliases, correlated subqueries) cost 6-9 ms of Python per search, more than running it.
+# Parameters use the driver's paramstyle; a literal % would have to be doubled.
+_LEX = """
+lex AS MATERIALIZED (
+  SELECT lm.memory_id AS id, lm.score
+  FROM memos_lexical_matches(
+      CAST(%(c_cubes)s AS uuid[]), to_tsquery('simple', %(c_tsq)s), CAST(%(c_lx)s AS text[]),
+      CAST(%(c_idf)s AS double precision[]), CAST(%(c_st)s AS text[]), CAST(%(c_avgdl)s AS double precision),
+      CAST(%(c_k1)s AS double precision), CAST(%(c_b)s AS double precision), CAST(%(c_inner)s AS integer)) AS lm
+  -- One primary-key probe per match (OFFSET 0 keeps the planner from hashing the whole cube instead).
+  CROSS JOIN LATERAL (SELECT 1 FROM memories WHERE memories.id = lm.memory_id AND {flt} OFFSET 0) AS ok
+  ORDER BY lm.score DESC
+  LIMIT %(c_lex_fetch)s
+)"""
+_DENSE = """
+dn AS MATERIALIZED (
+  SELECT memories.id FROM memories
+  WHERE memories.embedding IS NOT NULL AND {flt}
+  ORDER BY memories.embedding <=> CAST(%(c_qv)s AS vector)
+  LIMIT %(c_n_dense)s
+)"""
+_NB = """
+nb AS MATERIALIZED (
+  SELECT c.id,
+    {prev} AS prev_id,
+    {next} AS next_id
+  FROM cand c JOIN memories m ON m.id = c.id
+),
+x AS (
+  SELECT id FROM nb
+  UNION SELECT prev_id FROM nb WHERE prev_id IS NOT NULL
+  UNION SELECT next_id FROM nb WHERE next_id IS NOT NULL
+)
+SELECT m.id, nb.id IS NOT NULL, m.session_id, m.created_at, m.role, m.content, m.event_time,
+       m.metadata ? 'dates', nb.prev_id, nb.next_id, {dense}, {lex}
+FROM x JOIN memories m ON m.id = x.id
+LEFT JOIN nb ON nb.id = x.id
+{lex_join}"""
+_NEIGHBOUR = """(SELECT p.id FROM memories p
+      WHERE p.cube_id = m.cube_id AND p.session_id = m.session_id AND p.created_at {op} m.created_at
+        AND p.status = ANY(CAST(%(c_live)s AS text[]))
+      ORDER BY p.created_at {order} LIMIT 1)"""
 
 
 def candidates(
@@ -162,76 +172,52 @@ def candidates(
 ) -> list[Candidate]:
     """One statement: dense top ``n_dense`` (HNSW) and BM25 top ``n_lexical`` under the filter, their union,
     and (``neighbours``) the previous and next memory of each candidate's session, every row with its dense
-    similarity and BM25 score (0 when outside the ``lexical_fetch`` best lexical matches)."""
-    parts: list[Select[Any]] = []
-    lex: CTE | None = None
-    qv = bindparam("qv", list(vector), type_=Vector(EMBEDDING_DIM)) if vector is not None else None
-    if idf:
-        lex = _bm25_cte(flt, idf, avg_len=avg_len, k1=k1, b=b, limit=lexical_fetch)
-        top = select(lex.c.id).order_by(lex.c.score.desc()).limit(n_lexical).subquery("lt")
-        parts.append(select(top.c.id))
-    if qv is not None:
-        dist = Memory.embedding.cosine_distance(qv)
-        dn = (
-            select(Memory.id.label("id"))
-            .where(Memory.embedding.is_not(None), *flt.clauses())
-            .order_by(dist)
-            .limit(n_dense)
-            .cte("dn")
-            .prefix_with("MATERIALIZED")
-        )
-        parts.append(select(dn.c.id))
-    if not parts:
-        return []
-    cand = (union(*parts) if len(parts) > 1 else parts[0]).cte("cand")
+    similarity and BM25 score (0 when outside the ``lexical_fetch`` best lexical matches).
 
-    live = list(flt.statuses) or ["active"]
-    nb_cols: list[Any] = [cand.c.id.label("id")]
-    if neighbours:
-        for name, before in (("prev_id", True), ("next_id", False)):
-            p = aliased(Memory, name=name[:4])
-            order = p.created_at.desc() if before else p.created_at
-            nb_cols.append(
-                select(p.id)
-                .where(
-                    p.cube_id == Memory.cube_id,
-                    p.session_id == Memory.session_id,
-                    (p.created_at < Memory.created_at) if before else (p.created_at > Memory.created_at),
-                    p.status.in_(live),
-                )
-                .order_by(order)
-                .limit(1)
-                .correlate(Memory)
-                .scalar_subquery()
-                .label(name)
-            )
-    else:
-        nb_cols += [literal(None, type_=Memory.id.type).label("prev_id"),
-                    literal(None, type_=Memory.id.type).label("next_id")]
-    nb = select(*nb_cols).join_from(cand, Memory, Memory.id == cand.c.id).cte("nb").prefix_with("MATERIALIZED")
-    x = union(
-        select(nb.c.id.label("id")),
-        select(nb.c.prev_id).where(nb.c.prev_id.is_not(None)),
-        select(nb.c.next_id).where(nb.c.next_id.is_not(None)),
-    ).cte("x")
-    dense_col = (1 - Memory.embedding.cosine_distance(qv)) if qv is not None else literal(0.0)
-    lex_col = func.coalesce(lex.c.score, 0.0) if lex is not None else literal(0.0)
-    stmt = (
-        select(
-            Memory.id, nb.c.id.is_not(None), Memory.session_id, Memory.created_at, Memory.role, Memory.content,
-            Memory.event_time, Memory.meta.has_key("dates"), nb.c.prev_id, nb.c.next_id,
-            func.coalesce(dense_col, 0.0), lex_col,
+    The BM25 matching runs in ``memos_lexical_matches`` (SECURITY DEFINER, checks cube access itself, see
+    migration 2026-11-24-1200) so the GIN index on ``tsv`` is usable under row-level security; its rows are
+    joined back to ``memories`` under RLS, which also applies the filter's other conditions."""
+    if not idf and vector is None:
+        return []
+    flt_sql, params = _filter_sql(session, flt)
+    ctes: list[str] = []
+    parts: list[str] = []
+    if idf:
+        lexemes = list(idf)
+        ctes.append(_LEX.format(flt=flt_sql))
+        parts.append("SELECT id FROM (SELECT id FROM lex ORDER BY score DESC LIMIT %(c_n_lex)s) AS lt")
+        params.update(
+            c_cubes=list(flt.cube_ids), c_tsq=_tsquery(lexemes), c_lx=lexemes, c_idf=[idf[x] for x in lexemes],
+            c_st=list(flt.statuses), c_avgdl=max(avg_len, 1e-9), c_k1=k1, c_b=b,
+            # Only cube and status are applied inside; with any other condition it returns every match.
+            c_inner=None if _has_extra_conditions(flt) else lexical_fetch,
+            c_lex_fetch=lexical_fetch, c_n_lex=n_lexical,
         )
-        .select_from(x)
-        .join(Memory, Memory.id == x.c.id)
-        .outerjoin(nb, nb.c.id == x.c.id)
+    if vector is not None:
+        ctes.append(_DENSE.format(flt=flt_sql))
+        parts.append("SELECT id FROM dn")
+        params.update(c_qv=_vector_text(vector), c_n_dense=n_dense)
+    ctes.append(f"\ncand AS ({' UNION '.join(parts)})")
+    params["c_live"] = list(flt.statuses) or ["active"]
+    if neighbours:
+        prev, nxt = _NEIGHBOUR.format(op="<", order="DESC"), _NEIGHBOUR.format(op=">", order="ASC")
+    else:
+        prev = nxt = "CAST(NULL AS uuid)"
+    sql = "WITH" + ",".join(ctes) + "," + _NB.format(
+        prev=prev, next=nxt,
+        dense="coalesce(1 - (m.embedding <=> CAST(%(c_qv)s AS vector)), 0)" if vector is not None else "0.0",
+        lex="coalesce(lex.score, 0)" if idf else "0.0",
+        lex_join="LEFT JOIN lex ON lex.id = x.id" if idf else "",
     )
-    if lex is not None:
-        stmt = stmt.outerjoin(lex, lex.c.id == x.c.id)
+    rows = session.connection().exec_driver_sql(sql, params).all()
     return [
         Candidate(r[0], bool(r[1]), r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9], float(r[10]), float(r[11]))
-        for r in session.execute(stmt).all()
+        for r in rows
     ]
+
+
+def _vector_text(vector: Sequence[float]) -> str:
+    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
 
 
 # ---------------------------------------------------------------- context around hits
