@@ -1,4 +1,4 @@
-"""search speed: lexical matches through the full-text index under RLS; fillfactor 90 on memories
+"""search speed: lexical matches through the full-text index under RLS; fillfactor 80 on memories
 
 1. ``memos_lexical_matches``: the BM25 stage of hybrid search. Under row-level security the planner may use
    a condition as an index condition only if it cannot leak rows the policies hide, i.e. only if its operator
@@ -14,10 +14,13 @@
    embedded default, the compose stack) or a role with BYPASSRLS. A plain owner role still gets correct
    results (the policies then apply inside too), at the old speed.
 
-2. ``fillfactor = 90`` on ``memories``: access counts, heat and linking bookkeeping update memories often;
-   with full pages each update is a non-HOT update that adds an entry to every index, the HNSW one included.
-   Free space on the page lets PostgreSQL keep the new row version on the same page (HOT) when no indexed
-   column changes. Applies to pages written from now on.
+2. ``fillfactor = 80`` on ``memories``: access counts, heat and linking bookkeeping update memories often;
+   an update whose new row version does not fit on the same page is a non-HOT update that adds an entry to
+   every index, the HNSW one included. A memory row is about 1.1 kB (the 384-float vector is inline), so
+   the 0.8 kB that fillfactor 90 leaves free rarely holds a new version; 80 leaves room for one. Measured
+   on 2,000 bench memories and 400 searches (ingest, access counts): HOT share of updates 62.5% at 100,
+   74.4% at 90, 89.9% at 80, and the heap was no larger at 80 (2,056 kB vs 2,200 kB at 100: fewer dead
+   versions). Applies to pages written from now on.
 
 Revision ID: c4e8a1f03b27
 Revises: 9b4d2e7a1c55
@@ -69,7 +72,7 @@ def upgrade() -> None:
     )
     op.execute(f"REVOKE ALL ON FUNCTION {SIGNATURE} FROM PUBLIC")
     op.execute(f"GRANT EXECUTE ON FUNCTION {SIGNATURE} TO memos_app")
-    op.execute("ALTER TABLE memories SET (fillfactor = 90)")
+    op.execute("ALTER TABLE memories SET (fillfactor = 80)")
 
 
 def downgrade() -> None:

@@ -99,3 +99,9 @@ def test_function_is_security_definer_with_fixed_search_path(sessions: sessionma
     assert row[1] == ["search_path=public"]
     assert row[2] is False
     assert leaky == 0  # the built-ins keep their LEAKPROOF status
+
+
+def test_memories_leave_room_for_hot_updates(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        options = session.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'memories'")).scalar_one()
+    assert "fillfactor=80" in options
