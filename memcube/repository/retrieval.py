@@ -113,7 +113,9 @@ def _filter_sql(session: Session, flt: MemoryFilter) -> tuple[str, dict[str, Any
 
 # The candidate statement is plain SQL assembled from these parts: building the equivalent SQLAlchemy Core
 # construct (CTEs, aliases, correlated subqueries) cost 6-9 ms of Python per search, more than running it.
-# Parameters use the driver's paramstyle; a literal % would have to be doubled.
+# Parameters use the driver's paramstyle; a literal % would have to be doubled. Rows are fetched by id through
+# LATERAL (... OFFSET 0): a primary-key probe per row whatever the statistics say (right after a bulk load,
+# before autovacuum has analysed the table, the planner hashed whole-cube scans instead: 4 ms each at 2k).
 _LEX = """
 lex AS MATERIALIZED (
   SELECT lm.memory_id AS id, lm.score
@@ -138,7 +140,7 @@ nb AS MATERIALIZED (
   SELECT c.id,
     {prev} AS prev_id,
     {next} AS next_id
-  FROM cand c JOIN memories m ON m.id = c.id
+  FROM cand c CROSS JOIN LATERAL (SELECT * FROM memories WHERE memories.id = c.id OFFSET 0) AS m
 ),
 x AS (
   SELECT id FROM nb
@@ -147,7 +149,7 @@ x AS (
 )
 SELECT m.id, nb.id IS NOT NULL, m.session_id, m.created_at, m.role, m.content, m.event_time,
        m.metadata ? 'dates', nb.prev_id, nb.next_id, {dense}, {lex}
-FROM x JOIN memories m ON m.id = x.id
+FROM x CROSS JOIN LATERAL (SELECT * FROM memories WHERE memories.id = x.id OFFSET 0) AS m
 LEFT JOIN nb ON nb.id = x.id
 {lex_join}"""
 _NEIGHBOUR = """(SELECT p.id FROM memories p
