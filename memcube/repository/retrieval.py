@@ -168,13 +168,15 @@ def candidates(
     k1: float,
     b: float,
     n_dense: int,
+    match: Sequence[str] | None = None,
     n_lexical: int,
     lexical_fetch: int,
     neighbours: bool = True,
 ) -> list[Candidate]:
     """One statement: dense top ``n_dense`` (HNSW) and BM25 top ``n_lexical`` under the filter, their union,
     and (``neighbours``) the previous and next memory of each candidate's session, every row with its dense
-    similarity and BM25 score (0 when outside the ``lexical_fetch`` best lexical matches).
+    similarity and BM25 score (0 when outside the ``lexical_fetch`` best lexical matches). Lexical candidates
+    are the memories containing one of ``match`` (default: every ``idf`` term), scored with every ``idf`` term.
 
     The BM25 matching runs in ``memos_lexical_matches`` (SECURITY DEFINER, checks cube access itself, see
     migration 2026-11-24-1200) so the GIN index on ``tsv`` is usable under row-level security; its rows are
@@ -186,10 +188,11 @@ def candidates(
     parts: list[str] = []
     if idf:
         lexemes = list(idf)
+        matched = [x for x in (match if match is not None else lexemes) if x in idf] or lexemes
         ctes.append(_LEX.format(flt=flt_sql))
         parts.append("SELECT id FROM (SELECT id FROM lex ORDER BY score DESC LIMIT %(c_n_lex)s) AS lt")
         params.update(
-            c_cubes=list(flt.cube_ids), c_tsq=_tsquery(lexemes), c_lx=lexemes, c_idf=[idf[x] for x in lexemes],
+            c_cubes=list(flt.cube_ids), c_tsq=_tsquery(matched), c_lx=lexemes, c_idf=[idf[x] for x in lexemes],
             c_st=list(flt.statuses), c_avgdl=max(avg_len, 1e-9), c_k1=k1, c_b=b,
             # Only cube and status are applied inside; with any other condition it returns every match.
             c_inner=None if _has_extra_conditions(flt) else lexical_fetch,

@@ -91,3 +91,16 @@ def test_document_vectors_blend_and_text() -> None:
 
 def test_reranker_order_is_a_permutation() -> None:
     assert merge_order([2, 2, 9, 0], 4) == [2, 0, 1, 3]
+
+
+def test_lexical_candidates_match_the_rarer_terms_in_large_cubes() -> None:
+    from memos.retrieval.service import match_terms
+
+    df = {"noah": 126, "quintero": 185, "get": 677, "work": 608}
+    idf = dict.fromkeys(df, 1.0)
+    # Rarest first while the document frequencies fit the budget; every term still scores the matches.
+    assert match_terms(LexemeStats(10_000, 10.0, df), idf) == ["noah", "quintero", "work"]  # 919 <= 1,000
+    # The rarest term is always matched, however common.
+    assert match_terms(LexemeStats(100_000, 10.0, {"get": 6770}), {"get": 1.0}) == ["get"]
+    # Small cubes match every term.
+    assert sorted(match_terms(LexemeStats(500, 10.0, df), idf)) == sorted(df)
