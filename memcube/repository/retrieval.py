@@ -176,7 +176,8 @@ def candidates(
     """One statement: dense top ``n_dense`` (HNSW) and BM25 top ``n_lexical`` under the filter, their union,
     and (``neighbours``) the previous and next memory of each candidate's session, every row with its dense
     similarity and BM25 score (0 when outside the ``lexical_fetch`` best lexical matches). Lexical candidates
-    are the memories containing one of ``match`` (default: every ``idf`` term), scored with every ``idf`` term.
+    are the memories containing one of ``match`` (default: every ``idf`` term), scored with every ``idf`` term;
+    they come only from ``flt.cube_ids`` (an empty list means no lexical candidates, not every cube).
 
     The BM25 matching runs in ``memos_lexical_matches`` (SECURITY DEFINER, checks cube access itself, see
     migration 2026-11-24-1200) so the GIN index on ``tsv`` is usable under row-level security; its rows are
