@@ -29,6 +29,7 @@ from memos.embedding import Embedder
 from memos.errors import NotFound
 from memos.llm import LLMClient, UsageSink, get_llm
 from memos.memories import service as memories
+from memos.memories.versions import VersionBatch
 from memos.messages.service import USER_ROLES
 
 log = logging.getLogger(__name__)
@@ -275,7 +276,7 @@ def apply_decisions(
     reworded = sorted({d.text for d, action, _, _ in plan if action is Action.UPDATE and d.text
                        and d.text != facts[d.fact_index].text})
     reworded_vectors = dict(zip(reworded, embedder.embed(reworded), strict=True)) if reworded else {}
-    versions = memories.VersionBatch(session, actor=ACTOR)
+    versions = VersionBatch(session, actor=ACTOR)
     for d, action, target_id, _ in plan:
         if action not in (Action.UPDATE, Action.DELETE) or target_id is None:
             continue

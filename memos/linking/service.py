@@ -28,7 +28,8 @@ from memos.consolidation.claims import read_claim
 from memos.linking.keywords import context_for, keywords_for, tags_for
 from memos.linking.llm_path import NoteProposal, propose
 from memos.llm import LLMClient, UsageSink
-from memos.memories.service import VersionBatch, revise
+from memos.memories.service import revise
+from memos.memories.versions import VersionBatch
 
 ACTOR = "system:linking"
 JOB_TYPE = "linking.link"

@@ -1,4 +1,4 @@
-"""Set-based version writes (memos.memories.service.VersionBatch), as linking and consolidation use them:
+"""Set-based version writes (memos.memories.versions.VersionBatch), as linking and consolidation use them:
 the same history, head and search index as one write per version."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from memcube.db import SYSTEM, set_tenant
 from memcube.repository import memories as repo
 from memos.embedding import Embedder
-from memos.memories.service import VersionBatch, revise, set_status
+from memos.memories.service import revise, set_status
+from memos.memories.versions import VersionBatch
 from tests.api.helpers import add, search
 from tests.consolidation.helpers import Auth
 
