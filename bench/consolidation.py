@@ -77,10 +77,10 @@ def wait_jobs(client: httpx.Client, headers: dict[str, str], job_ids: list[str],
 
 
 def wait_cube_idle(client: httpx.Client, headers: dict[str, str], cube_id: str, *, expect_at_least: int,
-                   timeout_s: float, poll_s: float = 0.1) -> tuple[float, dict[str, int]]:
+                   timeout_s: float, poll_s: float = 0.1) -> tuple[float, list[dict[str, Any]]]:
     """Poll the cube's job list (one request per poll) until at least ``expect_at_least`` jobs exist and
     every one of them (consolidation AND the linking jobs they enqueue) has finished. Returns the time the
-    last one finished (``time.perf_counter`` scale, from its ``finished_at``) and the count per type."""
+    last one finished (``time.perf_counter`` scale, from its ``finished_at``) and the jobs."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         jobs = client.get(f"/v1/cubes/{cube_id}/jobs", params={"limit": 500}, headers=headers).json()["jobs"]
@@ -88,7 +88,7 @@ def wait_cube_idle(client: httpx.Client, headers: dict[str, str], cube_id: str, 
             # Seen now; the last job finished up to one poll earlier: take its own finish time.
             now_wall, now_perf = time.time(), time.perf_counter()
             last = max(datetime.fromisoformat(j["finished_at"]).timestamp() for j in jobs)
-            return now_perf - max(0.0, now_wall - last), dict(Counter(j["type"] for j in jobs))
+            return now_perf - max(0.0, now_wall - last), jobs
         time.sleep(poll_s)
     raise TimeoutError(f"the cube's jobs did not all finish in {timeout_s:.0f}s")
 
@@ -129,6 +129,21 @@ def score(batches: list[list[LabelledMessage]], jobs: list[dict[str, Any]],
         rec = tp[a] / (tp[a] + fn[a]) if tp[a] + fn[a] else float("nan")
         out[a] = (prec, rec, tp[a] + fn[a])
     return out, splits
+
+
+def phase_totals(jobs: list[dict[str, Any]]) -> list[list[Any]]:
+    """Rows (job type, passes, phase, total seconds) from the ``timings_ms`` the jobs' results report: where
+    the worker's time went. Absorbed (coalesced) jobs report none; the job that ran their pass does."""
+    passes: Counter[str] = Counter()
+    totals: dict[tuple[str, str], float] = {}
+    for j in jobs:
+        timings = (j.get("result") or {}).get("timings_ms")
+        if not timings:
+            continue
+        passes[j["type"]] += 1
+        for phase, ms in timings.items():
+            totals[(j["type"], phase)] = totals.get((j["type"], phase), 0.0) + ms / 1000
+    return [[t, passes[t], phase, f"{sec:.2f}"] for (t, phase), sec in sorted(totals.items())]
 
 
 def embedding_rate(texts: list[str]) -> float:
@@ -294,8 +309,8 @@ def run_seed(seed: int, n_messages: int, *, llm_batches: int, profile_dir: Path 
             consolidated_s = time.perf_counter() - max(0.0, time.time() - consolidated_s) - t0
             if bg is None:
                 in_process_runner(db_url, svc.home)()  # the linking jobs the consolidation jobs enqueued
-            end, types = wait_cube_idle(client, ws.headers, ws.cube_id, expect_at_least=len(job_ids),
-                                        timeout_s=1800)
+            end, cube_jobs = wait_cube_idle(client, ws.headers, ws.cube_id, expect_at_least=len(job_ids),
+                                            timeout_s=1800)
             e2e_s = end - t0
         raw_rates.append(embedding_rate(texts))
         failed = [j for j in jobs if j["status"] != "succeeded"]
@@ -303,7 +318,8 @@ def run_seed(seed: int, n_messages: int, *, llm_batches: int, profile_dir: Path 
         llm = llm_calls_per_batch(db_url, svc.home, batches[:llm_batches], ws.tenant_id, ws.cube_id)
     return {"seed": seed, "scores": scores, "errors": errors, "messages": len(texts), "batches": len(batches),
             "post_s": post_s, "consolidated_s": consolidated_s, "e2e_s": e2e_s, "raw_rates": raw_rates,
-            "mode": mode, "failed": len(failed), "llm": llm, "job_types": types}
+            "mode": mode, "failed": len(failed), "llm": llm, "job_types": dict(Counter(j["type"] for j in cube_jobs)),
+            "phases": phase_totals(cube_jobs)}
 
 
 def main() -> None:
@@ -334,6 +350,8 @@ def main() -> None:
              " / ".join(f"{x:.0f}" for x in r["raw_rates"])],
             ["end to end / raw embedding (the higher raw rate) (target >= 0.5)", e2e / raw],
         ])
+        print_table("Where the worker's time went (sum of the jobs' timings_ms)",
+                    ["job type", "passes", "phase", "seconds"], r["phases"])
         calls, tokens, n = r["llm"]
         print_table(f"LLM path, litellm mock_response, {n} batches (target <= 2 calls per batch)",
                     ["figure", "value"], [["LLM calls per batch", calls], ["tokens per batch (mock usage)", tokens]])

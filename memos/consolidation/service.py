@@ -31,6 +31,7 @@ from memos.llm import LLMClient, UsageSink, get_llm
 from memos.memories import service as memories
 from memos.memories.versions import VersionBatch
 from memos.messages.service import USER_ROLES
+from memos.timing import PhaseTimer
 
 log = logging.getLogger(__name__)
 
@@ -139,23 +140,31 @@ def consolidate(
         messages += by_job[j.id]
         job_of.update((m.id, j) for m in by_job[j.id])
     consolidator = consolidator or build_consolidator(settings, usage=usage)
-    facts = consolidator.extract(_turns(messages))
+    timer = PhaseTimer()
+    with timer.phase("extract"):
+        facts = consolidator.extract(_turns(messages))
     if facts:
-        # One forward pass for every fact of every batch in the group.
-        vectors = embedder.embed([f.text for f in facts])
+        with timer.phase("embed"):
+            # One forward pass for every fact of every batch in the group.
+            vectors = embedder.embed([f.text for f in facts])
         for fact, vec in zip(facts, vectors, strict=True):
             fact.vector = vec
-    candidates = find_candidates(session, cube, facts)
-    decisions = consolidator.decide(facts, candidates)
-    applied = apply_decisions(session, cube, facts, decisions, messages, job_of, embedder=embedder,
-                              settings=settings)
+    with timer.phase("candidates"):
+        candidates = find_candidates(session, cube, facts)
+    with timer.phase("decide"):
+        decisions = consolidator.decide(facts, candidates)
+    with timer.phase("apply"):
+        applied = apply_decisions(session, cube, facts, decisions, messages, job_of, embedder=embedder,
+                                  settings=settings)
     touched = applied["created"] + applied["updated"]
     linking_job_id = None
     if touched:
         from memos.linking.service import enqueue_linking
 
+        # The neighbours this pass already found are where linking looks (no second index search).
+        seen = list(dict.fromkeys(c.memory_id for row in candidates for c in row if c.memory_id is not None))
         linking_job_id = enqueue_linking(session, cube, touched, tenant_id=job.tenant_id,
-                                         idempotency_key=f"linking:{job.id}")
+                                         idempotency_key=f"linking:{job.id}", candidate_ids=seen)
     results: dict[uuid.UUID, dict[str, Any]] = {}
     for j in group:
         rows = [r for r in applied["decisions"] if job_of[uuid.UUID(r["message_id"])].id == j.id]
@@ -178,6 +187,10 @@ def consolidate(
         j.finished_at = now
     if len(group) > 1:
         results[job.id]["coalesced"] = [str(j.id) for j in group if j.id != job.id]
+    # The pass's cost, on the job that ran it (absorbed jobs name it in ``coalesced_into``).
+    results[job.id]["timings_ms"] = timer.ms
+    log.info("consolidation job %s: %d messages of %d jobs, %d facts; %s", job.id, len(messages), len(group),
+             len(facts), timer.ms)
     return results[job.id]
 
 

@@ -30,6 +30,7 @@ from memos.linking.llm_path import NoteProposal, propose
 from memos.llm import LLMClient, UsageSink
 from memos.memories.service import revise
 from memos.memories.versions import VersionBatch
+from memos.timing import PhaseTimer
 
 ACTOR = "system:linking"
 JOB_TYPE = "linking.link"
@@ -43,13 +44,15 @@ LINK_TYPES = ("related", "supports", "contradicts", "supersedes", "same_entity")
 
 def enqueue_linking(
     session: Session, cube: Cube, memory_ids: list[uuid.UUID], *, tenant_id: uuid.UUID,
-    idempotency_key: str | None = None,
+    idempotency_key: str | None = None, candidate_ids: list[uuid.UUID] | None = None,
 ) -> uuid.UUID:
-    """Write one ``linking.link`` outbox row for a batch of memories (in the caller's transaction)."""
-    job, _ = jobs_repo.enqueue(
-        session, tenant_id=tenant_id, cube_id=cube.id, type=JOB_TYPE,
-        payload={"memory_ids": [str(m) for m in memory_ids]}, idempotency_key=idempotency_key,
-    )
+    """Write one ``linking.link`` outbox row for a batch of memories (in the caller's transaction);
+    ``candidate_ids``: see ``link_memories``."""
+    payload: dict[str, Any] = {"memory_ids": [str(m) for m in memory_ids]}
+    if candidate_ids is not None:
+        payload["candidate_ids"] = [str(m) for m in candidate_ids]
+    job, _ = jobs_repo.enqueue(session, tenant_id=tenant_id, cube_id=cube.id, type=JOB_TYPE, payload=payload,
+                               idempotency_key=idempotency_key)
     return job.id
 
 
@@ -94,37 +97,79 @@ def link_memories(
     session: Session,
     memory_ids: list[uuid.UUID],
     *,
+    candidate_ids: list[uuid.UUID] | None = None,
     evolve: bool = True,
     llm: LLMClient | None = None,
     usage: UsageSink | None = None,
 ) -> dict[str, Any]:
     """Link (or re-link) these memories; returns counts for the job result. Safe to run twice: links are
     upserted by (source, target, type) after the note's previous links of this actor are dropped, and
-    enrichment/evolution write a version only when something actually changes."""
+    enrichment/evolution write a version only when something actually changes.
+
+    ``candidate_ids``: where to look for neighbours, when the caller already searched the cube (the
+    consolidation pass found each fact's nearest memories before writing it); the notes' neighbours are
+    then ranked among those and each other with their stored vectors, with no second index search."""
+    timer = PhaseTimer()
     heads = [m for m in memories_repo.get_memories(session, memory_ids)
              if m.status == "active" and m.kind == "plaintext" and m.embedding is not None]
     heads.sort(key=lambda m: (m.created_at, m.id))
     if not heads:
         return {"linked": 0, "links": 0, "evolved": 0}
+    with timer.phase("neighbours"):
+        if candidate_ids is None:
+            neighbour_map = _nearest_in_cube(session, heads)
+        else:
+            neighbour_map = _nearest_among(session, heads, candidate_ids)
+    proposals: dict[uuid.UUID, NoteProposal] = {}
+    if llm is not None:
+        with timer.phase("llm"):
+            proposals = propose(llm, heads, neighbour_map, usage=usage)
+    with timer.phase("write"):
+        result = _write_notes(session, heads, neighbour_map, proposals, evolve=evolve)
+    return {**result, "timings_ms": timer.ms}
+
+
+Neighbours = dict[uuid.UUID, list[tuple[Memory, float]]]
+
+
+def _nearest_in_cube(session: Session, heads: list[Memory]) -> Neighbours:
+    """Each note's NEIGHBOURS nearest active notes of its cube (one HNSW search per note, one statement)."""
     by_cube: dict[uuid.UUID, list[Memory]] = {}
     for m in heads:
         by_cube.setdefault(m.cube_id, []).append(m)
     memories_repo.tune_vector_search(session, ef_search=100)
-    links: list[_Link] = []
-    neighbour_map: dict[uuid.UUID, list[tuple[Memory, float]]] = {}
+    out: Neighbours = {}
     for cube_id, group in by_cube.items():
         nearest = neighbours.nearest_many(session, [np.asarray(m.embedding) for m in group], cube_id=cube_id,
                                           limit=NEIGHBOURS + 1)
         ids = {mid for row in nearest for mid, _ in row}
         found = {m.id: m for m in memories_repo.get_memories(session, list(ids))}
         for m, row in zip(group, nearest, strict=True):
-            neighbour_map[m.id] = [(found[mid], sim) for mid, sim in row if mid != m.id and mid in found][
-                :NEIGHBOURS]
+            out[m.id] = [(found[mid], sim) for mid, sim in row if mid != m.id and mid in found][:NEIGHBOURS]
+    return out
 
-    proposals: dict[uuid.UUID, NoteProposal] = {}
-    if llm is not None:
-        proposals = propose(llm, heads, neighbour_map, usage=usage)
 
+def _nearest_among(session: Session, heads: list[Memory], candidate_ids: list[uuid.UUID]) -> Neighbours:
+    """Each note's NEIGHBOURS nearest among the candidates and the other notes, by their stored vectors
+    (cosine = dot product: embeddings are normalised). Only active plaintext notes of the same cube."""
+    known = {m.id: m for m in heads}
+    pool = list(heads) + [m for m in memories_repo.get_memories(session, [c for c in candidate_ids
+                                                                          if c not in known])
+                          if m.status == "active" and m.kind == "plaintext" and m.embedding is not None]
+    matrix = np.asarray([np.asarray(m.embedding, dtype=np.float32) for m in pool])
+    sims = matrix[: len(heads)] @ matrix.T
+    out: Neighbours = {}
+    for i, m in enumerate(heads):
+        ranked = [j for j in np.argsort(-sims[i]) if j != i and pool[j].cube_id == m.cube_id]
+        out[m.id] = [(pool[j], float(sims[i, j])) for j in ranked[:NEIGHBOURS]]
+    return out
+
+
+def _write_notes(session: Session, heads: list[Memory], neighbour_map: Neighbours,
+                 proposals: dict[uuid.UUID, NoteProposal], *, evolve: bool) -> dict[str, int]:
+    """Keywords, tags, context and typed links of each note (the LLM's proposal where there is one, the
+    offline reading otherwise), then evolution of the neighbours."""
+    links: list[_Link] = []
     enriched = evolved = 0
     # Every version this run writes (enrichment and evolution) goes out in a few set-based statements.
     versions = VersionBatch(session, actor=ACTOR)

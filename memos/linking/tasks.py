@@ -16,6 +16,9 @@ from memos.llm import get_llm
 
 @job_handler("linking.link")
 def link(session: Session, job: Job, ctx: JobContext) -> dict[str, Any]:
-    """Link the job's memories (payload: ``memory_ids``) and let them evolve their neighbours."""
+    """Link the job's memories (payload: ``memory_ids``, optionally ``candidate_ids``) and let them evolve
+    their neighbours."""
     ids = [uuid.UUID(str(m)) for m in job.payload.get("memory_ids", [])]
-    return link_memories(session, ids, llm=get_llm(ctx.settings), usage=ctx.usage)
+    candidates = job.payload.get("candidate_ids")
+    return link_memories(session, ids, llm=get_llm(ctx.settings), usage=ctx.usage,
+                         candidate_ids=None if candidates is None else [uuid.UUID(str(c)) for c in candidates])

@@ -122,3 +122,38 @@ def test_relink_sweep_picks_memories_whose_neighbours_changed(
         assert relink_stale(s, limit=10) == 0  # done: nothing stale any more
         s.rollback()
     assert uuid.UUID(paris["id"])
+
+
+def test_linking_after_consolidation_ranks_the_neighbours_the_pass_found(
+    client: TestClient, auth: Auth, cube_id: str, sessions: sessionmaker[Session], settings: Settings,
+    embedder: Embedder,
+) -> None:
+    from memcube.repository.memories import get_memories
+    from memos.linking.service import _nearest_among, _nearest_in_cube
+    from tests.consolidation.helpers import get_job, post
+
+    first = post(client, cube_id, auth, ("Alice", "I live in Paris."), ("Alice", "I work at Acme."),
+                 ("Bob", "I play jazz piano."))
+    run(sessions, first["job_id"], settings, embedder)
+    second = post(client, cube_id, auth, ("Alice", "I moved to Berlin last month."),
+                  ("Bob", "I play jazz guitar too."))
+    job = run(sessions, second["job_id"], settings, embedder)
+    link_job = get_job(sessions, job.result["linking_job_id"])
+    candidates = [uuid.UUID(c) for c in link_job.payload["candidate_ids"]]
+    assert candidates  # the pass's neighbours travel with the job
+    with sessions() as s:
+        set_tenant(s, SYSTEM)
+        heads = get_memories(s, [uuid.UUID(m) for m in link_job.payload["memory_ids"]])
+        among, in_cube = _nearest_among(s, heads, candidates), _nearest_in_cube(s, heads)
+        for m in heads:  # a small cube: the pass saw every memory, so both rankings agree
+            assert [n.id for n, _ in among[m.id]] == [n.id for n, _ in in_cube[m.id]]
+            assert [round(x, 4) for _, x in among[m.id]] == [round(x, 4) for _, x in in_cube[m.id]]
+        s.rollback()
+    done = run(sessions, link_job.id, settings, embedder)
+    assert done.result["links"] > 0
+    assert set(done.result["timings_ms"]) == {"neighbours", "write"}
+    by_content = {m["content"]: m for m in client.get(f"/v1/cubes/{cube_id}/memories",
+                                                      headers=auth).json()["memories"]}
+    guitar, piano = by_content["Bob plays jazz guitar too."], by_content["Bob plays jazz piano."]
+    links = client.get(f"/v1/memories/{guitar['id']}/links", headers=auth).json()["links"]
+    assert any(lk["other_id"] == piano["id"] and lk["direction"] == "out" for lk in links)
