@@ -1,6 +1,7 @@
 """``memos serve`` with nothing configured runs the background path for real (its own Redis, a Celery
 worker with beat, the relay) and stops all of it on SIGTERM. Also: the same message batch posted twice
-with one idempotency key is consolidated once."""
+with one idempotency key is consolidated once; with ``MEMOS_REDIS_URL`` set, serve uses that Redis (over
+TCP) and starts none of its own."""
 
 from __future__ import annotations
 
@@ -96,3 +97,59 @@ def test_serve_runs_jobs_in_its_own_worker_and_stops_everything(tmp_path: Path) 
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert json.loads((home / "pgdata" / ".handle_pids.json").read_text()) == []
     assert not (home / "redis" / "redis.sock").exists()
+
+
+@pytest.mark.slow
+def test_serve_uses_the_redis_named_in_memos_redis_url(tmp_path: Path) -> None:
+    from workers.redis_server import redis_executable
+
+    redis_port, port = free_port(), free_port()
+    redis_proc = subprocess.Popen([redis_executable(), "--port", str(redis_port), "--bind", "127.0.0.1",
+                                   "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMOS_")}
+    env.update({"MEMOS_HOME": str(home), "MEMOS_PORT": str(port), "MEMOS_ADMIN_KEY": ADMIN_KEY,
+                "MEMOS_REDIS_URL": redis_url, "HF_HUB_OFFLINE": "1"})
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(MEMOS), "serve"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, proc, log)
+        match = re.search(r"background: broker (\S+), worker pid (\d+)", log.read_text())
+        assert match, log.read_text()
+        assert match.group(1) == redis_url
+        names = {c.name() for c in psutil.Process(proc.pid).children(recursive=True)}
+        assert not any("redis" in n for n in names), names  # no Redis of its own
+        assert not (home / "redis").exists()
+
+        with httpx.Client(base_url=url, timeout=30) as http:
+            admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+            tenant = _json(http.post("/v1/tenants", json={"name": "acme"}, headers=admin), 201)["id"]
+            key = _json(http.post(f"/v1/tenants/{tenant}/keys", json={"name": "k"}, headers=admin), 201)["key"]
+            auth = {"Authorization": f"Bearer {key}"}
+            cube = _json(http.post("/v1/cubes", json={"name": "notes"}, headers=auth), 201)["id"]
+            job_id = _json(http.post(f"/v1/cubes/{cube}/messages", json=BATCH, headers=auth), 202)["job_id"]
+
+            def finished() -> dict[str, Any] | None:
+                job: dict[str, Any] = _json(http.get(f"/v1/jobs/{job_id}", headers=auth), 200)
+                assert job["status"] != "failed", job
+                return job if job["status"] == "succeeded" else None
+
+            wait_for(finished, timeout=90, what="the consolidation job")
+            memories = _json(http.get(f"/v1/cubes/{cube}/memories", headers=auth), 200)["memories"]
+            assert any("Lyon" in m["content"] for m in memories)
+        # The tasks went through that Redis: the worker's queue binding lives there.
+        import redis
+
+        keys = {k.decode() for k in redis.Redis.from_url(redis_url).keys("_kombu.binding.*")}
+        assert keys, "no Celery queue binding in the configured Redis"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
+        finally:
+            redis_proc.terminate()
+            redis_proc.wait(10)
