@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 
 class PhaseTimer:
-    """``with timer.phase("embed"): ...`` adds the block's duration to ``timer.ms["embed"]``."""
+    """``with timer.phase("embed"): ...`` adds the block's duration to ``timer.ms["embed"]`` (from any
+    thread: phases that overlap in time are each counted in full)."""
 
     def __init__(self) -> None:
         self.ms: dict[str, float] = {}
+        self._lock = threading.Lock()
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -19,4 +22,6 @@ class PhaseTimer:
         try:
             yield
         finally:
-            self.ms[name] = round(self.ms.get(name, 0.0) + (time.perf_counter() - start) * 1000, 1)
+            elapsed = (time.perf_counter() - start) * 1000
+            with self._lock:
+                self.ms[name] = round(self.ms.get(name, 0.0) + elapsed, 1)

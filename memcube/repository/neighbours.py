@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import exists, select, text
 from sqlalchemy.orm import Session
 
 from memcube.models import Memory, MemoryVersion
+from memcube.repository.retrieval import or_tsquery
 
 
 def _vector_literal(vec: Any) -> str:
@@ -57,39 +59,54 @@ def nearest_many(
     return out
 
 
-def lexical_many(
-    session: Session, queries: Sequence[str], *, cube_id: uuid.UUID, limit: int, kind: str = "plaintext"
-) -> list[list[uuid.UUID]]:
-    """For each query, the ids of the best full-text matches in the cube (any term may match).
+@dataclass(frozen=True)
+class LexicalQuery:
+    """One text's BM25 query: the terms whose matches are candidates, and the idf of every scored term."""
 
-    Each query is parsed once (the MATERIALIZED CTE): a query computed inside the LATERAL was parsed
-    again for every row it was matched against (2.7 ms per query on a 300-memory cube, 0.5 ms now)."""
-    if not queries:
-        return []
+    match: Sequence[str]
+    idf: Mapping[str, float]
+
+
+# Lexemes of the English parser never contain this (ASCII unit separator): one text parameter per query.
+_SEP = "\x1f"
+
+
+def lexical_many(
+    session: Session, queries: Sequence[LexicalQuery], *, cube_id: uuid.UUID, limit: int, k1: float = 1.2,
+    b: float = 0.4, avg_len: float = 1.0,
+) -> list[list[uuid.UUID]]:
+    """For each query, the ids of its ``limit`` best BM25 matches among the cube's active memories.
+
+    Runs ``memos_lexical_matches`` (the search's SECURITY DEFINER function, which checks cube access
+    itself) once per query in one statement: under row-level security a plain ``tsv @@ query`` cannot use
+    the GIN index and scanned the whole cube for every query (7 ms per query at 5,000 memories)."""
+    out: list[list[uuid.UUID]] = [[] for _ in queries]
+    todo = [(i, q) for i, q in enumerate(queries, start=1) if q.match and q.idf]
+    if not todo:
+        return out
     rows = session.execute(
         text(
             """
             WITH q AS MATERIALIZED (
-                SELECT i, to_tsquery('english',
-                         replace(CAST(plainto_tsquery('english', txt) AS text), '&', '|')) AS query
-                FROM unnest(CAST(:queries AS text[])) WITH ORDINALITY AS u(txt, i)
+                SELECT u.i, to_tsquery('simple', u.tsq) AS query, string_to_array(u.lx, :sep) AS lexemes,
+                       CAST(string_to_array(u.idf, :sep) AS double precision[]) AS idf
+                FROM unnest(CAST(:ids AS int[]), CAST(:tsq AS text[]), CAST(:lx AS text[]),
+                            CAST(:idf AS text[])) AS u(i, tsq, lx, idf)
             )
-            SELECT q.i, m.id
+            SELECT q.i, lm.memory_id
             FROM q
-            CROSS JOIN LATERAL (
-                SELECT id, ts_rank_cd(tsv, q.query) AS rank
-                FROM memories
-                WHERE cube_id = :cube AND kind = :kind AND status = 'active'
-                  AND q.query <> CAST('' AS tsquery) AND tsv @@ q.query
-                ORDER BY rank DESC
-                LIMIT :k
-            ) AS m
-            ORDER BY q.i, m.rank DESC
+            CROSS JOIN LATERAL memos_lexical_matches(
+                ARRAY[CAST(:cube AS uuid)], q.query, q.lexemes, q.idf, ARRAY['active'],
+                CAST(:avg AS double precision), CAST(:k1 AS double precision), CAST(:b AS double precision),
+                CAST(:k AS integer)) AS lm
+            ORDER BY q.i, lm.score DESC
             """
         ),
-        {"queries": list(queries), "cube": cube_id, "kind": kind, "k": limit},
+        {"ids": [i for i, _ in todo], "tsq": [or_tsquery(q.match) for _, q in todo],
+         "lx": [_SEP.join(q.idf) for _, q in todo],
+         "idf": [_SEP.join(repr(v) for v in q.idf.values()) for _, q in todo],
+         "sep": _SEP, "cube": cube_id, "avg": avg_len, "k1": k1, "b": b, "k": limit},
     ).all()
-    out: list[list[uuid.UUID]] = [[] for _ in queries]
     for i, memory_id in rows:
         out[int(i) - 1].append(memory_id)
     return out

@@ -72,6 +72,29 @@ def speakers_and_lexeme_stats(session: Session, cube_id: uuid.UUID, query: str) 
     return list(rows[0][4] or []), _lexeme_stats(rows)
 
 
+def lexeme_stats_many(session: Session, cube_id: uuid.UUID, queries: Sequence[str]) -> list[LexemeStats]:
+    """:func:`query_lexeme_stats` for many texts in one round trip (consolidation compares whole batches)."""
+    if not queries:
+        return []
+    rows = session.execute(
+        text(
+            """
+            SELECT u.i, t.lexeme, coalesce(l.df, 0), s.docs, s.total_len
+            FROM unnest(CAST(:queries AS text[])) WITH ORDINALITY AS u(txt, i)
+            LEFT JOIN cube_text_stats s ON s.cube_id = :cube
+            CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', u.txt))) AS t(lexeme)
+            LEFT JOIN cube_lexemes l ON l.cube_id = :cube AND l.lexeme = t.lexeme
+            """
+        ),
+        {"queries": list(queries), "cube": cube_id},
+    ).all()
+    by_query: dict[int, list[Any]] = {}
+    for r in rows:
+        by_query.setdefault(int(r[0]), []).append(r[1:])
+    empty = LexemeStats(0, 1.0, {})
+    return [_lexeme_stats(by_query[i]) if i in by_query else empty for i in range(1, len(queries) + 1)]
+
+
 # ---------------------------------------------------------------- the candidate statement
 @dataclass(frozen=True)
 class Candidate:
@@ -91,7 +114,7 @@ class Candidate:
     lexical: float
 
 
-def _tsquery(lexemes: Sequence[str]) -> str:
+def or_tsquery(lexemes: Sequence[str]) -> str:
     """An OR tsquery of exact lexemes ('simple' config: they are already stemmed)."""
     return " | ".join("'" + lx.replace("\\", "\\\\").replace("'", "''") + "'" for lx in lexemes)
 
@@ -193,7 +216,7 @@ def candidates(
         ctes.append(_LEX.format(flt=flt_sql))
         parts.append("SELECT id FROM (SELECT id FROM lex ORDER BY score DESC LIMIT %(c_n_lex)s) AS lt")
         params.update(
-            c_cubes=list(flt.cube_ids), c_tsq=_tsquery(matched), c_lx=lexemes, c_idf=[idf[x] for x in lexemes],
+            c_cubes=list(flt.cube_ids), c_tsq=or_tsquery(matched), c_lx=lexemes, c_idf=[idf[x] for x in lexemes],
             c_st=list(flt.statuses), c_avgdl=max(avg_len, 1e-9), c_k1=k1, c_b=b,
             # Only cube and status are applied inside; with any other condition it returns every match.
             c_inner=None if _has_extra_conditions(flt) else lexical_fetch,

@@ -21,6 +21,7 @@ from memcube.repository import jobs as jobs_repo
 from memcube.repository import memories as memories_repo
 from memcube.repository import messages as messages_repo
 from memcube.repository import neighbours
+from memcube.repository import retrieval as retrieval_repo
 from memos.config import Settings
 from memos.consolidation.llm_path import LLMConsolidator
 from memos.consolidation.offline import OfflineConsolidator
@@ -31,6 +32,7 @@ from memos.llm import LLMClient, UsageSink, get_llm
 from memos.memories import service as memories
 from memos.memories.versions import VersionBatch
 from memos.messages.service import USER_ROLES
+from memos.retrieval.service import bm25_idf, match_terms
 from memos.timing import PhaseTimer
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,9 @@ log = logging.getLogger(__name__)
 ACTOR = "system:consolidation"
 DENSE_K = 8
 LEXICAL_K = 5
+# Rows the lexical candidates of one fact may cost in a large cube (the search allows 1,000: it ranks what
+# it finds; a fact needs only its few closest, and a batch runs hundreds of these).
+LEXICAL_MATCH_BUDGET = 200
 # A backlog is consolidated in passes of at most this many messages / jobs (see ``consolidate``).
 MAX_COALESCED_MESSAGES = 256
 MAX_COALESCED_JOBS = 64
@@ -57,15 +62,29 @@ def job_marker(job_id: uuid.UUID) -> str:
     return f"consolidation job {job_id}"
 
 
-def find_candidates(session: Session, cube: Cube, facts: list[Fact]) -> list[list[Candidate]]:
-    """Nearest existing memories of each fact: dense (pgvector) and lexical (full text), merged.
+def lexical_queries(session: Session, cube: Cube, texts: list[str], settings: Settings
+                    ) -> tuple[list[neighbours.LexicalQuery], float]:
+    """Each text as a BM25 query against the cube (the search's idf and common-term pruning), and the
+    cube's average memory length."""
+    stats = retrieval_repo.lexeme_stats_many(session, cube.id, texts)
+    queries = []
+    for st in stats:
+        idf = bm25_idf(st, settings.search_max_df_ratio)
+        queries.append(neighbours.LexicalQuery(match=match_terms(st, idf, LEXICAL_MATCH_BUDGET), idf=idf))
+    return queries, next((st.avg_len for st in stats if st.docs), 1.0)
+
+
+def find_candidates(session: Session, cube: Cube, facts: list[Fact], settings: Settings) -> list[list[Candidate]]:
+    """Nearest existing memories of each fact: dense (pgvector) and lexical (BM25), merged.
     Handles ("m1", "m2"...) are per memory, so the same memory has one name in the whole batch."""
     if not facts:
         return []
     memories_repo.tune_vector_search(session, ef_search=100)
     dense = neighbours.nearest_many(session, [f.vector for f in facts if f.vector is not None],
                                     cube_id=cube.id, limit=DENSE_K)
-    lexical = neighbours.lexical_many(session, [f.text for f in facts], cube_id=cube.id, limit=LEXICAL_K)
+    queries, avg_len = lexical_queries(session, cube, [f.text for f in facts], settings)
+    lexical = neighbours.lexical_many(session, queries, cube_id=cube.id, limit=LEXICAL_K, avg_len=avg_len,
+                                      k1=settings.search_bm25_k1, b=settings.search_bm25_b)
     ids = {mid for row in dense for mid, _ in row} | {mid for row in lexical for mid in row}
     heads = {m.id: m for m in memories_repo.get_memories(session, list(ids))}
     with_vector = {mid for mid in ids if mid in heads and heads[mid].embedding is not None}
@@ -134,46 +153,46 @@ def consolidate(
     # Earlier batches first (messages.seq is the order they were stored in; created_at may tie): a fact
     # is compared with what was said before it, not after.
     group.sort(key=lambda j: min((m.seq for m in by_job[j.id]), default=0))
-    messages: list[ChatMessage] = []
-    job_of: dict[uuid.UUID, Job] = {}  # message id -> its job
-    for j in group:
-        messages += by_job[j.id]
-        job_of.update((m.id, j) for m in by_job[j.id])
+    messages = [m for j in group for m in by_job[j.id]]
+    job_of = {m.id: j for j in group for m in by_job[j.id]}  # message id -> its job
     consolidator = consolidator or build_consolidator(settings, usage=usage)
     timer = PhaseTimer()
     with timer.phase("extract"):
         facts = consolidator.extract(_turns(messages))
     if facts:
         with timer.phase("embed"):
-            # One forward pass for every fact of every batch in the group.
+            # One forward pass for every fact of every batch in the group. (Embedding the next chunk in a
+            # thread while this one is written was measured slower: the forward pass needs the GIL too.)
             vectors = embedder.embed([f.text for f in facts])
         for fact, vec in zip(facts, vectors, strict=True):
             fact.vector = vec
     with timer.phase("candidates"):
-        candidates = find_candidates(session, cube, facts)
+        candidates = find_candidates(session, cube, facts, settings)
     with timer.phase("decide"):
         decisions = consolidator.decide(facts, candidates)
     with timer.phase("apply"):
         applied = apply_decisions(session, cube, facts, decisions, messages, job_of, embedder=embedder,
                                   settings=settings)
-    touched = applied["created"] + applied["updated"]
+    rows: list[dict[str, Any]] = applied["decisions"]
+    touched: list[uuid.UUID] = applied["created"] + applied["updated"]
+    # Every memory a fact was compared with: where linking looks for the new notes' neighbours.
+    seen = [c.memory_id for row in candidates for c in row if c.memory_id is not None]
     linking_job_id = None
     if touched:
         from memos.linking.service import enqueue_linking
 
-        # The neighbours this pass already found are where linking looks (no second index search).
-        seen = list(dict.fromkeys(c.memory_id for row in candidates for c in row if c.memory_id is not None))
         linking_job_id = enqueue_linking(session, cube, touched, tenant_id=job.tenant_id,
-                                         idempotency_key=f"linking:{job.id}", candidate_ids=seen)
+                                         idempotency_key=f"linking:{job.id}",
+                                         candidate_ids=list(dict.fromkeys(seen)))
     results: dict[uuid.UUID, dict[str, Any]] = {}
     for j in group:
-        rows = [r for r in applied["decisions"] if job_of[uuid.UUID(r["message_id"])].id == j.id]
+        own = [r for r in rows if job_of[uuid.UUID(r["message_id"])].id == j.id]
         results[j.id] = {
             "path": consolidator.name,
             "messages": len(j.payload.get("message_ids", [])),
-            "facts": len(rows),
-            "counts": {a.value: sum(1 for r in rows if r["action"] == a.value) for a in Action},
-            "decisions": rows,
+            "facts": len(own),
+            "counts": {a.value: sum(1 for r in own if r["action"] == a.value) for a in Action},
+            "decisions": own,
             "linking_job_id": str(linking_job_id) if linking_job_id else None,
         }
     now = datetime.now(UTC)
@@ -189,8 +208,8 @@ def consolidate(
         results[job.id]["coalesced"] = [str(j.id) for j in group if j.id != job.id]
     # The pass's cost, on the job that ran it (absorbed jobs name it in ``coalesced_into``).
     results[job.id]["timings_ms"] = timer.ms
-    log.info("consolidation job %s: %d messages of %d jobs, %d facts; %s", job.id, len(messages), len(group),
-             len(facts), timer.ms)
+    log.info("consolidation job %s: %d messages of %d jobs, %d facts; %s", job.id, len(job_of), len(group),
+             len(rows), timer.ms)
     return results[job.id]
 
 

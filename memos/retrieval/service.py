@@ -101,15 +101,16 @@ _SPEAKERS_SEEN: dict[uuid.UUID, list[str]] = {}
 _SPEAKERS_SEEN_MAX = 10_000
 
 
-def match_terms(stats: repo.LexemeStats, idf: dict[str, float]) -> list[str]:
-    """The query terms whose matches become lexical candidates (see ``LEXICAL_MATCH_BUDGET``)."""
+def match_terms(stats: repo.LexemeStats, idf: dict[str, float], budget: int = LEXICAL_MATCH_BUDGET) -> list[str]:
+    """The query terms whose matches become lexical candidates: the rarest first, until their matches would
+    pass ``budget`` rows (see ``LEXICAL_MATCH_BUDGET``)."""
     if stats.docs < PRUNE_MIN_DOCS:
         return list(idf)
     out: list[str] = []
     total = 0
     for lx in sorted(idf, key=lambda x: (stats.df.get(x, 0), x)):
         df = stats.df.get(lx, 0)
-        if out and total + df > LEXICAL_MATCH_BUDGET:
+        if out and total + df > budget:
             break
         out.append(lx)
         total += df

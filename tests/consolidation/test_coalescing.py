@@ -66,3 +66,41 @@ def test_jobs_not_yet_dispatched_are_left_to_their_own_run(
     assert job.result is not None
     assert "coalesced" not in job.result
     assert get_job(sessions, second["job_id"]).status == "queued"
+
+
+BACKLOG = [
+    [("Alice", "I live in Paris."), ("Bob", "I work at Initech.")],
+    [("Alice", "I love jazz."), ("Bob", "My favourite food is sushi.")],
+    [("Alice", "I moved to Berlin."), ("Bob", "I love chess.")],
+    [("Alice", "I don't like jazz anymore."), ("Bob", "I work for Globex now.")],
+    [("Bob", "I love chess."), ("Alice", "I live in Berlin.")],
+]
+
+
+def test_a_coalesced_backlog_decides_as_the_jobs_would_one_by_one(
+    client: TestClient, auth: Auth, sessions: sessionmaker[Session], settings: Settings, embedder: Embedder,
+) -> None:
+    def run_backlog(*, one_by_one: bool) -> tuple[list[str], list[list[str]]]:
+        cube = client.post("/v1/cubes", json={"name": f"c{uuid.uuid4().hex[:8]}"}, headers=auth).json()["id"]
+        jobs = [post(client, cube, auth, *batch)["job_id"] for batch in BACKLOG]
+        if one_by_one:
+            for job_id in jobs:
+                run(sessions, job_id, settings, embedder)
+        else:
+            _dispatch(sessions, *jobs)
+            lead = run(sessions, jobs[0], settings, embedder)
+            assert lead.result is not None
+            assert len(lead.result["coalesced"]) == len(jobs) - 1
+        actions = []
+        for job_id in jobs:
+            result = get_job(sessions, job_id).result
+            assert result is not None
+            actions.append([d["action"] for d in result["decisions"]])
+        return contents(client, cube, auth), actions
+
+    # Later batches of the pass see what earlier ones wrote (facts of the same pass, not yet in the table).
+    coalesced = run_backlog(one_by_one=False)
+    assert coalesced == run_backlog(one_by_one=True)
+    assert coalesced[1] == [["ADD", "ADD"], ["ADD", "ADD"], ["UPDATE", "ADD"], ["DELETE", "UPDATE"], ["NOOP", "NOOP"]]
+    assert sorted(coalesced[0]) == ["Alice moved to Berlin.", "Bob loves chess.", "Bob works for Globex now.",
+                                  "Bob's favourite food is sushi."]
