@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from memos.errors import MemOSError
 
@@ -56,6 +56,19 @@ def install_error_handlers(app: FastAPI) -> None:
         # The database refused a value (out-of-range time, malformed text): the input's fault.
         message = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
         return JSONResponse({"error": "invalid_input", "detail": message}, status_code=422)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity_error(_request: Request, exc: IntegrityError) -> JSONResponse:
+        # Requests check what they refer to before writing; a violation here means another request changed
+        # it in between (a cube deleted while memories were being added to it): a conflict, not a crash.
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        if sqlstate == "23503":  # foreign_key_violation
+            detail = "something this request refers to was deleted by another request meanwhile"
+        elif sqlstate == "23505":  # unique_violation
+            detail = "another request created the same record meanwhile"
+        else:
+            raise exc  # a bug, not a race: the server error path (logged, 500)
+        return JSONResponse({"error": "conflict", "detail": detail}, status_code=409)
 
     @app.exception_handler(OperationalError)
     async def _db_down(_request: Request, exc: OperationalError) -> JSONResponse:

@@ -58,9 +58,13 @@ def get_job(session: Session, job_id: uuid.UUID, *, lock: bool = False) -> Job |
     return session.scalar(stmt)
 
 
-def list_jobs(session: Session, cube_id: uuid.UUID, *, limit: int = 100) -> list[Job]:
-    stmt = select(Job).where(Job.cube_id == cube_id).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)
-    return list(session.scalars(stmt))
+def list_jobs(session: Session, cube_id: uuid.UUID, *, limit: int = 100,
+              tenant_id: uuid.UUID | None = None) -> list[Job]:
+    """The cube's jobs, newest first; only those ``tenant_id`` started when given."""
+    stmt = select(Job).where(Job.cube_id == cube_id)
+    if tenant_id is not None:
+        stmt = stmt.where(Job.tenant_id == tenant_id)
+    return list(session.scalars(stmt.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)))
 
 
 def undispatched(session: Session, *, older_than: datetime | None = None, limit: int = 100) -> list[Job]:

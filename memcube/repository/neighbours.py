@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sqlalchemy import exists, select, text
 from sqlalchemy.orm import Session
 
@@ -15,7 +16,8 @@ from memcube.repository.retrieval import or_tsquery
 
 
 def _vector_literal(vec: Any) -> str:
-    return "[" + ",".join(f"{float(x):.7g}" for x in vec) + "]"
+    # %-formatting of Python floats: 74 us per 384-d vector against 170 us for format() on numpy scalars.
+    return "[" + ",".join(["%.7g" % x for x in np.asarray(vec, dtype=np.float64).tolist()]) + "]"  # noqa: UP031
 
 
 def nearest_many(
@@ -71,44 +73,85 @@ class LexicalQuery:
 _SEP = "\x1f"
 
 
-def lexical_many(
-    session: Session, queries: Sequence[LexicalQuery], *, cube_id: uuid.UUID, limit: int, k1: float = 1.2,
-    b: float = 0.4, avg_len: float = 1.0,
-) -> list[list[uuid.UUID]]:
-    """For each query, the ids of its ``limit`` best BM25 matches among the cube's active memories.
+@dataclass(frozen=True)
+class Neighbour:
+    """An existing memory near a text: by vector (``lexical`` False) or by BM25 only."""
 
-    Runs ``memos_lexical_matches`` (the search's SECURITY DEFINER function, which checks cube access
-    itself) once per query in one statement: under row-level security a plain ``tsv @@ query`` cannot use
-    the GIN index and scanned the whole cube for every query (7 ms per query at 5,000 memories)."""
-    out: list[list[uuid.UUID]] = [[] for _ in queries]
-    todo = [(i, q) for i, q in enumerate(queries, start=1) if q.match and q.idf]
-    if not todo:
-        return out
+    memory_id: uuid.UUID
+    similarity: float  # cosine with the text's vector (0.0 when the text has none)
+    content: str
+    lexical: bool
+
+
+def candidates_many(
+    session: Session,
+    vectors: Sequence[Any | None],
+    queries: Sequence[LexicalQuery],
+    *,
+    cube_id: uuid.UUID,
+    dense_k: int,
+    lexical_k: int,
+    avg_len: float = 1.0,
+    k1: float = 1.2,
+    b: float = 0.4,
+    kind: str = "plaintext",
+) -> list[list[Neighbour]]:
+    """For each text (its vector and its BM25 query), the cube's ``dense_k`` nearest active memories by
+    vector, then its ``lexical_k`` best BM25 matches not among them, each with content and cosine: one
+    statement, one round trip, no memory rows loaded into the session.
+
+    The lexical half runs ``memos_lexical_matches`` (the search's SECURITY DEFINER function, which checks
+    cube access itself): under row-level security a plain ``tsv @@ query`` cannot use the GIN index and
+    scanned the whole cube for every text (7 ms per text at 5,000 memories; 1.1 ms through the function)."""
+    assert len(vectors) == len(queries)
+    if not vectors:
+        return []
     rows = session.execute(
         text(
             """
             WITH q AS MATERIALIZED (
-                SELECT u.i, to_tsquery('simple', u.tsq) AS query, string_to_array(u.lx, :sep) AS lexemes,
+                SELECT u.i, u.v, CASE WHEN u.tsq = '' THEN NULL ELSE to_tsquery('simple', u.tsq) END AS query,
+                       string_to_array(u.lx, :sep) AS lexemes,
                        CAST(string_to_array(u.idf, :sep) AS double precision[]) AS idf
-                FROM unnest(CAST(:ids AS int[]), CAST(:tsq AS text[]), CAST(:lx AS text[]),
-                            CAST(:idf AS text[])) AS u(i, tsq, lx, idf)
+                FROM unnest(CAST(:vecs AS vector[]), CAST(:tsq AS text[]), CAST(:lx AS text[]),
+                            CAST(:idf AS text[])) WITH ORDINALITY AS u(v, tsq, lx, idf, i)
             )
-            SELECT q.i, lm.memory_id
-            FROM q
-            CROSS JOIN LATERAL memos_lexical_matches(
-                ARRAY[CAST(:cube AS uuid)], q.query, q.lexemes, q.idf, ARRAY['active'],
-                CAST(:avg AS double precision), CAST(:k1 AS double precision), CAST(:b AS double precision),
-                CAST(:k AS integer)) AS lm
-            ORDER BY q.i, lm.score DESC
+            SELECT q.i, d.id, 1 - d.distance, d.content, false, d.distance
+            FROM q CROSS JOIN LATERAL (
+                SELECT id, content, embedding <=> q.v AS distance
+                FROM memories
+                WHERE q.v IS NOT NULL AND cube_id = :cube AND kind = :kind AND status = 'active'
+                  AND embedding IS NOT NULL
+                ORDER BY embedding <=> q.v
+                LIMIT :dk
+            ) AS d
+            UNION ALL
+            SELECT q.i, m.id, 1 - (m.embedding <=> q.v), m.content, true, -lm.score
+            FROM q CROSS JOIN LATERAL (
+                SELECT * FROM memos_lexical_matches(
+                    ARRAY[CAST(:cube AS uuid)], q.query, q.lexemes, q.idf, ARRAY['active'],
+                    CAST(:avg AS double precision), CAST(:k1 AS double precision), CAST(:b AS double precision),
+                    CAST(:lk AS integer))
+                WHERE q.query IS NOT NULL
+            ) AS lm
+            JOIN memories m ON m.id = lm.memory_id AND m.kind = :kind
+            ORDER BY 1, 5, 6
             """
         ),
-        {"ids": [i for i, _ in todo], "tsq": [or_tsquery(q.match) for _, q in todo],
-         "lx": [_SEP.join(q.idf) for _, q in todo],
-         "idf": [_SEP.join(repr(v) for v in q.idf.values()) for _, q in todo],
-         "sep": _SEP, "cube": cube_id, "avg": avg_len, "k1": k1, "b": b, "k": limit},
+        {"vecs": [None if v is None else _vector_literal(v) for v in vectors],
+         "tsq": [or_tsquery(q.match) if q.match and q.idf else "" for q in queries],
+         "lx": [_SEP.join(q.idf) for q in queries],
+         "idf": [_SEP.join(repr(v) for v in q.idf.values()) for q in queries],
+         "sep": _SEP, "cube": cube_id, "kind": kind, "dk": dense_k, "lk": lexical_k, "avg": avg_len, "k1": k1,
+         "b": b},
     ).all()
-    for i, memory_id in rows:
-        out[int(i) - 1].append(memory_id)
+    out: list[list[Neighbour]] = [[] for _ in vectors]
+    seen: list[set[uuid.UUID]] = [set() for _ in vectors]
+    for i, memory_id, similarity, content, lexical, _rank in rows:
+        if memory_id in seen[int(i) - 1]:
+            continue  # found by both: the dense row came first
+        seen[int(i) - 1].add(memory_id)
+        out[int(i) - 1].append(Neighbour(memory_id, float(similarity or 0.0), content, lexical))
     return out
 
 

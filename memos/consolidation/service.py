@@ -75,35 +75,19 @@ def lexical_queries(session: Session, cube: Cube, texts: list[str], settings: Se
 
 
 def find_candidates(session: Session, cube: Cube, facts: list[Fact], settings: Settings) -> list[list[Candidate]]:
-    """Nearest existing memories of each fact: dense (pgvector) and lexical (BM25), merged.
-    Handles ("m1", "m2"...) are per memory, so the same memory has one name in the whole batch."""
+    """Nearest existing memories of each fact: dense (pgvector) and lexical (BM25), merged, in one
+    statement. Handles ("m1", "m2"...) are per memory, so the same memory has one name in the whole batch."""
     if not facts:
         return []
     memories_repo.tune_vector_search(session, ef_search=100)
-    dense = neighbours.nearest_many(session, [f.vector for f in facts if f.vector is not None],
-                                    cube_id=cube.id, limit=DENSE_K)
     queries, avg_len = lexical_queries(session, cube, [f.text for f in facts], settings)
-    lexical = neighbours.lexical_many(session, queries, cube_id=cube.id, limit=LEXICAL_K, avg_len=avg_len,
-                                      k1=settings.search_bm25_k1, b=settings.search_bm25_b)
-    ids = {mid for row in dense for mid, _ in row} | {mid for row in lexical for mid in row}
-    heads = {m.id: m for m in memories_repo.get_memories(session, list(ids))}
-    with_vector = {mid for mid in ids if mid in heads and heads[mid].embedding is not None}
+    found = neighbours.candidates_many(
+        session, [f.vector for f in facts], queries, cube_id=cube.id, dense_k=DENSE_K, lexical_k=LEXICAL_K,
+        avg_len=avg_len, k1=settings.search_bm25_k1, b=settings.search_bm25_b,
+    )
     handles: dict[uuid.UUID, str] = {}
-    out: list[list[Candidate]] = []
-    for i, fact in enumerate(facts):
-        sims = dict(dense[i]) if i < len(dense) else {}
-        merged: list[Candidate] = []
-        for mid in list(sims) + [m for m in lexical[i] if m not in sims]:
-            head = heads.get(mid)
-            if head is None or head.status != "active":
-                continue
-            sim = sims.get(mid)
-            if sim is None and fact.vector is not None and mid in with_vector:
-                sim = float((fact.vector * head.embedding).sum())
-            handle = handles.setdefault(mid, f"m{len(handles) + 1}")
-            merged.append(Candidate(handle, head.content, sim or 0.0, memory_id=mid))
-        out.append(merged)
-    return out
+    return [[Candidate(handles.setdefault(n.memory_id, f"m{len(handles) + 1}"), n.content, n.similarity,
+                       memory_id=n.memory_id) for n in row] for row in found]
 
 
 def _turns(messages: list[ChatMessage]) -> list[Turn]:

@@ -276,3 +276,28 @@ def test_moderately_nested_metadata_is_stored(client: TestClient, auth: Auth, cu
         metadata = {f"l{i}": [metadata]}
     mem = add_one(client, cube_id, auth, "nested", metadata=metadata)
     assert client.get(f"/v1/memories/{mem['id']}", headers=auth).json()["metadata"] == metadata
+
+
+def test_a_cube_deleted_while_memories_are_added_is_a_409_not_a_500(
+    client: TestClient, auth: Auth, cube_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request found the cube, then another request deleted it before the insert (simulated here in the
+    same transaction, at the moment the race would hit): a clear conflict, and nothing is stored."""
+    from sqlalchemy import text
+
+    from memcube.repository import memories as repo
+
+    original = repo.insert_memories
+
+    def insert_after_the_cube_is_gone(session: Any, rows: list[dict[str, Any]]) -> Any:
+        session.execute(text("DELETE FROM cubes WHERE id = :id"), {"id": cube_id})
+        return original(session, rows)
+
+    monkeypatch.setattr(repo, "insert_memories", insert_after_the_cube_is_gone)
+    r = client.post(f"/v1/cubes/{cube_id}/memories", json={"memories": [{"content": "too late"}]}, headers=auth)
+    assert r.status_code == 409, r.text
+    assert r.json()["error"] == "conflict"
+    assert "deleted" in r.json()["detail"]
+    monkeypatch.undo()
+    assert client.get(f"/v1/cubes/{cube_id}", headers=auth).status_code == 200  # the request rolled back
+    assert client.get(f"/v1/cubes/{cube_id}/memories", headers=auth).json()["memories"] == []

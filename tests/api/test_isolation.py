@@ -195,3 +195,31 @@ def test_deleting_a_cube_removes_its_memories(client: TestClient, auth: Auth, cu
     assert client.get(f"/v1/cubes/{cube_id}", headers=auth).status_code == 404
     assert client.get(f"/v1/memories/{mems[0]['id']}", headers=auth).status_code == 404
     assert client.get("/v1/cubes", headers=auth).json()["cubes"] == []
+
+
+def test_jobs_in_a_shared_cube(
+    client: TestClient, auth: Auth, cube_id: str, other: tuple[uuid.UUID, Auth], make_tenant: MakeTenant,
+) -> None:
+    """Who started a job sees it; the cube's owner sees every job that works on the cube; nobody else."""
+    b_id, b_auth = other
+    c_id, c_auth = make_tenant("charlie")
+    grant(client, cube_id, auth, b_id, "write")
+    grant(client, cube_id, auth, c_id, "read")
+    body = {"messages": [{"role": "user", "name": "Bob", "content": "I work at Initech."}]}
+    mine = client.post(f"/v1/cubes/{cube_id}/messages", json=body, headers=auth).json()["job_id"]
+    theirs = client.post(f"/v1/cubes/{cube_id}/messages", json=body, headers=b_auth).json()["job_id"]
+
+    assert client.get(f"/v1/jobs/{theirs}", headers=b_auth).status_code == 200
+    assert client.get(f"/v1/jobs/{theirs}", headers=auth).status_code == 200  # the owner's cube
+    assert client.get(f"/v1/jobs/{mine}", headers=b_auth).status_code == 404  # not B's job
+    for job in (mine, theirs):
+        assert client.get(f"/v1/jobs/{job}", headers=c_auth).status_code == 404  # a reader started neither
+
+    def listed(headers: Auth) -> list[str]:
+        r = client.get(f"/v1/cubes/{cube_id}/jobs", headers=headers)
+        assert r.status_code == 200, r.text
+        return [j["id"] for j in r.json()["jobs"]]
+
+    assert listed(auth) == [theirs, mine]  # newest first
+    assert listed(b_auth) == [theirs]
+    assert listed(c_auth) == []
