@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     job_stuck_after_s: float = Field(
         default=300.0, gt=0, description="re-dispatch a job handed to the broker this long ago and not running"
     )
+    job_lost_after_s: float = Field(
+        default=30.0, gt=0, description="re-dispatch a running job this long after its start once no runner holds it"
+    )
     relay_poll_interval_s: float = Field(default=1.0, gt=0, description="relay wake-up without a NOTIFY")
     relay_batch_size: int = Field(default=100, ge=1)
     sweep_batch_size: int = Field(default=500, ge=1)

@@ -1,9 +1,11 @@
 """The background path of ``memos serve`` when nothing else is running it: a Redis (ours, or the one in
 ``MEMOS_REDIS_URL``), a Celery worker subprocess with beat embedded, and the outbox relay in a thread.
 
-Everything started here is stopped when the context exits: the relay first (no new sends), then the
-worker (warm shutdown, then SIGKILL of its process group after a grace period: a job cut off there is
-rolled back and run again later, see memos/jobs/runner.py), then our Redis.
+The worker is supervised: if it exits while the service runs (killed, out of memory), it is started again
+(after 1 s, doubling up to a minute while it keeps dying at once); its lost job is sent again by the outbox
+sweep (memos/jobs/sweeps.py). Everything started here is stopped when the context exits: the relay first
+(no new sends), then the worker (warm shutdown, then SIGKILL of its process group after a grace period: a
+job cut off there is rolled back and run again later, see memos/jobs/runner.py), then our Redis.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -95,15 +99,69 @@ def stop_process_group(process: subprocess.Popen[bytes], *, grace_s: float = WOR
     process.wait()
 
 
+class WorkerSupervisor:
+    """Runs the worker subprocess and starts it again whenever it exits before ``stop()``."""
+
+    MIN_BACKOFF_S = 1.0
+    MAX_BACKOFF_S = 60.0
+    HEALTHY_AFTER_S = 60.0  # a run this long resets the backoff
+
+    def __init__(self, settings: Settings, env: dict[str, str], *, log_path: Path) -> None:
+        self.settings, self.env, self.log_path = settings, env, log_path
+        self.restarts = 0
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._process = start_worker(settings, env, beat=True, log_path=log_path)
+        self._thread = threading.Thread(target=self._watch, name="memos-worker-supervisor", daemon=True)
+        self._thread.start()
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        with self._lock:
+            return self._process
+
+    def _watch(self) -> None:
+        backoff = self.MIN_BACKOFF_S
+        started = time.monotonic()
+        while not self._stopping.is_set():
+            code = self.process.poll()
+            if code is None:
+                self._stopping.wait(0.5)
+                continue
+            if time.monotonic() - started > self.HEALTHY_AFTER_S:
+                backoff = self.MIN_BACKOFF_S
+            log.error("the worker (pid %d) exited with %s; starting it again in %.0f s (log %s)",
+                      self.process.pid, code, backoff, self.log_path)
+            if self._stopping.wait(backoff):
+                return
+            with self._lock:
+                # Leftovers of the dead worker's group (its embedded beat) go before the new one starts.
+                stop_process_group(self._process, grace_s=1.0)
+                self._process = start_worker(self.settings, self.env, beat=True, log_path=self.log_path)
+            self.restarts += 1
+            started = time.monotonic()
+            backoff = min(backoff * 2, self.MAX_BACKOFF_S)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+        stop_process_group(self.process)
+
+
 @dataclass
 class Background:
     """What ``background()`` started (for status output and tests)."""
 
     redis_url: str
-    worker: subprocess.Popen[bytes]
+    supervisor: WorkerSupervisor
     relay: Relay
     redis: RedisServer | None
     worker_log: Path
+
+    @property
+    def worker(self) -> subprocess.Popen[bytes]:
+        """The worker process running now (a new one after a restart)."""
+        return self.supervisor.process
 
 
 @contextmanager
@@ -127,8 +185,8 @@ def background(settings: Settings, database_url: str) -> Iterator[Background | N
         upgrade(database_url)  # before the relay and the worker query the jobs table
         worker_log = settings.home / "logs" / "worker.log"
         env = settings_env(settings, MEMOS_DATABASE_URL=database_url, MEMOS_REDIS_URL=redis_url)
-        worker = start_worker(settings, env, beat=True, log_path=worker_log)
-        stack.callback(stop_process_group, worker)
+        supervisor = WorkerSupervisor(settings, env, log_path=worker_log)
+        stack.callback(supervisor.stop)
 
         engine = make_engine(database_url, role=settings.db_role or None, pool_size=2)
         stack.callback(engine.dispose)
@@ -142,5 +200,7 @@ def background(settings: Settings, database_url: str) -> Iterator[Background | N
                       batch_size=settings.relay_batch_size, poll_interval_s=settings.relay_poll_interval_s)
         relay.start()
         stack.callback(relay.stop)
-        log.info("background: redis %s, worker pid %d (log %s), relay running", redis_url, worker.pid, worker_log)
-        yield Background(redis_url=redis_url, worker=worker, relay=relay, redis=redis_server, worker_log=worker_log)
+        log.info("background: redis %s, worker pid %d (log %s), relay running", redis_url, supervisor.process.pid,
+                 worker_log)
+        yield Background(redis_url=redis_url, supervisor=supervisor, relay=relay, redis=redis_server,
+                         worker_log=worker_log)

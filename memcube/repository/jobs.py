@@ -93,23 +93,40 @@ def next_retry_at(session: Session) -> datetime | None:
 
 
 def stuck(session: Session, *, dispatched_before: datetime, limit: int = 100) -> list[Job]:
-    """Jobs handed to the broker long ago that have not finished and whose row nobody holds.
-
-    A runner keeps its job's row locked while the handler runs, so SKIP LOCKED leaves out every job that
-    is really being worked on: what remains was lost (a Redis restart, a SIGKILLed worker).
-    """
+    """Jobs handed to the broker long ago that no worker has claimed: lost in a Redis restart (or still
+    queued behind a long backlog, which a second delivery cannot hurt). Running jobs: see ``lost``."""
     stmt = (
         select(Job)
-        .where(
-            Job.status.in_(("queued", "running")),
-            Job.dispatched_at.is_not(None),
-            Job.dispatched_at < dispatched_before,
-        )
+        .where(Job.status == "queued", Job.dispatched_at.is_not(None), Job.dispatched_at < dispatched_before)
         .order_by(Job.dispatched_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     return list(session.scalars(stmt))
+
+
+def hold_job(session: Session, job_id: uuid.UUID) -> None:
+    """Mark this transaction as the job's runner (a transaction-level advisory lock on the job id, taken
+    before anything it may wait for), so a sweep can tell a live run from a lost one: see ``lost``."""
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"job:{job_id}"})
+
+
+def lost(session: Session, *, started_before: datetime, limit: int = 100) -> list[Job]:
+    """Running jobs started before ``started_before`` whose runner is gone: nobody holds their advisory lock
+    (``hold_job``; trying it here takes it until this transaction ends, so a runner cannot start on them
+    meanwhile), and their rows are locked for the caller's update."""
+    candidates = session.scalars(
+        select(Job).where(Job.status == "running", Job.started_at < started_before)
+        .order_by(Job.started_at).limit(limit).with_for_update(skip_locked=True)
+    ).all()
+    if not candidates:
+        return []
+    free = set(session.scalars(
+        text("SELECT id FROM unnest(CAST(:ids AS uuid[])) AS j(id)"
+             " WHERE pg_try_advisory_xact_lock(hashtextextended('job:' || CAST(j.id AS text), 0))"),
+        {"ids": [j.id for j in candidates]},
+    ))
+    return [j for j in candidates if j.id in free]
 
 
 def lock_serial(session: Session, key: str) -> None:

@@ -115,6 +115,7 @@ def run_job(sessions: sessionmaker[Session], job_id: uuid.UUID | str, ctx: JobCo
     session = sessions()
     session.info["tenant_id"] = claimed.tenant_id
     try:
+        repo.hold_job(session, job_id)  # "a runner is on it", for the lost-job sweep
         if serial_key is not None:
             # Before the job's row: a runner holding the key may then lock (and run) other jobs of the
             # same key, whose runners wait here without holding their rows (no lock cycle).

@@ -27,26 +27,32 @@ MAX_BATCHES = 20
 
 
 def requeue_stuck(sessions: sessionmaker[Session], settings: Settings, *, max_batches: int = MAX_BATCHES) -> int:
-    """Send back to the outbox the jobs that were handed to the broker long ago and are not running
-    (lost in a Redis restart, or their worker was SIGKILLed); fail those that used up their attempts."""
-    cutoff = datetime.now(UTC) - timedelta(seconds=settings.job_stuck_after_s)
+    """Send back to the outbox the jobs a worker lost: running ones whose runner is gone (its worker was
+    SIGKILLed or lost its database connection) ``MEMOS_JOB_LOST_AFTER_S`` after they started, and ones
+    handed to the broker ``MEMOS_JOB_STUCK_AFTER_S`` ago that no worker claimed (lost in a Redis restart).
+    A job that used up its attempts this way is failed instead."""
+    now = datetime.now(UTC)
+    lost_cutoff = now - timedelta(seconds=settings.job_lost_after_s)
+    stuck_cutoff = now - timedelta(seconds=settings.job_stuck_after_s)
     total = 0
-    for _ in range(max_batches):
-        with tenant_session(sessions, SYSTEM) as session:
-            jobs = jobs_repo.stuck(session, dispatched_before=cutoff, limit=settings.sweep_batch_size)
-            for job in jobs:
-                if job.status == "running" and job.attempts >= settings.job_max_attempts:
-                    job.status = "failed"
-                    job.error = f"gave up after {job.attempts} attempts (the worker was lost each time)"
-                    job.finished_at = datetime.now(UTC)
-                else:
-                    job.status = "queued"
-                    job.dispatched_at = None
-        total += len(jobs)
-        if len(jobs) < settings.sweep_batch_size:
-            break
+    for find in (lambda s: jobs_repo.lost(s, started_before=lost_cutoff, limit=settings.sweep_batch_size),
+                 lambda s: jobs_repo.stuck(s, dispatched_before=stuck_cutoff, limit=settings.sweep_batch_size)):
+        for _ in range(max_batches):
+            with tenant_session(sessions, SYSTEM) as session:
+                jobs = find(session)
+                for job in jobs:
+                    if job.status == "running" and job.attempts >= settings.job_max_attempts:
+                        job.status = "failed"
+                        job.error = f"gave up after {job.attempts} attempts (the worker was lost each time)"
+                        job.finished_at = datetime.now(UTC)
+                    else:
+                        job.status = "queued"
+                        job.dispatched_at = None
+            total += len(jobs)
+            if len(jobs) < settings.sweep_batch_size:
+                break
     if total:
-        log.warning("outbox sweep: %d stuck jobs sent back to the outbox", total)
+        log.warning("outbox sweep: %d lost or stuck jobs sent back to the outbox", total)
     return total
 
 

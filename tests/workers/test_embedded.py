@@ -100,7 +100,7 @@ def test_serve_runs_jobs_in_its_own_worker_and_stops_everything(tmp_path: Path) 
 
 
 @pytest.mark.slow
-def test_serve_uses_the_redis_named_in_memos_redis_url(tmp_path: Path) -> None:
+def test_serve_uses_the_redis_named_in_memos_redis_url_and_restarts_a_dead_worker(tmp_path: Path) -> None:
     from workers.redis_server import redis_executable
 
     redis_port, port = free_port(), free_port()
@@ -141,6 +141,14 @@ def test_serve_uses_the_redis_named_in_memos_redis_url(tmp_path: Path) -> None:
             wait_for(finished, timeout=90, what="the consolidation job")
             memories = _json(http.get(f"/v1/cubes/{cube}/memories", headers=auth), 200)["memories"]
             assert any("Lyon" in m["content"] for m in memories)
+
+            # The worker dies (OOM killer, a stray kill): serve starts another and jobs keep running.
+            os.kill(int(match.group(2)), signal.SIGKILL)
+            wait_for(lambda: "exited with -9; starting it again" in log.read_text(), timeout=30,
+                     what="the supervisor to notice")
+            body = {"messages": [{"role": "user", "name": "Bob", "content": "I work at Initech."}]}
+            job_id = _json(http.post(f"/v1/cubes/{cube}/messages", json=body, headers=auth), 202)["job_id"]
+            wait_for(finished, timeout=120, what="a job after the restart")
         # The tasks went through that Redis: the worker's queue binding lives there.
         import redis
 

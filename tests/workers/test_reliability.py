@@ -52,9 +52,9 @@ def test_sigkilled_worker_job_completes_exactly_once_after_restart(background: M
     assert (job.status, job.attempts) == ("running", 1)
     assert bg.memories(cube_id) == []  # nothing half-applied
 
-    # A new worker with beat: the outbox sweep finds the job dispatched, unfinished and unlocked, and
-    # sends it again; nobody calls anything by hand.
-    bg.start_worker(beat=True, sweep_outbox_every_s=0.5, job_stuck_after_s=1.0)
+    # A new worker with beat: the outbox sweep finds the job running with no runner holding it, and sends
+    # it again; nobody calls anything by hand.
+    bg.start_worker(beat=True, sweep_outbox_every_s=0.5, job_lost_after_s=1.0)
     job = bg.wait_job(job_id)
     assert job.attempts == 2
     reference = post_messages(bg, control, auth)["job_id"]  # the same batch, never interrupted

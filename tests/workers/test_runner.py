@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from memcube.db import SYSTEM, tenant_session
@@ -126,26 +126,39 @@ def test_relay_dispatches_ready_rows_and_keeps_the_rest_when_the_broker_fails(
     assert dispatch_batch(sessions, sent.append) == (0, True)
 
 
-def test_stuck_jobs_go_back_to_the_outbox(
-    sessions: sessionmaker[Session], job_settings: Settings, enqueue: Enqueue, tenant: Tenant, cube_id: str
+def test_stuck_and_lost_jobs_go_back_to_the_outbox(
+    sessions: sessionmaker[Session], job_settings: Settings, enqueue: Enqueue, tenant: Tenant, cube_id: str,
+    app_engine: Engine,
 ) -> None:
     long_ago = datetime.now(UTC) - timedelta(seconds=job_settings.job_stuck_after_s + 60)
     lost_in_redis = enqueue(tenant[0], cube_id, "test.note", {"content": "a"})
     set_job(sessions, lost_in_redis, dispatched_at=long_ago)
     killed = enqueue(tenant[0], cube_id, "test.note", {"content": "b"})
-    set_job(sessions, killed, dispatched_at=long_ago, status="running", attempts=1)
+    set_job(sessions, killed, dispatched_at=long_ago, started_at=long_ago, status="running", attempts=1)
     hopeless = enqueue(tenant[0], cube_id, "test.note", {"content": "c"})
-    set_job(sessions, hopeless, dispatched_at=long_ago, status="running", attempts=3)
+    set_job(sessions, hopeless, dispatched_at=long_ago, started_at=long_ago, status="running", attempts=3)
     recent = enqueue(tenant[0], cube_id, "test.note", {"content": "d"})
     set_job(sessions, recent, dispatched_at=datetime.now(UTC))
+    # Running for long, but a live runner holds it (say, waiting for its cube's serial lock): left alone.
+    waiting = enqueue(tenant[0], cube_id, "test.note", {"content": "e"})
+    set_job(sessions, waiting, dispatched_at=long_ago, started_at=long_ago, status="running", attempts=1)
+    just_started = enqueue(tenant[0], cube_id, "test.note", {"content": "f"})
+    set_job(sessions, just_started, dispatched_at=long_ago, started_at=datetime.now(UTC), status="running",
+            attempts=1)
 
-    assert sweeps.requeue_stuck(sessions, job_settings) == 3
+    with app_engine.connect() as runner:  # another backend, as a worker's runner would be
+        runner.execute(text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"), {"k": f"job:{waiting}"})
+        assert sweeps.requeue_stuck(sessions, job_settings) == 3
+        runner.rollback()
+        runner.execute(text("SELECT pg_advisory_unlock_all()"))
     for job_id in (lost_in_redis, killed):
         job = load_job(sessions, job_id)
         assert (job.status, job.dispatched_at) == ("queued", None)
     assert load_job(sessions, hopeless).status == "failed"
     assert load_job(sessions, recent).dispatched_at is not None
-    assert sweeps.requeue_stuck(sessions, job_settings) == 0
+    assert load_job(sessions, waiting).status == "running"
+    assert load_job(sessions, just_started).status == "running"
+    assert sweeps.requeue_stuck(sessions, job_settings) == 1  # the runner is gone now: `waiting` was lost
 
 
 def test_ttl_sweep_writes_tombstones_as_the_system(
