@@ -91,14 +91,18 @@ def candidates_many(
     cube_id: uuid.UUID,
     dense_k: int,
     lexical_k: int,
+    speakers: Sequence[str | None] | None = None,
+    speaker_k: int = 0,
     avg_len: float = 1.0,
     k1: float = 1.2,
     b: float = 0.4,
     kind: str = "plaintext",
 ) -> list[list[Neighbour]]:
     """For each text (its vector and its BM25 query), the cube's ``dense_k`` nearest active memories by
-    vector, then its ``lexical_k`` best BM25 matches not among them, each with content and cosine: one
-    statement, one round trip, no memory rows loaded into the session.
+    vector, then the ``speaker_k`` nearest of its speaker's own memories (``role``), then its ``lexical_k``
+    best BM25 matches, each memory once, with content and cosine: one statement, one round trip, no memory
+    rows loaded into the session. The speaker's own: in a large cube the overall nearest are crowded with
+    other people's facts of the same kind, and the earlier fact an UPDATE must find drops out of them.
 
     The lexical half runs ``memos_lexical_matches`` (the search's SECURITY DEFINER function, which checks
     cube access itself): under row-level security a plain ``tsv @@ query`` cannot use the GIN index and
@@ -110,13 +114,14 @@ def candidates_many(
         text(
             """
             WITH q AS MATERIALIZED (
-                SELECT u.i, u.v, CASE WHEN u.tsq = '' THEN NULL ELSE to_tsquery('simple', u.tsq) END AS query,
+                SELECT u.i, u.v, u.speaker,
+                       CASE WHEN u.tsq = '' THEN NULL ELSE to_tsquery('simple', u.tsq) END AS query,
                        string_to_array(u.lx, :sep) AS lexemes,
                        CAST(string_to_array(u.idf, :sep) AS double precision[]) AS idf
-                FROM unnest(CAST(:vecs AS vector[]), CAST(:tsq AS text[]), CAST(:lx AS text[]),
-                            CAST(:idf AS text[])) WITH ORDINALITY AS u(v, tsq, lx, idf, i)
+                FROM unnest(CAST(:vecs AS vector[]), CAST(:speakers AS text[]), CAST(:tsq AS text[]),
+                            CAST(:lx AS text[]), CAST(:idf AS text[])) WITH ORDINALITY AS u(v, speaker, tsq, lx, idf, i)
             )
-            SELECT q.i, d.id, 1 - d.distance, d.content, false, d.distance
+            SELECT q.i, d.id, 1 - d.distance, d.content, 0, d.distance
             FROM q CROSS JOIN LATERAL (
                 SELECT id, content, embedding <=> q.v AS distance
                 FROM memories
@@ -126,7 +131,17 @@ def candidates_many(
                 LIMIT :dk
             ) AS d
             UNION ALL
-            SELECT q.i, m.id, 1 - (m.embedding <=> q.v), m.content, true, -lm.score
+            SELECT q.i, sp.id, 1 - sp.distance, sp.content, 1, sp.distance
+            FROM q CROSS JOIN LATERAL (
+                SELECT id, content, embedding <=> q.v AS distance
+                FROM memories
+                WHERE q.v IS NOT NULL AND q.speaker IS NOT NULL AND :sk > 0 AND cube_id = :cube
+                  AND role = q.speaker AND kind = :kind AND status = 'active' AND embedding IS NOT NULL
+                ORDER BY embedding <=> q.v
+                LIMIT :sk
+            ) AS sp
+            UNION ALL
+            SELECT q.i, m.id, 1 - (m.embedding <=> q.v), m.content, 2, -lm.score
             FROM q CROSS JOIN LATERAL (
                 SELECT * FROM memos_lexical_matches(
                     ARRAY[CAST(:cube AS uuid)], q.query, q.lexemes, q.idf, ARRAY['active'],
@@ -139,6 +154,7 @@ def candidates_many(
             """
         ),
         {"vecs": [None if v is None else _vector_literal(v) for v in vectors],
+         "speakers": list(speakers) if speakers is not None else [None] * len(vectors), "sk": speaker_k,
          "tsq": [or_tsquery(q.match) if q.match and q.idf else "" for q in queries],
          "lx": [_SEP.join(q.idf) for q in queries],
          "idf": [_SEP.join(repr(v) for v in q.idf.values()) for q in queries],
@@ -147,11 +163,11 @@ def candidates_many(
     ).all()
     out: list[list[Neighbour]] = [[] for _ in vectors]
     seen: list[set[uuid.UUID]] = [set() for _ in vectors]
-    for i, memory_id, similarity, content, lexical, _rank in rows:
+    for i, memory_id, similarity, content, source, _rank in rows:
         if memory_id in seen[int(i) - 1]:
-            continue  # found by both: the dense row came first
+            continue  # found twice: the first source wins (dense, speaker, lexical)
         seen[int(i) - 1].add(memory_id)
-        out[int(i) - 1].append(Neighbour(memory_id, float(similarity or 0.0), content, lexical))
+        out[int(i) - 1].append(Neighbour(memory_id, float(similarity or 0.0), content, lexical=source == 2))
     return out
 
 

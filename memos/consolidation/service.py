@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 ACTOR = "system:consolidation"
 DENSE_K = 8
+SPEAKER_K = 4  # nearest of the fact's speaker's own memories, beyond the cube's DENSE_K nearest
 LEXICAL_K = 5
 # Rows the lexical candidates of one fact may cost in a large cube (the search allows 1,000: it ranks what
 # it finds; a fact needs only its few closest, and a batch runs hundreds of these).
@@ -75,16 +76,19 @@ def lexical_queries(session: Session, cube: Cube, texts: list[str], settings: Se
 
 
 def find_candidates(session: Session, cube: Cube, facts: list[Fact], settings: Settings) -> list[list[Candidate]]:
-    """Nearest existing memories of each fact: dense (pgvector) and lexical (BM25), merged, in one
-    statement. Handles ("m1", "m2"...) are per memory, so the same memory has one name in the whole batch."""
+    """Nearest existing memories of each fact: dense (pgvector), the speaker's own nearest, and lexical
+    (BM25), merged, in one statement. Handles ("m1", "m2"...) are per memory, so the same memory has one
+    name in the whole batch."""
     if not facts:
         return []
     memories_repo.tune_vector_search(session, ef_search=100)
     queries, avg_len = lexical_queries(session, cube, [f.text for f in facts], settings)
     found = neighbours.candidates_many(
         session, [f.vector for f in facts], queries, cube_id=cube.id, dense_k=DENSE_K, lexical_k=LEXICAL_K,
-        avg_len=avg_len, k1=settings.search_bm25_k1, b=settings.search_bm25_b,
+        speakers=[f.speaker or None for f in facts], speaker_k=SPEAKER_K, avg_len=avg_len,
+        k1=settings.search_bm25_k1, b=settings.search_bm25_b,
     )
+    print("DEBUGC", [[(n.content, round(n.similarity, 3), n.lexical) for n in row] for row in found])
     handles: dict[uuid.UUID, str] = {}
     return [[Candidate(handles.setdefault(n.memory_id, f"m{len(handles) + 1}"), n.content, n.similarity,
                        memory_id=n.memory_id) for n in row] for row in found]

@@ -65,3 +65,27 @@ def test_idempotency_key_of_another_cube_is_a_conflict(
                                                          "idempotency_key": "k"}, headers=auth)
     assert r.status_code == 409
     assert r.json()["error"] == "conflict"
+
+
+def test_an_update_finds_the_speakers_own_fact_in_a_crowded_cube(
+    client: TestClient, auth: Auth, cube_id: str, sessions: sessionmaker[Session], settings: Settings,
+    embedder: Embedder,
+) -> None:
+    """Fourteen namesakes ("Alice Johnson moved to Lisbon.") are nearer to Alice's "I moved to Lisbon." than her
+    own "Alice lives in Oslo.", by vector and by BM25: the cube's nearest alone miss it (an ADD, keeping
+    both homes); the nearest of her own memories (``role``) find it."""
+    from memos.consolidation.service import DENSE_K, LEXICAL_K
+    from tests.api.helpers import add
+
+    surnames = ["Johnson", "Okafor", "Silva", "Nakamura", "Petrov", "Garcia", "Rossi", "Novak", "Haddad", "Kim",
+                "Dubois", "Larsen", "Costa", "Walsh"]
+    assert len(surnames) > DENSE_K + LEXICAL_K
+    for surname in surnames:
+        add(client, cube_id, auth, f"Alice {surname} moved to Lisbon.", role=f"Alice {surname}")
+    (own,) = add(client, cube_id, auth, "Alice lives in Oslo.", role="Alice")
+    job = run(sessions, post(client, cube_id, auth, ("Alice", "I moved to Lisbon."))["job_id"], settings, embedder)
+    assert job.result is not None
+    (decision,) = job.result["decisions"]
+    assert (decision["action"], decision["target_id"]) == ("UPDATE", own["id"])
+    assert "Alice moved to Lisbon." in contents(client, cube_id, auth)
+    assert "Alice lives in Oslo." not in contents(client, cube_id, auth)
