@@ -88,7 +88,6 @@ def find_candidates(session: Session, cube: Cube, facts: list[Fact], settings: S
         speakers=[f.speaker or None for f in facts], speaker_k=SPEAKER_K, avg_len=avg_len,
         k1=settings.search_bm25_k1, b=settings.search_bm25_b,
     )
-    print("DEBUGC", [[(n.content, round(n.similarity, 3), n.lexical) for n in row] for row in found])
     handles: dict[uuid.UUID, str] = {}
     return [[Candidate(handles.setdefault(n.memory_id, f"m{len(handles) + 1}"), n.content, n.similarity,
                        memory_id=n.memory_id) for n in row] for row in found]
