@@ -162,15 +162,16 @@ def consolidate(
                                   settings=settings)
     rows: list[dict[str, Any]] = applied["decisions"]
     touched: list[uuid.UUID] = applied["created"] + applied["updated"]
-    # Every memory a fact was compared with: where linking looks for the new notes' neighbours.
-    seen = [c.memory_id for row in candidates for c in row if c.memory_id is not None]
     linking_job_id = None
     if touched:
-        from memos.linking.service import enqueue_linking
+        from memos.linking.service import NEIGHBOURS, enqueue_linking
 
+        # Each written memory's nearest, as its fact found them: linking needs no second index search.
+        hints = {mid: sorted(((c.memory_id, c.similarity) for c in candidates[fi]
+                              if c.memory_id is not None and c.memory_id != mid), key=lambda ns: -ns[1])[:NEIGHBOURS]
+                 for mid, fi in applied["written_by"].items()}
         linking_job_id = enqueue_linking(session, cube, touched, tenant_id=job.tenant_id,
-                                         idempotency_key=f"linking:{job.id}",
-                                         candidate_ids=list(dict.fromkeys(seen)))
+                                         idempotency_key=f"linking:{job.id}", hints=hints)
     results: dict[uuid.UUID, dict[str, Any]] = {}
     for j in group:
         own = [r for r in rows if job_of[uuid.UUID(r["message_id"])].id == j.id]
@@ -323,7 +324,10 @@ def apply_decisions(
             memories.set_status(session, head, "deleted", actor=ACTOR,
                                 reason=f"DELETE: {d.reason}; retracted by {fact.text[:300]!r}", batch=versions)
     versions.write()
-    return {"decisions": [row for *_, row in plan], "created": created, "updated": updated}
+    # The fact that last wrote each memory (its candidates are the memory's neighbours for linking).
+    written_by = {mid: fi for fi, mid in sorted(written.items())}
+    return {"decisions": [row for *_, row in plan], "created": created, "updated": updated,
+            "written_by": written_by}
 
 
 def _metadata(fact: Fact, msg: ChatMessage) -> dict[str, Any]:

@@ -42,15 +42,18 @@ MAX_EVOLVED = 3  # neighbours one new note may change
 LINK_TYPES = ("related", "supports", "contradicts", "supersedes", "same_entity")
 
 
+Hints = dict[uuid.UUID, list[tuple[uuid.UUID, float]]]
+
+
 def enqueue_linking(
     session: Session, cube: Cube, memory_ids: list[uuid.UUID], *, tenant_id: uuid.UUID,
-    idempotency_key: str | None = None, candidate_ids: list[uuid.UUID] | None = None,
+    idempotency_key: str | None = None, hints: Hints | None = None,
 ) -> uuid.UUID:
     """Write one ``linking.link`` outbox row for a batch of memories (in the caller's transaction);
-    ``candidate_ids``: see ``link_memories``."""
+    ``hints``: see ``link_memories``."""
     payload: dict[str, Any] = {"memory_ids": [str(m) for m in memory_ids]}
-    if candidate_ids is not None:
-        payload["candidate_ids"] = [str(m) for m in candidate_ids]
+    if hints is not None:
+        payload["neighbours"] = {str(m): [[str(n), round(sim, 4)] for n, sim in near] for m, near in hints.items()}
     job, _ = jobs_repo.enqueue(session, tenant_id=tenant_id, cube_id=cube.id, type=JOB_TYPE, payload=payload,
                                idempotency_key=idempotency_key)
     return job.id
@@ -97,7 +100,7 @@ def link_memories(
     session: Session,
     memory_ids: list[uuid.UUID],
     *,
-    candidate_ids: list[uuid.UUID] | None = None,
+    hints: Hints | None = None,
     evolve: bool = True,
     llm: LLMClient | None = None,
     usage: UsageSink | None = None,
@@ -106,9 +109,9 @@ def link_memories(
     upserted by (source, target, type) after the note's previous links of this actor are dropped, and
     enrichment/evolution write a version only when something actually changes.
 
-    ``candidate_ids``: where to look for neighbours, when the caller already searched the cube (the
-    consolidation pass found each fact's nearest memories before writing it); the notes' neighbours are
-    then ranked among those and each other with their stored vectors, with no second index search."""
+    ``hints``: each note's nearest existing memories with their cosine, when the caller already searched
+    the cube (the consolidation pass found each fact's nearest memories before writing it): the notes'
+    neighbours are then these and each other, with no second index search and no other vectors read."""
     timer = PhaseTimer()
     heads = [m for m in memories_repo.get_memories(session, memory_ids)
              if m.status == "active" and m.kind == "plaintext" and m.embedding is not None]
@@ -116,10 +119,10 @@ def link_memories(
     if not heads:
         return {"linked": 0, "links": 0, "evolved": 0}
     with timer.phase("neighbours"):
-        if candidate_ids is None:
+        if hints is None:
             neighbour_map = _nearest_in_cube(session, heads)
         else:
-            neighbour_map = _nearest_among(session, heads, candidate_ids)
+            neighbour_map = _nearest_from_hints(session, heads, hints)
     proposals: dict[uuid.UUID, NoteProposal] = {}
     if llm is not None:
         with timer.phase("llm"):
@@ -149,19 +152,24 @@ def _nearest_in_cube(session: Session, heads: list[Memory]) -> Neighbours:
     return out
 
 
-def _nearest_among(session: Session, heads: list[Memory], candidate_ids: list[uuid.UUID]) -> Neighbours:
-    """Each note's NEIGHBOURS nearest among the candidates and the other notes, by their stored vectors
-    (cosine = dot product: embeddings are normalised). Only active plaintext notes of the same cube."""
-    known = {m.id: m for m in heads}
-    pool = list(heads) + [m for m in memories_repo.get_memories(session, [c for c in candidate_ids
-                                                                          if c not in known])
-                          if m.status == "active" and m.kind == "plaintext" and m.embedding is not None]
-    matrix = np.asarray([np.asarray(m.embedding, dtype=np.float32) for m in pool])
-    sims = matrix[: len(heads)] @ matrix.T
+def _nearest_from_hints(session: Session, heads: list[Memory], hints: Hints) -> Neighbours:
+    """Each note's NEIGHBOURS nearest among its hinted memories (their cosine as given) and the other notes
+    of the batch (cosine of the stored vectors: they are normalised), active plaintext of the same cube.
+    The hinted memories are read without their vectors."""
+    index = {m.id: i for i, m in enumerate(heads)}
+    wanted = {n for near in hints.values() for n, _ in near if n not in index}
+    found = {m.id: m for m in memories_repo.get_memories(session, list(wanted), with_embedding=False)
+             if m.status == "active" and m.kind == "plaintext"}
+    matrix = np.asarray([np.asarray(m.embedding, dtype=np.float32) for m in heads])
+    sims = matrix @ matrix.T
     out: Neighbours = {}
     for i, m in enumerate(heads):
-        ranked = [j for j in np.argsort(-sims[i]) if j != i and pool[j].cube_id == m.cube_id]
-        out[m.id] = [(pool[j], float(sims[i, j])) for j in ranked[:NEIGHBOURS]]
+        pool: dict[uuid.UUID, tuple[Memory, float]] = {
+            n: (found[n], sim) for n, sim in hints.get(m.id, []) if n in found and found[n].cube_id == m.cube_id}
+        # A note of this batch: its current vector, not the one the hint was computed against.
+        pool.update((heads[j].id, (heads[j], float(sims[i, j]))) for j in range(len(heads))
+                    if j != i and heads[j].cube_id == m.cube_id)
+        out[m.id] = sorted(pool.values(), key=lambda ns: -ns[1])[:NEIGHBOURS]
     return out
 
 

@@ -16,9 +16,10 @@ from memos.llm import get_llm
 
 @job_handler("linking.link")
 def link(session: Session, job: Job, ctx: JobContext) -> dict[str, Any]:
-    """Link the job's memories (payload: ``memory_ids``, optionally ``candidate_ids``) and let them evolve
-    their neighbours."""
+    """Link the job's memories (payload: ``memory_ids``, optionally ``neighbours``: memory id -> [[id,
+    cosine], ...] found by the job that wrote them) and let them evolve their neighbours."""
     ids = [uuid.UUID(str(m)) for m in job.payload.get("memory_ids", [])]
-    candidates = job.payload.get("candidate_ids")
-    return link_memories(session, ids, llm=get_llm(ctx.settings), usage=ctx.usage,
-                         candidate_ids=None if candidates is None else [uuid.UUID(str(c)) for c in candidates])
+    raw = job.payload.get("neighbours")
+    hints = None if raw is None else {
+        uuid.UUID(m): [(uuid.UUID(n), float(sim)) for n, sim in near] for m, near in raw.items()}
+    return link_memories(session, ids, llm=get_llm(ctx.settings), usage=ctx.usage, hints=hints)

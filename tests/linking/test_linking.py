@@ -129,7 +129,7 @@ def test_linking_after_consolidation_ranks_the_neighbours_the_pass_found(
     embedder: Embedder,
 ) -> None:
     from memcube.repository.memories import get_memories
-    from memos.linking.service import _nearest_among, _nearest_in_cube
+    from memos.linking.service import _nearest_from_hints, _nearest_in_cube
     from tests.consolidation.helpers import get_job, post
 
     first = post(client, cube_id, auth, ("Alice", "I live in Paris."), ("Alice", "I work at Acme."),
@@ -139,15 +139,16 @@ def test_linking_after_consolidation_ranks_the_neighbours_the_pass_found(
                   ("Bob", "I play jazz guitar too."))
     job = run(sessions, second["job_id"], settings, embedder)
     link_job = get_job(sessions, job.result["linking_job_id"])
-    candidates = [uuid.UUID(c) for c in link_job.payload["candidate_ids"]]
-    assert candidates  # the pass's neighbours travel with the job
+    hints = {uuid.UUID(m): [(uuid.UUID(n), sim) for n, sim in near]
+             for m, near in link_job.payload["neighbours"].items()}
+    assert set(hints) == {uuid.UUID(m) for m in link_job.payload["memory_ids"]}  # the pass's neighbours travel
     with sessions() as s:
         set_tenant(s, SYSTEM)
-        heads = get_memories(s, [uuid.UUID(m) for m in link_job.payload["memory_ids"]])
-        among, in_cube = _nearest_among(s, heads, candidates), _nearest_in_cube(s, heads)
+        heads = get_memories(s, list(hints))
+        from_hints, in_cube = _nearest_from_hints(s, heads, hints), _nearest_in_cube(s, heads)
         for m in heads:  # a small cube: the pass saw every memory, so both rankings agree
-            assert [n.id for n, _ in among[m.id]] == [n.id for n, _ in in_cube[m.id]]
-            assert [round(x, 4) for _, x in among[m.id]] == [round(x, 4) for _, x in in_cube[m.id]]
+            assert [n.id for n, _ in from_hints[m.id]] == [n.id for n, _ in in_cube[m.id]]
+            assert [round(x, 3) for _, x in from_hints[m.id]] == [round(x, 3) for _, x in in_cube[m.id]]
         s.rollback()
     done = run(sessions, link_job.id, settings, embedder)
     assert done.result["links"] > 0
