@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import Text, cast, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -113,20 +113,18 @@ def hold_job(session: Session, job_id: uuid.UUID) -> None:
 
 def lost(session: Session, *, started_before: datetime, limit: int = 100) -> list[Job]:
     """Running jobs started before ``started_before`` whose runner is gone: nobody holds their advisory lock
-    (``hold_job``; trying it here takes it until this transaction ends, so a runner cannot start on them
-    meanwhile), and their rows are locked for the caller's update."""
-    candidates = session.scalars(
-        select(Job).where(Job.status == "running", Job.started_at < started_before)
-        .order_by(Job.started_at).limit(limit).with_for_update(skip_locked=True)
-    ).all()
-    if not candidates:
-        return []
-    free = set(session.scalars(
-        text("SELECT id FROM unnest(CAST(:ids AS uuid[])) AS j(id)"
-             " WHERE pg_try_advisory_xact_lock(hashtextextended('job:' || CAST(j.id AS text), 0))"),
-        {"ids": [j.id for j in candidates]},
-    ))
-    return [j for j in candidates if j.id in free]
+    (``hold_job``). Trying it takes it until this transaction ends, so no runner starts on them meanwhile;
+    the rows come locked for the caller's update. The try is part of the filter, so live runs ahead in
+    the order never hide lost jobs behind them."""
+    key = func.hashtextextended(literal("job:") + cast(Job.id, Text), 0)
+    stmt = (
+        select(Job)
+        .where(Job.status == "running", Job.started_at < started_before, func.pg_try_advisory_xact_lock(key))
+        .order_by(Job.started_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(stmt))
 
 
 def lock_serial(session: Session, key: str) -> None:

@@ -1,18 +1,21 @@
 """Run one job by id, exactly once in effect, however often its task is delivered.
 
-Two transactions:
-
-1. *Claim* (system context, short): lock the row, return if it is gone or finished, else mark it
-   ``running`` and count the attempt. Committed at once, so the API shows the job as running and a
-   crash is visible as an attempt.
-2. *Work* (the job's tenant context): lock the row again, re-check it has not succeeded meanwhile, run
-   the handler, and mark the job ``succeeded`` **in the same transaction** as the handler's writes.
+0. *Hold*: the work transaction opens with a transaction-level advisory lock on the job id, held until
+   the run's outcome is committed. It says "a runner is on this job": a second delivery waits here (it
+   neither claims the job again nor counts an attempt while the first runs), and the lost-job sweep
+   (``memos.jobs.sweeps``) re-sends a ``running`` job only when nobody holds it.
+1. *Claim* (its own short transaction, system context): lock the row, return if it is gone or finished,
+   else mark it ``running`` and count the attempt. Committed at once, so the API shows the job as
+   running and a crash is visible as an attempt.
+2. *Work* (the held transaction, switched to the job's tenant; the handler inside a savepoint): lock the
+   row again, re-check it has not succeeded meanwhile, run the handler, and mark the job ``succeeded``
+   **in the same transaction** as the handler's writes.
 
 A crash (SIGKILL, a lost database connection) anywhere in 2 rolls the handler's writes back together
-with the status; the redelivered task (``acks_late``) or the stuck-job sweep runs it again. Two
-deliveries at once serialize on the row lock, and the second finds the job succeeded. A handler error
-rolls back, is recorded on the job, and sends the job back to the outbox with a backoff until
-``job_max_attempts`` is reached; then the job is ``failed``.
+with the status; the redelivered task (``acks_late``) or the lost-job sweep runs it again. A handler
+error rolls back to the savepoint (the hold stays), is recorded on the job in the same transaction, and
+sends the job back to the outbox with a backoff until ``job_max_attempts`` is reached; then the job is
+``failed``.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
-from memcube.db import SYSTEM, tenant_session
+from memcube.db import SYSTEM, set_tenant, tenant_session
 from memcube.models import Job
 from memcube.repository import jobs as repo
 from memos.errors import MemOSError
@@ -80,64 +83,82 @@ def _claim(sessions: sessionmaker[Session], job_id: uuid.UUID, ctx: JobContext) 
         return job
 
 
-def _record_failure(
-    sessions: sessionmaker[Session], job_id: uuid.UUID, exc: BaseException, usage: LLMUsage, ctx: JobContext
-) -> str:
-    """After a handler error (its transaction already rolled back): retry later or give up."""
+def _record_failure(session: Session, job_id: uuid.UUID, exc: BaseException, usage: LLMUsage,
+                    ctx: JobContext) -> str:
+    """After a handler error (its writes already rolled back): retry later or give up. The caller commits."""
     message = f"{type(exc).__name__}: {exc}"
-    with tenant_session(sessions, SYSTEM) as session:
-        job = repo.get_job(session, job_id, lock=True)
-        if job is None or job.status in FINISHED:
-            return "missing" if job is None else job.status
-        # Tokens spent on a failed attempt were still paid for.
-        job.llm_calls += usage.calls
-        job.llm_tokens += usage.tokens
-        if is_permanent(exc) or job.attempts >= ctx.settings.job_max_attempts:
-            return _fail(job, message)
-        job.error = message[:MAX_ERROR_CHARS]
-        job.status = "queued"
-        job.dispatched_at = None  # back to the outbox; the relay sends it again after not_before
-        job.not_before = _now() + timedelta(seconds=backoff_s(ctx, job.attempts))
-        return "queued"
+    job = repo.get_job(session, job_id, lock=True)
+    if job is None or job.status in FINISHED:
+        return "missing" if job is None else job.status
+    # Tokens spent on a failed attempt were still paid for.
+    job.llm_calls += usage.calls
+    job.llm_tokens += usage.tokens
+    if is_permanent(exc) or job.attempts >= ctx.settings.job_max_attempts:
+        return _fail(job, message)
+    job.error = message[:MAX_ERROR_CHARS]
+    job.status = "queued"
+    job.dispatched_at = None  # back to the outbox; the relay sends it again after not_before
+    job.not_before = _now() + timedelta(seconds=backoff_s(ctx, job.attempts))
+    return "queued"
 
 
 def run_job(sessions: sessionmaker[Session], job_id: uuid.UUID | str, ctx: JobContext) -> str:
     """Run the job ``job_id`` if it still needs running; returns the job's status afterwards
     (``missing`` if the row is gone). Safe to call any number of times, from any number of workers."""
     job_id = uuid.UUID(str(job_id))
-    claimed = _claim(sessions, job_id, ctx)
-    if isinstance(claimed, str):
-        return claimed
-    handler = get_handler(claimed.type)
-    assert handler is not None  # checked by _claim
-    run_ctx = ctx.fresh()
-    serial_key = get_serial_key(claimed)
     session = sessions()
-    session.info["tenant_id"] = claimed.tenant_id
+    session.info["tenant_id"] = SYSTEM
     try:
-        repo.hold_job(session, job_id)  # "a runner is on it", for the lost-job sweep
-        if serial_key is not None:
-            # Before the job's row: a runner holding the key may then lock (and run) other jobs of the
-            # same key, whose runners wait here without holding their rows (no lock cycle).
-            repo.lock_serial(session, serial_key)
-        job = repo.get_job(session, job_id, lock=True)
-        if job is None or job.status in FINISHED:
-            session.rollback()
-            return "missing" if job is None else job.status
-        result = handler(session, job, run_ctx)
-        job.status = "succeeded"
-        job.finished_at = _now()
-        job.result = result
-        job.error = None
-        job.llm_calls += run_ctx.usage.calls
-        job.llm_tokens += run_ctx.usage.tokens
-        session.commit()
-        log.info("job %s (%s) succeeded on attempt %d", job_id, claimed.type, job.attempts)
-        return "succeeded"
-    except Exception as exc:
-        session.rollback()
-        log.warning("job %s (%s) attempt %d failed: %s", job_id, claimed.type, claimed.attempts, exc,
-                    exc_info=not is_permanent(exc))
-        return _record_failure(sessions, job_id, exc, run_ctx.usage, ctx)
+        repo.hold_job(session, job_id)
+        claimed = _claim(sessions, job_id, ctx)
+        if isinstance(claimed, str):
+            session.commit()  # nothing written here; ends the hold (a rollback would do as well, except
+            return claimed    # where tests nest every session in one connection's savepoints)
+        handler = get_handler(claimed.type)
+        assert handler is not None  # checked by _claim
+        run_ctx = ctx.fresh()
+        set_tenant(session, claimed.tenant_id)
+        work = session.begin_nested()
+        try:
+            serial_key = get_serial_key(claimed)
+            if serial_key is not None:
+                # Before the job's row: a runner holding the key may then lock (and run) other jobs of the
+                # same key, whose runners wait here without holding their rows (no lock cycle).
+                repo.lock_serial(session, serial_key)
+            job = repo.get_job(session, job_id, lock=True)
+            if job is None or job.status in FINISHED:
+                session.commit()
+                return "missing" if job is None else job.status
+            result = handler(session, job, run_ctx)
+            job.status = "succeeded"
+            job.finished_at = _now()
+            job.result = result
+            job.error = None
+            job.llm_calls += run_ctx.usage.calls
+            job.llm_tokens += run_ctx.usage.tokens
+            work.commit()
+            session.commit()
+            log.info("job %s (%s) succeeded on attempt %d", job_id, claimed.type, job.attempts)
+            return "succeeded"
+        except Exception as exc:
+            log.warning("job %s (%s) attempt %d failed: %s", job_id, claimed.type, claimed.attempts, exc,
+                        exc_info=not is_permanent(exc))
+            return _after_failure(sessions, session, work, job_id, exc, run_ctx.usage, ctx)
     finally:
-        session.close()
+        session.close()  # rolls back whatever was not committed, and releases the hold
+
+
+def _after_failure(sessions: sessionmaker[Session], session: Session, work: SessionTransaction, job_id: uuid.UUID,
+                   exc: BaseException, usage: LLMUsage, ctx: JobContext) -> str:
+    """Undo the handler's writes and record the failure while still holding the job; if the transaction
+    itself is gone (a lost connection), record it in a fresh one."""
+    try:
+        if work.is_active:
+            work.rollback()
+        status = _record_failure(session, job_id, exc, usage, ctx)
+        session.commit()
+        return status
+    except Exception:
+        session.rollback()
+        with tenant_session(sessions, SYSTEM) as fresh:
+            return _record_failure(fresh, job_id, exc, usage, ctx)

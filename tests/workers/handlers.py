@@ -54,3 +54,9 @@ def slow_note(session: Session, job: Job, ctx: JobContext) -> dict[str, Any]:
     session.flush()
     threading.Event().wait(float(job.payload.get("linger_s", 0.5)))
     return result
+
+
+@job_handler("test.serial_note", serial_key=lambda job: f"test-serial:{job.cube_id}")
+def serial_note(session: Session, job: Job, ctx: JobContext) -> dict[str, Any]:
+    """``test.slow_note`` with one run per cube at a time (a serial key, like consolidation)."""
+    return slow_note(session, job, ctx)
