@@ -62,6 +62,10 @@ def install_error_handlers(app: FastAPI) -> None:
         # Requests check what they refer to before writing; a violation here means another request changed
         # it in between (a cube deleted while memories were being added to it): a conflict, not a crash.
         sqlstate = getattr(exc.orig, "sqlstate", None)
+        diag = getattr(exc.orig, "diag", None)
+        # Logged: a violation that is not a race (a reference nobody checked) is a bug to find.
+        log.warning("integrity error %s on %s: %s", sqlstate, getattr(diag, "constraint_name", None),
+                    str(exc.orig).splitlines()[0] if exc.orig else exc)
         if sqlstate == "23503":  # foreign_key_violation
             detail = "something this request refers to was deleted by another request meanwhile"
         elif sqlstate == "23505":  # unique_violation

@@ -307,11 +307,14 @@ def run_seed(seed: int, n_messages: int, *, llm_batches: int, profile_dir: Path 
             if bg is None:
                 raise RuntimeError("background path disabled")
             warm_up(svc, seed)
-            if preload_n:
-                preload(svc, ws, preload_n, seed)
         except Exception as exc:  # the infra half may not be there yet: say so, run the jobs here instead
             mode = f"in-process runner (background path failed: {type(exc).__name__}: {str(exc)[:80]})"
             bg = None
+        if preload_n:
+            # Outside the try above: a preload that fails must stop the run, not switch the runner.
+            if bg is None:
+                raise SystemExit(f"--preload needs the background path ({mode})")
+            preload(svc, ws, preload_n, seed)
         # The raw rate before and after the timed run (the machine's load moves); the higher one is the
         # baseline, which is the harder comparison.
         raw_rates = [embedding_rate(texts)]

@@ -117,7 +117,7 @@ class Memory(Base):
     __table_args__ = (
         Index("ix_memories_cube_created", "cube_id", "created_at", "id"),
         Index("ix_memories_cube_session", "cube_id", "session_id", "created_at"),  # session order
-        Index("ix_memories_cube_role", "cube_id", "role"),  # a speaker's own memories (consolidation)
+        Index("ix_memories_cube_role", "cube_id", "role", "created_at"),  # a speaker's latest (consolidation)
         Index("ix_memories_tags", "tags", postgresql_using="gin"),
         Index("ix_memories_tsv", "tsv", postgresql_using="gin"),
         Index(

@@ -134,13 +134,17 @@ class WorkerSupervisor:
                       self.process.pid, code, backoff, self.log_path)
             if self._stopping.wait(backoff):
                 return
-            with self._lock:
-                # Leftovers of the dead worker's group (its embedded beat) go before the new one starts.
-                stop_process_group(self._process, grace_s=1.0)
-                self._process = start_worker(self.settings, self.env, beat=True, log_path=self.log_path)
+            backoff = min(backoff * 2, self.MAX_BACKOFF_S)
+            try:
+                with self._lock:
+                    # Leftovers of the dead worker's group (its embedded beat) go before the new one starts.
+                    stop_process_group(self._process, grace_s=1.0)
+                    self._process = start_worker(self.settings, self.env, beat=True, log_path=self.log_path)
+            except Exception:  # e.g. no memory to fork: keep trying, the supervisor must not die
+                log.exception("could not start the worker again; retrying in %.0f s", backoff)
+                continue
             self.restarts += 1
             started = time.monotonic()
-            backoff = min(backoff * 2, self.MAX_BACKOFF_S)
 
     def stop(self) -> None:
         self._stopping.set()

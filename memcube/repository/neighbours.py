@@ -69,6 +69,8 @@ class LexicalQuery:
     idf: Mapping[str, float]
 
 
+# A speaker's own nearest are searched exactly among their latest this many memories.
+SPEAKER_WINDOW = 2_000
 # Lexemes of the English parser never contain this (ASCII unit separator): one text parameter per query.
 _SEP = "\x1f"
 
@@ -99,7 +101,8 @@ def candidates_many(
     kind: str = "plaintext",
 ) -> list[list[Neighbour]]:
     """For each text (its vector and its BM25 query), the cube's ``dense_k`` nearest active memories by
-    vector, then the ``speaker_k`` nearest of its speaker's own memories (``role``), then its ``lexical_k``
+    vector, then the ``speaker_k`` nearest of its speaker's own memories (``role``; exact among their latest
+    ``SPEAKER_WINDOW``), then its ``lexical_k``
     best BM25 matches, each memory once, with content and cosine: one statement, one round trip, no memory
     rows loaded into the session. The speaker's own: in a large cube the overall nearest are crowded with
     other people's facts of the same kind, and the earlier fact an UPDATE must find drops out of them.
@@ -133,11 +136,18 @@ def candidates_many(
             UNION ALL
             SELECT q.i, sp.id, 1 - sp.distance, sp.content, 1, sp.distance
             FROM q CROSS JOIN LATERAL (
-                SELECT id, content, embedding <=> q.v AS distance
-                FROM memories
-                WHERE q.v IS NOT NULL AND q.speaker IS NOT NULL AND :sk > 0 AND cube_id = :cube
-                  AND role = q.speaker AND kind = :kind AND status = 'active' AND embedding IS NOT NULL
-                ORDER BY embedding <=> q.v
+                -- Exact, over the speaker's latest rows (index on cube_id, role, created_at): a filtered
+                -- HNSW scan could stop short of a rare speaker's rows in a large database.
+                SELECT r.id, r.content, r.embedding <=> q.v AS distance
+                FROM (
+                    SELECT id, content, embedding
+                    FROM memories
+                    WHERE q.v IS NOT NULL AND q.speaker IS NOT NULL AND :sk > 0 AND cube_id = :cube
+                      AND role = q.speaker AND kind = :kind AND status = 'active' AND embedding IS NOT NULL
+                    ORDER BY created_at DESC
+                    LIMIT :sw
+                ) AS r
+                ORDER BY r.embedding <=> q.v
                 LIMIT :sk
             ) AS sp
             UNION ALL
@@ -146,7 +156,7 @@ def candidates_many(
                 SELECT * FROM memos_lexical_matches(
                     ARRAY[CAST(:cube AS uuid)], q.query, q.lexemes, q.idf, ARRAY['active'],
                     CAST(:avg AS double precision), CAST(:k1 AS double precision), CAST(:b AS double precision),
-                    CAST(:lk AS integer))
+                    CAST(:lk_fetch AS integer))
                 WHERE q.query IS NOT NULL
             ) AS lm
             JOIN memories m ON m.id = lm.memory_id AND m.kind = :kind
@@ -155,19 +165,28 @@ def candidates_many(
         ),
         {"vecs": [None if v is None else _vector_literal(v) for v in vectors],
          "speakers": list(speakers) if speakers is not None else [None] * len(vectors), "sk": speaker_k,
+         "sw": SPEAKER_WINDOW,
          "tsq": [or_tsquery(q.match) if q.match and q.idf else "" for q in queries],
          "lx": [_SEP.join(q.idf) for q in queries],
          "idf": [_SEP.join(repr(v) for v in q.idf.values()) for q in queries],
-         "sep": _SEP, "cube": cube_id, "kind": kind, "dk": dense_k, "lk": lexical_k, "avg": avg_len, "k1": k1,
+         "sep": _SEP, "cube": cube_id, "kind": kind, "dk": dense_k, "lk_fetch": 2 * lexical_k, "avg": avg_len, "k1": k1,
          "b": b},
     ).all()
     out: list[list[Neighbour]] = [[] for _ in vectors]
     seen: list[set[uuid.UUID]] = [set() for _ in vectors]
+    lexical_left = [lexical_k] * len(vectors)
     for i, memory_id, similarity, content, source, _rank in rows:
-        if memory_id in seen[int(i) - 1]:
+        k = int(i) - 1
+        if source == 2:
+            # The best ``lexical_k`` of the right kind (twice as many were fetched: the function does not
+            # filter by kind, the join after it does), whether or not another source found them too.
+            if lexical_left[k] <= 0:
+                continue
+            lexical_left[k] -= 1
+        if memory_id in seen[k]:
             continue  # found twice: the first source wins (dense, speaker, lexical)
-        seen[int(i) - 1].add(memory_id)
-        out[int(i) - 1].append(Neighbour(memory_id, float(similarity or 0.0), content, lexical=source == 2))
+        seen[k].add(memory_id)
+        out[k].append(Neighbour(memory_id, float(similarity or 0.0), content, lexical=source == 2))
     return out
 
 

@@ -72,7 +72,7 @@ def lexical_queries(session: Session, cube: Cube, texts: list[str], settings: Se
     for st in stats:
         idf = bm25_idf(st, settings.search_max_df_ratio)
         queries.append(neighbours.LexicalQuery(match=match_terms(st, idf, LEXICAL_MATCH_BUDGET), idf=idf))
-    return queries, next((st.avg_len for st in stats if st.docs), 1.0)
+    return queries, max(next((st.avg_len for st in stats if st.docs), 1.0), 1e-9)
 
 
 def find_candidates(session: Session, cube: Cube, facts: list[Fact], settings: Settings) -> list[list[Candidate]]:
