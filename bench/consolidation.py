@@ -318,7 +318,7 @@ def run_seed(seed: int, n_messages: int, *, llm_batches: int, profile_dir: Path 
         # The raw rate before and after the timed run (the machine's load moves); the higher one is the
         # baseline, which is the harder comparison.
         raw_rates = [embedding_rate(texts)]
-        pids = {"worker": bg.worker.pid, "api": svc.proc.pid} if bg is not None else {}
+        pids = {"worker": bg.worker.pid, "light": bg.light_worker.pid, "api": svc.proc.pid} if bg is not None else {}
         with httpx.Client(base_url=svc.base_url, timeout=60.0) as client, py_spy(pids, profile_dir, f"seed{seed}"):
             t0, t0_wall = time.perf_counter(), time.time()
             accepted = post_stream(client, ws.cube_id, ws.headers, batches)

@@ -80,7 +80,8 @@ def serve(
     # MEMOS_RUN_WORKERS=false; all of it is stopped when the server exits.
     with background(settings, _database_url(settings)) as bg:
         if bg is not None:
-            typer.echo(f"background: broker {bg.redis_url}, worker pid {bg.worker.pid} (log: {bg.worker_log})")
+            typer.echo(f"background: broker {bg.redis_url}, worker pid {bg.worker.pid}, light worker pid "
+                       f"{bg.light_worker.pid} (logs: {bg.worker_log.parent})")
         uvicorn.run(create_app(settings=settings), host=settings.host, port=settings.port,
                     log_level=settings.log_level.lower())
 
@@ -294,11 +295,14 @@ def _is_uuid(value: str) -> bool:
 def worker(
     concurrency: Annotated[int | None, typer.Option(help="processes (env MEMOS_WORKER_CONCURRENCY)")] = None,
     beat: Annotated[bool, typer.Option(help="also run beat inside this worker (a single-node setup)")] = False,
+    queues: Annotated[str | None, typer.Option(
+        help="comma-separated broker queues to consume (default: MEMOS_CELERY_QUEUE and its .light queue)")] = None,
 ) -> None:
     """Run a Celery worker for background jobs (broker MEMOS_REDIS_URL; scale by running more of them)."""
     from workers.commands import run_worker
 
-    run_worker(_settings(), concurrency=concurrency, beat=beat)
+    run_worker(_settings(), concurrency=concurrency, beat=beat,
+               queues=[q.strip() for q in queues.split(",") if q.strip()] if queues else None)
 
 
 @app.command()

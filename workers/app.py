@@ -70,20 +70,37 @@ def create_celery(settings: Settings) -> Celery:
 app = create_celery(get_settings())
 
 
-def send_job(celery: Celery, job_id: object) -> None:
-    """Hand one job id to the broker (the relay's send). No result is asked for: with a result backend
-    that is down, Celery would otherwise spend ~20 s reconnecting to it before failing."""
-    celery.send_task("jobs.run", args=[str(job_id)], ignore_result=True)
+# Job types that need no embedding model and go to the light queue (``<MEMOS_CELERY_QUEUE>.light``): a
+# worker consuming only that queue never loads torch, and these jobs never wait behind a consolidation
+# backlog (nor hold one up). ``memos worker`` consumes both queues unless told otherwise.
+LIGHT_JOB_TYPES = frozenset({"linking.link"})
+
+
+def light_queue(settings: Settings) -> str:
+    return f"{settings.celery_queue}.light"
+
+
+def queue_for(job_type: str, settings: Settings) -> str:
+    return light_queue(settings) if job_type in LIGHT_JOB_TYPES else settings.celery_queue
+
+
+def send_job(celery: Celery, settings: Settings, job_id: object, job_type: str) -> None:
+    """Hand one job id to the broker (the relay's send), on its type's queue. No result is asked for: with
+    a result backend that is down, Celery would otherwise spend ~20 s reconnecting to it before failing."""
+    celery.send_task("jobs.run", args=[str(job_id)], ignore_result=True, queue=queue_for(job_type, settings))
 
 
 def _warm_up() -> None:
-    """Load handlers and the embedding model in the background, so the first job does not wait ~10 s."""
+    """Load handlers and the embedding model in the background, so the first job does not wait ~10 s
+    (not the model in a light-queue worker: ``MEMOS_WORKER_WARM_UP=false``)."""
     import threading
 
     from memos.jobs.registry import load_handlers
     from workers import resources
 
     load_handlers()  # a broken handler module fails the worker's start, not its first job
+    if not get_settings().worker_warm_up:
+        return
 
     def warm() -> None:
         try:

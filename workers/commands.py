@@ -20,18 +20,21 @@ def make_relay(settings: Settings) -> Relay:
     url = resolve_database_url(settings.database_url, settings.pgdata)
     engine = make_engine(url, role=settings.db_role or None, pool_size=2)
     celery = create_celery(settings)
-    return Relay(make_session_factory(engine), lambda job_id: send_job(celery, job_id), database_url=url,
+    return Relay(make_session_factory(engine), lambda job_id, job_type: send_job(celery, settings, job_id, job_type),
+                 database_url=url,
                  batch_size=settings.relay_batch_size, poll_interval_s=settings.relay_poll_interval_s)
 
 
-def run_worker(settings: Settings, *, concurrency: int | None = None, beat: bool = False) -> None:
-    """A Celery worker in the foreground (prefork when concurrency > 1, else solo)."""
+def run_worker(settings: Settings, *, concurrency: int | None = None, beat: bool = False,
+               queues: list[str] | None = None) -> None:
+    """A Celery worker in the foreground (prefork when concurrency > 1, else solo), on ``queues`` (default:
+    the main and the light queue)."""
     from workers.app import app
     from workers.embedded import worker_command
 
     if concurrency is not None:
         settings = settings.model_copy(update={"worker_concurrency": concurrency})
-    argv = worker_command(settings, beat=beat)
+    argv = worker_command(settings, beat=beat, queues=queues)
     app.worker_main(argv[argv.index("worker"):])
 
 

@@ -11,6 +11,7 @@ job cut off there is rolled back and run again later, see memos/jobs/runner.py),
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,15 +47,20 @@ def settings_env(settings: Settings, **overrides: str) -> dict[str, str]:
 
 
 def worker_command(
-    settings: Settings, *, beat: bool, schedule: Path | None = None, app: str = "workers.app"
+    settings: Settings, *, beat: bool, schedule: Path | None = None, app: str = "workers.app",
+    queues: Sequence[str] | None = None, name: str = "memos",
 ) -> list[str]:
-    """``celery worker`` for our app: one process (solo pool) unless more concurrency is asked for."""
+    """``celery worker`` for our app: one process (solo pool) unless more concurrency is asked for; it
+    consumes ``queues`` (default: the main queue and the light one, i.e. every job)."""
+    from workers.app import light_queue
+
     concurrency = max(settings.worker_concurrency, 1)
     cmd = [
         sys.executable, "-m", "celery", "-A", app, "worker",
         "--pool", "solo" if concurrency == 1 else "prefork", "--concurrency", str(concurrency),
         "--without-gossip", "--without-mingle", "--without-heartbeat",
-        "--loglevel", settings.log_level.upper(), "-n", f"memos-{os.getpid()}@%h",
+        "--loglevel", settings.log_level.upper(), "-n", f"{name}-{os.getpid()}@%h",
+        "-Q", ",".join(queues or (settings.celery_queue, light_queue(settings))),
     ]
     if beat:
         cmd += ["--beat", "--schedule", str(schedule or settings.home / "celerybeat-schedule")]
@@ -69,6 +75,8 @@ def start_worker(
     log_path: Path | None = None,
     app: str = "workers.app",
     cwd: Path | None = None,
+    queues: Sequence[str] | None = None,
+    name: str = "memos",
 ) -> subprocess.Popen[bytes]:
     out: IO[bytes] | int = subprocess.DEVNULL
     if log_path is not None:
@@ -76,8 +84,8 @@ def start_worker(
         out = open(log_path, "ab")  # noqa: SIM115 - handed to the child
     try:
         # Its own session, so stopping it also stops its pool children and the embedded beat.
-        return subprocess.Popen(worker_command(settings, beat=beat, app=app), env=env, cwd=cwd,
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+        return subprocess.Popen(worker_command(settings, beat=beat, app=app, queues=queues, name=name), env=env,
+                                cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     finally:
         if not isinstance(out, int):
@@ -106,12 +114,15 @@ class WorkerSupervisor:
     MAX_BACKOFF_S = 60.0
     HEALTHY_AFTER_S = 60.0  # a run this long resets the backoff
 
-    def __init__(self, settings: Settings, env: dict[str, str], *, log_path: Path) -> None:
+    def __init__(self, settings: Settings, env: dict[str, str], *, log_path: Path, beat: bool = True,
+                 queues: Sequence[str] | None = None, name: str = "memos") -> None:
         self.settings, self.env, self.log_path = settings, env, log_path
+        self._start = functools.partial(start_worker, settings, env, beat=beat, log_path=log_path, queues=queues,
+                                        name=name)
         self.restarts = 0
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        self._process = start_worker(settings, env, beat=True, log_path=log_path)
+        self._process = self._start()
         self._thread = threading.Thread(target=self._watch, name="memos-worker-supervisor", daemon=True)
         self._thread.start()
 
@@ -139,7 +150,7 @@ class WorkerSupervisor:
                 with self._lock:
                     # Leftovers of the dead worker's group (its embedded beat) go before the new one starts.
                     stop_process_group(self._process, grace_s=1.0)
-                    self._process = start_worker(self.settings, self.env, beat=True, log_path=self.log_path)
+                    self._process = self._start()
             except Exception:  # e.g. no memory to fork: keep trying, the supervisor must not die
                 log.exception("could not start the worker again; retrying in %.0f s", backoff)
                 continue
@@ -158,14 +169,20 @@ class Background:
 
     redis_url: str
     supervisor: WorkerSupervisor
+    light_supervisor: WorkerSupervisor
     relay: Relay
     redis: RedisServer | None
     worker_log: Path
 
     @property
     def worker(self) -> subprocess.Popen[bytes]:
-        """The worker process running now (a new one after a restart)."""
+        """The main worker process running now (a new one after a restart)."""
         return self.supervisor.process
+
+    @property
+    def light_worker(self) -> subprocess.Popen[bytes]:
+        """The light-queue worker process running now."""
+        return self.light_supervisor.process
 
 
 @contextmanager
@@ -176,7 +193,7 @@ def background(settings: Settings, database_url: str) -> Iterator[Background | N
         yield None
         return
     from migrations.runner import upgrade
-    from workers.app import create_celery, send_job
+    from workers.app import create_celery, light_queue, send_job
 
     with ExitStack() as stack:
         redis_server: RedisServer | None = None
@@ -189,16 +206,23 @@ def background(settings: Settings, database_url: str) -> Iterator[Background | N
         upgrade(database_url)  # before the relay and the worker query the jobs table
         worker_log = settings.home / "logs" / "worker.log"
         env = settings_env(settings, MEMOS_DATABASE_URL=database_url, MEMOS_REDIS_URL=redis_url)
-        supervisor = WorkerSupervisor(settings, env, log_path=worker_log)
+        supervisor = WorkerSupervisor(settings, env, log_path=worker_log, queues=[settings.celery_queue])
         stack.callback(supervisor.stop)
+        # Linking and other light jobs in a second, small worker (no torch): they run beside a consolidation
+        # backlog on the other core instead of queueing behind it.
+        light_supervisor = WorkerSupervisor(
+            settings.model_copy(update={"worker_concurrency": 1}), {**env, "MEMOS_WORKER_WARM_UP": "false"},
+            log_path=settings.home / "logs" / "worker-light.log", beat=False, queues=[light_queue(settings)],
+            name="memos-light")
+        stack.callback(light_supervisor.stop)
 
         engine = make_engine(database_url, role=settings.db_role or None, pool_size=2)
         stack.callback(engine.dispose)
         celery = create_celery(settings.model_copy(update={"redis_url": redis_url}))
         stack.callback(celery.close)
 
-        def send(job_id: object) -> None:
-            send_job(celery, job_id)
+        def send(job_id: object, job_type: str) -> None:
+            send_job(celery, settings, job_id, job_type)
 
         relay = Relay(make_session_factory(engine), send, database_url=database_url,
                       batch_size=settings.relay_batch_size, poll_interval_s=settings.relay_poll_interval_s)
@@ -206,5 +230,5 @@ def background(settings: Settings, database_url: str) -> Iterator[Background | N
         stack.callback(relay.stop)
         log.info("background: redis %s, worker pid %d (log %s), relay running", redis_url, supervisor.process.pid,
                  worker_log)
-        yield Background(redis_url=redis_url, supervisor=supervisor, relay=relay, redis=redis_server,
-                         worker_log=worker_log)
+        yield Background(redis_url=redis_url, supervisor=supervisor, light_supervisor=light_supervisor, relay=relay,
+                         redis=redis_server, worker_log=worker_log)

@@ -23,7 +23,7 @@ from memcube.repository import jobs as repo
 
 log = logging.getLogger(__name__)
 
-Send = Callable[[uuid.UUID], None]
+Send = Callable[[uuid.UUID, str], None]  # (job id, job type): the type picks the broker queue
 
 
 def dispatch_batch(
@@ -36,7 +36,7 @@ def dispatch_batch(
         ok = True
         for job in jobs:
             try:
-                send(job.id)
+                send(job.id, job.type)
             except Exception as exc:  # broker down: keep the rest for later, commit what went out
                 log.warning("relay: broker refused job %s (%s); retrying later", job.id, exc)
                 ok = False

@@ -68,8 +68,8 @@ class BackgroundPath:
         self.workers: list[subprocess.Popen[bytes]] = []
         self.closed = False
 
-    def send(self, job_id: uuid.UUID) -> None:
-        send_job(self.celery, job_id)
+    def send(self, job_id: uuid.UUID, job_type: str) -> None:
+        send_job(self.celery, self.settings, job_id, job_type)
 
     # ------------------------------------------------------------------ processes
     def start_worker(self, *, pause_types: str = "", beat: bool = False, **settings: Any) -> subprocess.Popen[bytes]:

@@ -89,6 +89,16 @@ def test_serve_runs_jobs_in_its_own_worker_and_stops_everything(tmp_path: Path) 
             assert contents(cube) == contents(control) != []  # consolidated once, like a single post
             jobs = _json(http.get(f"/v1/cubes/{cube}/jobs", headers=auth), 200)["jobs"]
             assert [j["id"] for j in jobs if j["type"] == "consolidation.messages"] == [first["job_id"]]
+
+            def linked() -> bool:  # run by the light-queue worker
+                jobs = _json(http.get(f"/v1/cubes/{cube}/jobs", headers=auth), 200)["jobs"]
+                links = [j for j in jobs if j["type"] == "linking.link"]
+                return bool(links) and all(j["status"] == "succeeded" for j in links)
+
+            wait_for(linked, timeout=60, what="the linking job")
+        light = re.search(r"light worker pid (\d+)", log.read_text())
+        assert light, log.read_text()
+        assert int(light.group(1)) in {c.pid for c in children}
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]

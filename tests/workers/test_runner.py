@@ -113,17 +113,21 @@ def test_relay_dispatches_ready_rows_and_keeps_the_rest_when_the_broker_fails(
 
     sent: list[uuid.UUID] = []
 
-    def broker_that_fails_on_the_second(job_id: uuid.UUID) -> None:
-        if len(sent) == 1:
-            raise ConnectionError("redis is down")
+    def broker(job_id: uuid.UUID, job_type: str) -> None:
+        assert job_type == "test.note"  # the type travels with the id: it picks the queue
         sent.append(job_id)
 
+    def broker_that_fails_on_the_second(job_id: uuid.UUID, job_type: str) -> None:
+        if len(sent) == 1:
+            raise ConnectionError("redis is down")
+        broker(job_id, job_type)
+
     assert dispatch_batch(sessions, broker_that_fails_on_the_second) == (1, False)
-    assert dispatch_batch(sessions, sent.append) == (2, True)
+    assert dispatch_batch(sessions, broker) == (2, True)
     assert sorted(sent) == sorted(ids)  # each once; the backing-off job not yet
     assert all(load_job(sessions, i).dispatched_at is not None for i in ids)
     assert load_job(sessions, later).dispatched_at is None
-    assert dispatch_batch(sessions, sent.append) == (0, True)
+    assert dispatch_batch(sessions, broker) == (0, True)
 
 
 def test_stuck_and_lost_jobs_go_back_to_the_outbox(

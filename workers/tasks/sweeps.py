@@ -9,13 +9,13 @@ from workers import resources
 from workers.app import app, send_job
 
 
-def send(job_id: uuid.UUID) -> None:
-    send_job(app, job_id)
-
-
 @app.task(name="sweeps.outbox")
 def outbox() -> dict[str, int]:
     r = resources.get()
+
+    def send(job_id: uuid.UUID, job_type: str) -> None:
+        send_job(app, r.settings, job_id, job_type)
+
     return sweeps.sweep_outbox(r.sessions, r.settings, send)
 
 
