@@ -41,6 +41,7 @@ ACTOR = "system:consolidation"
 DENSE_K = 8
 SPEAKER_K = 4  # nearest of the fact's speaker's own memories, beyond the cube's DENSE_K nearest
 LEXICAL_K = 5
+CANDIDATES_EF_SEARCH = 40  # HNSW beam for the 8 nearest of each fact (search uses 100 for its 50 candidates)
 # Rows the lexical candidates of one fact may cost in a large cube (the search allows 1,000: it ranks what
 # it finds; a fact needs only its few closest, and a batch runs hundreds of these).
 LEXICAL_MATCH_BUDGET = 200
@@ -81,7 +82,7 @@ def find_candidates(session: Session, cube: Cube, facts: list[Fact], settings: S
     name in the whole batch."""
     if not facts:
         return []
-    memories_repo.tune_vector_search(session, ef_search=100)
+    memories_repo.tune_vector_search(session, ef_search=CANDIDATES_EF_SEARCH)
     queries, avg_len = lexical_queries(session, cube, [f.text for f in facts], settings)
     found = neighbours.candidates_many(
         session, [f.vector for f in facts], queries, cube_id=cube.id, dense_k=DENSE_K, lexical_k=LEXICAL_K,
