@@ -347,7 +347,9 @@ def run_seed(seed: int, n_messages: int, *, llm_batches: int, profile_dir: Path 
     return {"seed": seed, "scores": scores, "errors": errors, "messages": len(texts), "batches": len(batches),
             "post_s": post_s, "consolidated_s": consolidated_s, "e2e_s": e2e_s, "raw_rates": raw_rates,
             "mode": mode, "failed": len(failed), "llm": llm, "job_types": dict(Counter(j["type"] for j in cube_jobs)),
-            "phases": phase_totals(cube_jobs)}
+            "phases": phase_totals(cube_jobs),
+            "retried": [(j["type"], j["attempts"], (j.get("error") or "")[:120])
+                        for j in cube_jobs if j["attempts"] > 1]}
 
 
 def main() -> None:
@@ -386,6 +388,8 @@ def main() -> None:
         calls, tokens, n = r["llm"]
         print_table(f"LLM path, litellm mock_response, {n} batches (target <= 2 calls per batch)",
                     ["figure", "value"], [["LLM calls per batch", calls], ["tokens per batch (mock usage)", tokens]])
+        if r["retried"]:
+            print("jobs that took more than one attempt:", r["retried"])
         worst = [(k, v) for k, v in r["errors"].most_common(8)]
         if worst:
             print("most frequent errors:", "; ".join(f"{k} x{v}" for k, v in worst))

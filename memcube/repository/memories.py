@@ -96,16 +96,20 @@ def get_memory(session: Session, memory_id: uuid.UUID, *, lock: bool = False) ->
 
 
 def get_memories(
-    session: Session, memory_ids: Sequence[uuid.UUID], *, lock: bool = False, with_embedding: bool = True
+    session: Session, memory_ids: Sequence[uuid.UUID], *, lock: bool = False, with_embedding: bool = True,
+    refresh: bool = False,
 ) -> list[Memory]:
     """The heads of these ids (any order); ``lock`` locks them FOR UPDATE in id order (no lock cycles
     between two writers that each lock a set). ``with_embedding=False`` leaves the vector unread (parsing
-    one costs ~0.1 ms; it is loaded if touched later)."""
+    one costs ~0.1 ms; it is loaded if touched later). ``refresh`` overwrites heads the session already
+    holds with what was read (after a lock: another transaction may have changed them since)."""
     if not memory_ids:
         return []
     stmt = select(Memory).where(Memory.id.in_(list(memory_ids)))
     if not with_embedding:
         stmt = stmt.options(defer(Memory.embedding))
+    if refresh:
+        stmt = stmt.execution_options(populate_existing=True)
     if lock:
         stmt = stmt.order_by(Memory.id).with_for_update()
     return list(session.scalars(stmt))

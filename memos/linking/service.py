@@ -113,7 +113,9 @@ def link_memories(
     the cube (the consolidation pass found each fact's nearest memories before writing it): the notes'
     neighbours are then these and each other, with no second index search and no other vectors read."""
     timer = PhaseTimer()
-    heads = [m for m in memories_repo.get_memories(session, memory_ids)
+    # Locked: a consolidation pass in another worker may change these notes meanwhile (it waits for this
+    # job, or this job reads what it committed); their new versions must build on the current one.
+    heads = [m for m in memories_repo.get_memories(session, memory_ids, lock=True)
              if m.status == "active" and m.kind == "plaintext" and m.embedding is not None]
     heads.sort(key=lambda m: (m.created_at, m.id))
     if not heads:
@@ -229,12 +231,19 @@ def _evolve(session: Session, heads: list[Memory], links: list[_Link], versions:
     """A new note adds its keywords that its close neighbours also mention as tags on them (the topic the
     neighbourhood shares), with a refreshed context; at most MAX_EVOLVED neighbours per note."""
     batch = {m.id for m in heads}
+    by_source: dict[uuid.UUID, list[_Link]] = {}
+    for lk in links:
+        if lk.target.id not in batch and lk.type in ("same_entity", "supports", "related") \
+                and lk.strength >= EVOLVE_MIN:
+            by_source.setdefault(lk.source.id, []).append(lk)
+    plans = [(m, sorted(by_source.get(m.id, []), key=lambda lk: -lk.strength)[:MAX_EVOLVED]) for m in heads]
+    # What evolution may change, locked and read again in one statement (id order): a consolidation pass
+    # may have updated a neighbour since it was read without a lock.
+    memories_repo.get_memories(session, list({lk.target.id for _, close in plans for lk in close}), lock=True,
+                               with_embedding=False, refresh=True)
     changed = 0
-    for m in heads:
-        close = [lk for lk in links if lk.source.id == m.id and lk.target.id not in batch
-                 and lk.type in ("same_entity", "supports", "related") and lk.strength >= EVOLVE_MIN]
-        close.sort(key=lambda lk: -lk.strength)
-        for lk in close[:MAX_EVOLVED]:
+    for m, close in plans:
+        for lk in close:
             n = lk.target
             if n.status != "active":
                 continue
