@@ -118,8 +118,9 @@ class Memory(Base):
         Index("ix_memories_cube_created", "cube_id", "created_at", "id"),
         Index("ix_memories_cube_session", "cube_id", "session_id", "created_at"),  # session order
         Index("ix_memories_cube_role", "cube_id", "role", "created_at"),  # a speaker's latest (consolidation)
-        Index("ix_memories_tags", "tags", postgresql_using="gin"),
-        Index("ix_memories_tsv", "tsv", postgresql_using="gin"),
+        # GIN without a pending list (migration 2026-11-24-1500): searches stay fast under writes.
+        Index("ix_memories_tags", "tags", postgresql_using="gin", postgresql_with={"fastupdate": "off"}),
+        Index("ix_memories_tsv", "tsv", postgresql_using="gin", postgresql_with={"fastupdate": "off"}),
         Index(
             "ix_memories_expires_at", "expires_at",
             postgresql_where="expires_at IS NOT NULL AND status <> 'deleted'",
@@ -172,7 +173,7 @@ class MemoryVersion(Base):
     __table_args__ = (
         UniqueConstraint("memory_id", "version", name="uq_memory_versions_memory_version"),
         Index("ix_memory_versions_provenance", "provenance", postgresql_using="gin",
-              postgresql_ops={"provenance": "jsonb_path_ops"}),
+              postgresql_ops={"provenance": "jsonb_path_ops"}, postgresql_with={"fastupdate": "off"}),
     )
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     memory_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("memories.id", ondelete="CASCADE"))
