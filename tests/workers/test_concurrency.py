@@ -7,6 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from memcube.db import SYSTEM, make_engine, make_session_factory, tenant_session
 from memcube.models import Cube, Job, Memory, Tenant
@@ -15,17 +16,22 @@ from memos.jobs.context import JobContext
 from memos.jobs.runner import run_job
 
 
+def _tenant_and_cube(s: Session) -> tuple[Tenant, Cube]:
+    tenant = Tenant(name="t")
+    s.add(tenant)
+    s.flush()
+    cube = Cube(tenant_id=tenant.id, name="c")
+    s.add(cube)
+    s.flush()
+    return tenant, cube
+
+
 def test_concurrent_deliveries_run_the_job_once(make_database: Callable[[str], str], ctx: JobContext) -> None:
     engine = make_engine(make_database(f"memos_c_{uuid.uuid4().hex[:8]}"), role="memos_app", pool_size=4)
     sessions = make_session_factory(engine)
     try:
         with tenant_session(sessions, SYSTEM) as s:
-            tenant = Tenant(name="t")
-            s.add(tenant)
-            s.flush()
-            cube = Cube(tenant_id=tenant.id, name="c")
-            s.add(cube)
-            s.flush()
+            tenant, cube = _tenant_and_cube(s)
             job, _ = jobs_repo.enqueue(s, tenant_id=tenant.id, cube_id=cube.id, type="test.slow_note",
                                        payload={"content": "only once", "linger_s": 0.5})
         with ThreadPoolExecutor(2) as pool:
@@ -56,12 +62,7 @@ def test_a_second_delivery_while_the_first_waits_for_its_cube_neither_claims_nor
                              embedder=ctx.embedder)
     try:
         with tenant_session(sessions, SYSTEM) as s:
-            tenant = Tenant(name="t")
-            s.add(tenant)
-            s.flush()
-            cube = Cube(tenant_id=tenant.id, name="c")
-            s.add(cube)
-            s.flush()
+            tenant, cube = _tenant_and_cube(s)
             a, _ = jobs_repo.enqueue(s, tenant_id=tenant.id, cube_id=cube.id, type="test.serial_note",
                                      payload={"content": "A", "linger_s": 1.5})
             b, _ = jobs_repo.enqueue(s, tenant_id=tenant.id, cube_id=cube.id, type="test.serial_note",

@@ -38,6 +38,15 @@ def _json(r: httpx.Response, status: int) -> Any:
     return r.json()
 
 
+def _tenant_and_cube(http: httpx.Client) -> tuple[dict[str, str], str]:
+    """A tenant (through the admin key), its key's auth header and a cube named "notes"."""
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    tenant = _json(http.post("/v1/tenants", json={"name": "acme"}, headers=admin), 201)["id"]
+    key = _json(http.post(f"/v1/tenants/{tenant}/keys", json={"name": "k"}, headers=admin), 201)["key"]
+    auth = {"Authorization": f"Bearer {key}"}
+    return auth, _json(http.post("/v1/cubes", json={"name": "notes"}, headers=auth), 201)["id"]
+
+
 @pytest.mark.slow
 def test_serve_runs_jobs_in_its_own_worker_and_stops_everything(tmp_path: Path) -> None:
     home = tmp_path / "home"
@@ -59,11 +68,7 @@ def test_serve_runs_jobs_in_its_own_worker_and_stops_everything(tmp_path: Path) 
         assert int(match.group(2)) in {c.pid for c in children}
 
         with httpx.Client(base_url=url, timeout=30) as http:
-            admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-            tenant = _json(http.post("/v1/tenants", json={"name": "acme"}, headers=admin), 201)["id"]
-            key = _json(http.post(f"/v1/tenants/{tenant}/keys", json={"name": "k"}, headers=admin), 201)["key"]
-            auth = {"Authorization": f"Bearer {key}"}
-            cube = _json(http.post("/v1/cubes", json={"name": "notes"}, headers=auth), 201)["id"]
+            auth, cube = _tenant_and_cube(http)
             control = _json(http.post("/v1/cubes", json={"name": "control"}, headers=auth), 201)["id"]
 
             first = _json(http.post(f"/v1/cubes/{cube}/messages", json={**BATCH, "idempotency_key": "b1"},
@@ -136,11 +141,7 @@ def test_serve_uses_the_redis_named_in_memos_redis_url_and_restarts_a_dead_worke
         assert not (home / "redis").exists()
 
         with httpx.Client(base_url=url, timeout=30) as http:
-            admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-            tenant = _json(http.post("/v1/tenants", json={"name": "acme"}, headers=admin), 201)["id"]
-            key = _json(http.post(f"/v1/tenants/{tenant}/keys", json={"name": "k"}, headers=admin), 201)["key"]
-            auth = {"Authorization": f"Bearer {key}"}
-            cube = _json(http.post("/v1/cubes", json={"name": "notes"}, headers=auth), 201)["id"]
+            auth, cube = _tenant_and_cube(http)
             job_id = _json(http.post(f"/v1/cubes/{cube}/messages", json=BATCH, headers=auth), 202)["job_id"]
 
             def finished() -> dict[str, Any] | None:
