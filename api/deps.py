@@ -2,6 +2,8 @@
 
 One session (one transaction) per request. Authentication looks the key up in the system context, then
 switches the same transaction to the caller's tenant, so everything after runs under row-level security.
+Dependencies that only pick values are ``async def``: FastAPI runs a plain ``def`` dependency in its thread
+pool, a hop per dependency per request; those that touch the database stay ``def``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from memos.tenants.service import Principal, authenticate
 bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer mk_...`")
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.memos
     return state
 
@@ -64,7 +66,7 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def get_tenant_id(principal: PrincipalDep) -> uuid.UUID:
+async def get_tenant_id(principal: PrincipalDep) -> uuid.UUID:
     if principal.tenant_id is None:
         raise Forbidden("the admin key manages tenants and keys; use a tenant's key for its data")
     return principal.tenant_id
@@ -73,7 +75,7 @@ def get_tenant_id(principal: PrincipalDep) -> uuid.UUID:
 TenantDep = Annotated[uuid.UUID, Depends(get_tenant_id)]
 
 
-def require_admin(principal: PrincipalDep) -> Principal:
+async def require_admin(principal: PrincipalDep) -> Principal:
     if not principal.is_admin:
         raise Forbidden("this route needs the admin key")
     return principal
@@ -82,14 +84,14 @@ def require_admin(principal: PrincipalDep) -> Principal:
 AdminDep = Annotated[Principal, Depends(require_admin)]
 
 
-def get_embedder(state: StateDep) -> Embedder:
+async def get_embedder(state: StateDep) -> Embedder:
     return state.embedder
 
 
 EmbedderDep = Annotated[Embedder, Depends(get_embedder)]
 
 
-def get_limits(state: StateDep) -> Limits:
+async def get_limits(state: StateDep) -> Limits:
     return state.limits
 
 
