@@ -116,7 +116,7 @@ class WorkerSupervisor:
 
     def __init__(self, settings: Settings, env: dict[str, str], *, log_path: Path, beat: bool = True,
                  queues: Sequence[str] | None = None, name: str = "memos") -> None:
-        self.settings, self.env, self.log_path = settings, env, log_path
+        self.log_path = log_path
         self._start = functools.partial(start_worker, settings, env, beat=beat, log_path=log_path, queues=queues,
                                         name=name)
         self.restarts = 0

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from pgvector.sqlalchemy import Vector
 from psycopg.types.json import Jsonb
 from sqlalchemy import (
@@ -58,14 +59,9 @@ def _lexeme_stats(rows: Sequence[Any]) -> LexemeStats:
     return LexemeStats(docs, (total / docs) if docs else 1.0, {r[0]: int(r[1]) for r in rows if r[0] is not None})
 
 
-def query_lexeme_stats(session: Session, cube_id: uuid.UUID, query: str) -> LexemeStats:
-    """The query's English lexemes with their document frequency in the cube, and the cube's N and avgdl."""
-    rows = session.execute(text(_STATS_SQL.format(speakers="")), {"q": query, "cube": cube_id}).all()
-    return _lexeme_stats(rows)
-
-
 def speakers_and_lexeme_stats(session: Session, cube_id: uuid.UUID, query: str) -> tuple[list[str], LexemeStats]:
-    """:func:`cube_speakers` and :func:`query_lexeme_stats` in one round trip."""
+    """:func:`cube_speakers` and the query's lexeme statistics (as :func:`lexeme_stats_many`) in one round
+    trip."""
     rows = session.execute(
         text(_STATS_SQL.format(speakers=_SPEAKERS_COL)), {"q": query, "cube": cube_id}
     ).all()
@@ -73,7 +69,8 @@ def speakers_and_lexeme_stats(session: Session, cube_id: uuid.UUID, query: str) 
 
 
 def lexeme_stats_many(session: Session, cube_id: uuid.UUID, queries: Sequence[str]) -> list[LexemeStats]:
-    """:func:`query_lexeme_stats` for many texts in one round trip (consolidation compares whole batches)."""
+    """Each text's English lexemes with their document frequency in the cube, and the cube's N and avgdl, in
+    one round trip (a text without lexemes gets empty statistics)."""
     if not queries:
         return []
     rows = session.execute(
@@ -225,7 +222,7 @@ def candidates(
     if vector is not None:
         ctes.append(_DENSE.format(flt=flt_sql))
         parts.append("SELECT id FROM dn")
-        params.update(c_qv=_vector_text(vector), c_n_dense=n_dense)
+        params.update(c_qv=vector_literal(vector), c_n_dense=n_dense)
     ctes.append(f"\ncand AS ({' UNION '.join(parts)})")
     params["c_live"] = list(flt.statuses) or ["active"]
     if neighbours:
@@ -245,8 +242,10 @@ def candidates(
     ]
 
 
-def _vector_text(vector: Sequence[float]) -> str:
-    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
+def vector_literal(vector: Any) -> str:
+    """pgvector's text form of a vector (9 significant digits: a float32 reads back exactly). %-formatting of
+    Python floats: 74 us per 384-d vector against 170 us for format() on numpy scalars."""
+    return "[" + ",".join(["%.9g" % x for x in np.asarray(vector, dtype=np.float64).tolist()]) + "]"  # noqa: UP031
 
 
 # ---------------------------------------------------------------- context around hits

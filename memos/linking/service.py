@@ -145,12 +145,14 @@ def _nearest_in_cube(session: Session, heads: list[Memory]) -> Neighbours:
     memories_repo.tune_vector_search(session, ef_search=100)
     out: Neighbours = {}
     for cube_id, group in by_cube.items():
-        nearest = neighbours.nearest_many(session, [np.asarray(m.embedding) for m in group], cube_id=cube_id,
-                                          limit=NEIGHBOURS + 1)
-        ids = {mid for row in nearest for mid, _ in row}
+        no_text = [neighbours.LexicalQuery(match=[], idf={}) for _ in group]
+        nearest = neighbours.candidates_many(session, [m.embedding for m in group], no_text, cube_id=cube_id,
+                                             dense_k=NEIGHBOURS + 1, lexical_k=0)
+        ids = {n.memory_id for row in nearest for n in row}
         found = {m.id: m for m in memories_repo.get_memories(session, list(ids))}
         for m, row in zip(group, nearest, strict=True):
-            out[m.id] = [(found[mid], sim) for mid, sim in row if mid != m.id and mid in found][:NEIGHBOURS]
+            out[m.id] = [(found[n.memory_id], n.similarity) for n in row
+                         if n.memory_id != m.id and n.memory_id in found][:NEIGHBOURS]
     return out
 
 

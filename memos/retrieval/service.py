@@ -126,7 +126,7 @@ def analyse(session: Session, cube: Cube, query: str) -> tuple[QueryPlan, repo.L
     _SPEAKERS_SEEN[cube.id] = speakers
     q = plan(query, speakers)
     if q.text != guess.text:
-        stats = repo.query_lexeme_stats(session, cube.id, q.text)
+        (stats,) = repo.lexeme_stats_many(session, cube.id, [q.text])
     return q, stats
 
 
