@@ -89,9 +89,11 @@ def insert_versions(session: Session, rows: list[dict[str, Any]], *, render_null
 
 
 def get_memory(session: Session, memory_id: uuid.UUID, *, lock: bool = False) -> Memory | None:
+    """``lock``: FOR UPDATE, and the row as locked overwrites a copy the session already holds (read before
+    the lock: another transaction may have committed a newer version since, whose number we would reuse)."""
     stmt = select(Memory).where(Memory.id == memory_id)
     if lock:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return session.scalar(stmt)
 
 
