@@ -95,10 +95,18 @@ def run_service(
     workers: int = 1,
     startup_timeout_s: float = 180.0,
     keep_home: bool = False,
+    home: Path | None = None,
 ) -> Iterator[Service]:
-    """Start the service on a fresh data dir; yield it once /healthz answers; stop it and the database."""
-    home = Path(tempfile.mkdtemp(prefix="memos-bench-"))
-    os.chmod(home, 0o755)  # the embedded server may run as its own system user when we are root
+    """Start the service on a fresh data dir; yield it once /healthz answers; stop it and the database.
+
+    ``home``: start on this data dir instead (a database a previous ``run_service(keep_home=True)`` left, so a
+    bench can restart the service with other settings without ingesting again); it is never removed here.
+    """
+    if home is None:
+        home = Path(tempfile.mkdtemp(prefix="memos-bench-"))
+        os.chmod(home, 0o755)  # the embedded server may run as its own system user when we are root
+    else:
+        keep_home = True
     port = free_port()
     admin_key = "mk_bench_" + secrets.token_urlsafe(16)
     env = service_env(home, admin_key, port, extra_env)

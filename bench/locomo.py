@@ -1,225 +1,175 @@
-"""LoCoMo retrieval benchmark through the REST API, with a BM25 and a dense-only baseline in the same run.
+"""LoCoMo retrieval benchmark: two-fold cross-validated hybrid search through the REST API, with baselines.
 
-Each LoCoMo conversation (``../shared/data/locomo10.json``) is ingested into its own cube through
-``POST /v1/cubes/{id}/memories`` (one memory per turn: ``event_time`` = the session date, ``role`` = the
-speaker, ``session_id``, the turn's ``dia_id`` in metadata; parsed by :mod:`memos.importers`). Then every
-question with evidence is searched in its conversation's cube, and the evidence turns' ranks give
+Data: ``../shared/data/locomo10.json`` (10 conversations, 5,882 turns). Each conversation goes into its own
+cube through ``POST /v1/cubes/{id}/memories`` (one memory per turn: ``event_time`` = the session date,
+``role`` = the speaker, ``session_id``, the turn's ``dia_id`` in metadata; parsed by :mod:`memos.importers`).
+Every question with evidence is searched in its conversation's cube (top 10); the evidence turns' ranks give
 recall@1/5/10 (share of a question's evidence turns in the top k), hit@10 (any of them) and MRR (first one),
 per category and over categories 1-4 (category 5, adversarial, apart).
 
-Systems, same run, same turns:
+Protocol (the headline):
 
-* ``memos hybrid``: the service's default search (``mode=hybrid``);
-* ``dense-only``: the service's ``mode=dense`` (pgvector cosine top-k of the raw question);
-* ``BM25 (bm25s)``: bm25s over the turn texts, English stopwords, Snowball stemming when PyStemmer is
-  installed (otherwise plain tokens; the line says which).
+1. The settings that were set while looking at LoCoMo (``context_weight`` and the hybrid fusion weight and
+   boosts) are searched over a fixed grid (``bench/_tuning.py``: 972 configurations, one ingest per
+   ``context_weight``). Fold A picks the configuration with the best recall@10 (1-4) on conversations 0-4
+   and is scored on 5-9; fold B the reverse. The picked configurations are scored through the REST API on
+   a service restarted with them; the two held-out halves together score every conversation with settings
+   chosen without it.
+2. The shipped defaults are scored through the API on all 10 conversations. They were chosen while looking
+   at all 10, so that figure is in-sample.
+3. Baselines in the same run (``bench/_baselines.py``): BM25 (bm25s, English stopwords, Snowball stemmer),
+   plain dense (MiniLM over each turn's content, exact cosine), and the service's ``mode=dense`` (pgvector
+   top 10 of the service's own vectors: ``"speaker: content"`` blended with the previous turn).
 
-Targets (issue 3): hybrid recall@10 (1-4) >= 0.75, every category above BM25, hybrid search p95 <= 3x
-dense-only p95. Settings are the service defaults; nothing is tuned on the questions. ``--conversations``
-picks a subset (e.g. ``0,2,4,6,8`` to tune on one half and validate on the other); ``--env K=V`` passes a
-setting to the service (e.g. ``MEMOS_CONTEXT_WEIGHT=0``).
-
-Run: ``.venv/bin/python bench/locomo.py`` (about 5-8 minutes on 2 cores).
+Run: ``.venv/bin/python bench/locomo.py`` (about 30-40 minutes on 2 busy cores; ``--quick`` for a smoke run).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import re
+import datetime as dt
+import shutil
+import subprocess
 import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import ROOT, _ok, create_workspace, p50_p95, print_table, run_service  # noqa: E402
+import _baselines  # noqa: E402
+import _tuning  # noqa: E402
+from _common import ROOT, Workspace, create_workspace, p50_p95, print_table, run_service  # noqa: E402
+from _locomo import CATEGORIES, HEADLINE_CATS, Row, Scores, api_search, ingest, load  # noqa: E402
 
-from memos.importers import LocomoConversation, locomo_conversation  # noqa: E402
+from memos.config import Settings  # noqa: E402
+from memos.embedding import Embedder  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "locomo10.json"
-CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
-KS = (1, 5, 10)
-BATCH = 200
-TARGET_RECALL = 0.75
-TARGET_LATENCY_RATIO = 3.0
+FOLDS = {"A": (range(0, 5), range(5, 10)), "B": (range(5, 10), range(0, 5))}  # name: (choose on, score on)
 
 
-@dataclass
-class Question:
-    conv: int
-    text: str
-    category: int
-    evidence: list[str]
-
-
-@dataclass
-class Scores:
-    """Per-question (category, recall@1, recall@5, recall@10, hit@10, reciprocal rank)."""
-
-    rows: list[tuple[int, float, float, float, float, float]] = field(default_factory=list)
-    latencies: list[float] = field(default_factory=list)
-
-    def add(self, q: Question, ranked: list[str]) -> None:
-        ev = set(q.evidence)
-        rec = [len(ev & set(ranked[:k])) / len(ev) for k in KS]
-        rr = next((1.0 / (i + 1) for i, d in enumerate(ranked) if d in ev), 0.0)
-        self.rows.append((q.category, rec[0], rec[1], rec[2], 1.0 if ev & set(ranked[:10]) else 0.0, rr))
-
-    def mean(self, cats: tuple[int, ...]) -> tuple[list[float], int]:
-        sel = [r[1:] for r in self.rows if r[0] in cats]
-        if not sel:
-            return [float("nan")] * 5, 0
-        return [sum(col) / len(sel) for col in zip(*sel, strict=True)], len(sel)
-
-
-def normalise_evidence(raw: list[str]) -> list[str]:
-    """``D:11:26`` -> ``D11:26``, ``D30:05`` -> ``D30:5``, ``;``-joined lists split."""
-    out = []
-    for e in raw:
-        for x in re.split(r"[;,\s]+", e):
-            m = re.fullmatch(r"D:?(\d+):0*(\d+)", x.strip())
-            if m:
-                out.append(f"D{m.group(1)}:{m.group(2)}")
-    return out
-
-
-def load(path: Path, picks: list[int] | None) -> tuple[list[LocomoConversation], list[Question]]:
-    data = json.loads(path.read_text())
-    convs: list[LocomoConversation] = []
-    questions: list[Question] = []
-    for ci, sample in enumerate(data):
-        if picks is not None and ci not in picks:
-            continue
-        conv = locomo_conversation(sample)
-        known = {m.metadata["dia_id"] for m in conv.memories}
-        index = len(convs)
-        convs.append(conv)
-        for qa in sample.get("qa", []):
-            ev = [e for e in normalise_evidence(qa.get("evidence", [])) if e in known]
-            if ev:
-                questions.append(Question(index, str(qa.get("question", "")), int(qa["category"]), ev))
-    return convs, questions
-
-
-def bm25_baseline(convs: list[LocomoConversation], questions: list[Question]) -> tuple[Scores, str]:
-    import bm25s
-
-    try:
-        import Stemmer
-
-        stemmer: Any = Stemmer.Stemmer("english")
-        label = "BM25 (bm25s, stem)"
-    except ImportError:  # PyStemmer is not a dependency; plain tokens then
-        stemmer = None
-        label = "BM25 (bm25s, no stem)"
-    indexes = []
-    for conv in convs:
-        retriever = bm25s.BM25()
-        corpus = bm25s.tokenize([m.content for m in conv.memories], stopwords="en", stemmer=stemmer,
-                                show_progress=False)
-        retriever.index(corpus, show_progress=False)
-        indexes.append(retriever)
-    scores = Scores()
-    for q in questions:
-        tokens = bm25s.tokenize([q.text], stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)[0]
-        s = indexes[q.conv].get_scores(tokens)
-        order = sorted(range(len(s)), key=lambda i: -s[i])[:10]
-        scores.add(q, [str(convs[q.conv].memories[i].metadata["dia_id"]) for i in order])
-    return scores, label
-
-
-def ingest(
-    client: httpx.Client, headers: dict[str, str], convs: list[LocomoConversation]
-) -> tuple[list[str], float, int]:
-    """One cube per conversation; returns the cube ids, seconds spent and memories written."""
-    cube_ids = []
-    n = 0
-    t0 = time.perf_counter()
-    for conv in convs:
-        cube = _ok(client.post("/v1/cubes", json={"name": f"locomo-{conv.sample_id}"}, headers=headers))
-        cube_ids.append(cube["id"])
-        items = [m.model_dump(mode="json", exclude_none=True) for m in conv.memories]
-        for i in range(0, len(items), BATCH):
-            _ok(client.post(f"/v1/cubes/{cube['id']}/memories", json={"memories": items[i:i + BATCH]},
-                            headers=headers))
-        n += len(items)
-    return cube_ids, time.perf_counter() - t0, n
-
-
-def run_searches(
-    client: httpx.Client, headers: dict[str, str], cube_ids: list[str], questions: list[Question],
-    modes: list[str],
-) -> dict[str, Scores]:
-    """Each question in each mode, interleaved so both modes see the same machine load."""
-    out = {m: Scores() for m in modes}
-    for i, q in enumerate(questions):
-        for mode in modes:
-            t = time.perf_counter()
-            body = _ok(client.post(f"/v1/cubes/{cube_ids[q.conv]}/search",
-                                   json={"query": q.text, "top_k": 10, "mode": mode}, headers=headers))
-            out[mode].latencies.append(time.perf_counter() - t)
-            out[mode].add(q, [str(r["memory"]["metadata"].get("dia_id")) for r in body["results"]])
-        if (i + 1) % 250 == 0:
-            print(f"  {i + 1}/{len(questions)} questions", flush=True)
-    return out
-
-
-def report(systems: dict[str, Scores]) -> None:
-    groups = [((c,), f"{c} {CATEGORIES[c]}") for c in (1, 2, 3, 4)] + [((1, 2, 3, 4), "overall 1-4"),
-                                                                       ((5,), "5 adversarial (apart)")]
+def table(title: str, systems: dict[str, Scores]) -> None:
+    groups: list[tuple[tuple[int, ...], str]] = [((c,), f"{c} {CATEGORIES[c]}") for c in HEADLINE_CATS]
+    groups += [(HEADLINE_CATS, "overall 1-4"), ((5,), "5 adversarial (apart)")]
     rows = []
     for label, sc in systems.items():
         for cats, name in groups:
             m, n = sc.mean(cats)
             rows.append([label, name, *(f"{x:.3f}" if x == x else "n/a" for x in m), n])
-    print_table("LoCoMo retrieval (recall@k = share of evidence turns in the top k)",
-                ["system", "category", "R@1", "R@5", "R@10", "hit@10", "MRR", "n"], rows)
+    print_table(title, ["system", "category", "R@1", "R@5", "R@10", "hit@10", "MRR", "n"], rows)
+
+
+def summary(title: str, systems: dict[str, Scores]) -> None:
+    """recall@10 per category in one line per system (the README's table)."""
+    rows = [[label, *(f"{sc.recall10((c,)):.3f}" for c in (1, 2, 3, 4)), f"{sc.recall10():.3f}",
+             f"{sc.recall10((5,)):.3f}"] for label, sc in systems.items()]
+    print_table(title, ["system", "multi-hop", "temporal", "open-domain", "single-hop", "overall 1-4", "cat. 5"],
+                rows)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DATA)
-    ap.add_argument("--conversations", default="", help="comma-separated conversation indexes (default: all)")
-    ap.add_argument("--env", action="append", default=[], help="KEY=VALUE setting for the service")
-    ap.add_argument("--max-questions", type=int, default=0, help="for smoke runs: the first N questions")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: every 8th question, a 2-value grid per knob (the protocol is unchanged)")
     args = ap.parse_args(argv)
-    picks = [int(x) for x in args.conversations.split(",") if x.strip()] or None
-    convs, questions = load(args.data, picks)
-    if args.max_questions:
-        questions = questions[: args.max_questions]
-    extra = dict(kv.split("=", 1) for kv in args.env)
+    started = dt.datetime.now(dt.UTC)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    convs, questions = load(args.data)
+    if args.quick:
+        questions = questions[::8]
+        for k in _tuning.GRID:
+            _tuning.GRID[k] = tuple(sorted({min(_tuning.GRID[k]), dict(_tuning.defaults())[k]}))
+    default = _tuning.defaults()
+    configs = _tuning.configurations()
+    assert default in configs, "the grid must hold the shipped defaults"
     print(f"{len(convs)} conversations, {sum(len(c.memories) for c in convs)} turns, {len(questions)} questions"
-          f" with evidence; service settings: {extra or 'defaults'}", flush=True)
-    bm25, bm25_label = bm25_baseline(convs, questions)
-    with run_service(extra_env=extra) as svc:
-        ws = create_workspace(svc, name="locomo")
-        with httpx.Client(base_url=svc.base_url, timeout=120.0) as client:
-            cube_ids, secs, n = ingest(client, ws.headers, convs)
-            print(f"ingest: {n} memories in {secs:.1f} s = {n / secs:.1f} memories/s", flush=True)
-            # Warm-up (first-request costs are not search costs).
-            for mode in ("hybrid", "dense"):
-                client.post(f"/v1/cubes/{cube_ids[0]}/search", json={"query": "hello", "mode": mode},
-                            headers=ws.headers)
-            res = run_searches(client, ws.headers, cube_ids, questions, ["hybrid", "dense"])
-    systems = {"memos hybrid": res["hybrid"], "dense-only (mode=dense)": res["dense"], bm25_label: bm25}
-    report(systems)
-    h50, h95 = p50_p95(res["hybrid"].latencies)
-    d50, d95 = p50_p95(res["dense"].latencies)
-    print(f"ingest rate: {n / secs:.1f} memories/s ({n} memories, {secs:.1f} s, through the API)")
-    print(f"search latency through the API (ms): hybrid p50 {h50:.1f} p95 {h95:.1f} | dense-only p50 {d50:.1f}"
-          f" p95 {d95:.1f} | p95 ratio {h95 / d95:.2f} (target <= {TARGET_LATENCY_RATIO})")
-    overall = res["hybrid"].mean((1, 2, 3, 4))[0][2]
-    beats = all(res["hybrid"].mean((c,))[0][2] > bm25.mean((c,))[0][2] for c in (1, 2, 3, 4))
-    ok = overall >= TARGET_RECALL and beats and h95 / d95 <= TARGET_LATENCY_RATIO
-    print(f"targets: recall@10 (1-4) {overall:.3f} >= {TARGET_RECALL}: {overall >= TARGET_RECALL}; every category"
-          f" above BM25: {beats}; p95 ratio <= {TARGET_LATENCY_RATIO}: {h95 / d95 <= TARGET_LATENCY_RATIO}"
-          f" -> {'MET' if ok else 'NOT MET'}")
+          f" with evidence ({sum(q.category in HEADLINE_CATS for q in questions)} in categories 1-4);"
+          f" grid of {len(configs)} configurations; commit {commit}; {started:%Y-%m-%d %H:%M} UTC", flush=True)
+
+    embedder = Embedder(threads=1)
+    systems: dict[str, Scores] = {
+        _baselines.BM25_LABEL: _baselines.bm25(convs, questions),
+        _baselines.DENSE_LABEL: _baselines.plain_dense(convs, questions, embedder),
+    }
+    settings = Settings()
+    default_ctx = dict(default)[_tuning.INGEST_KNOB]
+    homes: dict[float, tuple[Path, Workspace, list[str]]] = {}
+    captured: dict[float, list[_tuning.Captured]] = {}
+    api_default: dict[str, Scores] = {}
+    try:
+        # One ingest per context weight; the service's database is kept for the held-out runs below.
+        for ctx in _tuning.GRID[_tuning.INGEST_KNOB]:
+            with run_service(extra_env={"MEMOS_CONTEXT_WEIGHT": repr(ctx)}, keep_home=True) as svc:
+                ws = create_workspace(svc, name="locomo")
+                with httpx.Client(base_url=svc.base_url, timeout=120.0) as client:
+                    cube_ids, secs, n = ingest(client, ws.headers, convs)
+                    print(f"context_weight {ctx:g}: ingest {n} memories in {secs:.1f} s = {n / secs:.1f}/s",
+                          flush=True)
+                    if ctx == default_ctx:
+                        api_default = api_search(client, ws.headers, cube_ids, questions, ["hybrid", "dense"],
+                                                 desc="API, shipped defaults")
+                with _tuning.service_state(svc) as state:
+                    captured[ctx] = _tuning.capture(state.sessions, ws.tenant_id, cube_ids, questions,
+                                                    state.embedder, settings)
+                homes[ctx] = (svc.home, ws, cube_ids)
+
+        results: dict[_tuning.Config, list[Row]] = {}
+        for ctx, cap in captured.items():
+            results.update(_tuning.evaluate(cap, [c for c in configs if dict(c)[_tuning.INGEST_KNOB] == ctx]))
+
+        # The capture must re-rank as the service does: compare with the API at the shipped defaults.
+        same = sum(a == b for a, b in zip(
+            [_tuning.rerank_top10(c, _tuning.weights_of(default)) for c in captured[default_ctx]],
+            api_default["hybrid"].ranked, strict=True))
+        print(f"check: captured re-ranking at the defaults gives the API's top 10 for {same}/{len(questions)}"
+              f" questions (recall@10 1-4: captured {_tuning.mean_r10_mrr(results[default], range(10))[0]:.3f},"
+              f" API {api_default['hybrid'].recall10():.3f})", flush=True)
+
+        held_out: dict[str, Scores] = {}
+        fold_rows = []
+        for name, (train, test) in FOLDS.items():
+            best, train_r10 = _tuning.choose(results, train)
+            ctx = dict(best)[_tuning.INGEST_KNOB]
+            home, ws, cube_ids = homes[ctx]
+            test_qs = [q for q in questions if q.conv in test]
+            with run_service(home=home, extra_env=_tuning.env_of(best)) as svc, \
+                    httpx.Client(base_url=svc.base_url, timeout=120.0) as client:
+                held_out[name] = api_search(client, ws.headers, cube_ids, test_qs, ["hybrid"],
+                                            desc=f"API, fold {name} held out")["hybrid"]
+            predicted = _tuning.mean_r10_mrr(results[best], test)[0]
+            defaults_test = api_default["hybrid"].select(test).recall10()
+            fold_rows.append([name, f"{train.start}-{train.stop - 1}", f"{test.start}-{test.stop - 1}",
+                              _tuning.describe(best), f"{train_r10:.3f}", f"{held_out[name].recall10():.3f}",
+                              f"{predicted:.3f}", f"{defaults_test:.3f}"])
+        best_all, best_all_r10 = _tuning.choose(results, range(10))
+    finally:
+        for home, _, _ in homes.values():
+            shutil.rmtree(home, ignore_errors=True)
+
+    print_table("Folds (recall@10, categories 1-4)",
+                ["fold", "chosen on", "scored on", "chosen settings", "on chosen", "held out (API)",
+                 "held out (captured)", "defaults there (API)"], fold_rows)
+    print(f"shipped defaults: {_tuning.describe(default)}")
+    print(f"best on all 10 (in-sample, for scale): {_tuning.describe(best_all)} -> {best_all_r10:.3f}")
+    cv = held_out["A"] + held_out["B"]
+    full = {
+        "MemOS hybrid, cross-validated (held out)": cv,
+        "MemOS hybrid, shipped defaults (in-sample)": api_default["hybrid"],
+        "MemOS mode=dense (service vectors)": api_default["dense"],
+        **systems,
+    }
+    table("LoCoMo retrieval (recall@k = share of evidence turns in the top k)", full)
+    summary("LoCoMo recall@10 per category", full)
+    h50, h95 = p50_p95(api_default["hybrid"].latencies)
+    d50, d95 = p50_p95(api_default["dense"].latencies)
+    c50, c95 = p50_p95(cv.latencies)
+    print(f"search latency through the API (ms), p50 / p95: defaults hybrid {h50:.1f} / {h95:.1f}, dense"
+          f" {d50:.1f} / {d95:.1f} (p95 ratio {h95 / d95:.2f}); cross-validated hybrid {c50:.1f} / {c95:.1f}")
+    print(f"finished {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
     return 0
 
 
