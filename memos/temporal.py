@@ -29,6 +29,14 @@ _MON = "(" + "|".join(MONTHS) + ")"
 _FUTURE = re.compile(r"\b(will|'ll|going to|gonna|plan(?:s|ning)? to|about to|next|upcoming|soon|tomorrow)\b",
                      re.IGNORECASE)
 _PREPOSITIONS = {"since", "until", "till", "by", "from", "before", "after", "through", "to"}
+# Non-ASCII letters that ``re.IGNORECASE`` matches to ASCII ones ("ſeven days ago", "yesterday" with a Kelvin
+# sign): the phrase matched, so its words must be found in the tables too.
+_ASCII_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
+def _key(word: str) -> str:
+    """A matched word as the lower-case ASCII key of the tables above."""
+    return word.translate(_ASCII_FOLD).lower()
 
 
 @dataclass(frozen=True)
@@ -73,11 +81,11 @@ def _shift(ref: date, n: int, unit: str) -> ResolvedDate:
 
 
 def _num(word: str) -> int:
-    return int(word) if word.isdigit() else NUMBERS[word.lower()]
+    return int(word) if word.isdigit() else NUMBERS[_key(word)]
 
 
 def _weekday(ref: date, name: str, mode: str) -> date:
-    target = WEEKDAYS.index(name.lower())
+    target = WEEKDAYS.index(_key(name))
     if mode == "last":
         back = (ref.weekday() - target) % 7 or 7
         return ref - timedelta(days=back)
@@ -94,20 +102,20 @@ Resolver = Callable[[re.Match[str], date, bool], ResolvedDate | None]
 def _rel_word(m: re.Match[str], ref: date, _f: bool) -> ResolvedDate:
     offsets = {"the day before yesterday": -2, "the day after tomorrow": 2, "yesterday": -1, "tomorrow": 1,
                "today": 0, "tonight": 0, "this morning": 0, "this afternoon": 0, "this evening": 0}
-    return ResolvedDate("", ref + timedelta(days=offsets[m.group(1).lower()]), "day")
+    return ResolvedDate("", ref + timedelta(days=offsets[_key(m.group(1))]), "day")
 
 
 def _ago(m: re.Match[str], ref: date, _f: bool) -> ResolvedDate:
-    return _shift(ref, -_num(m.group(1)), m.group(2).lower())
+    return _shift(ref, -_num(m.group(1)), _key(m.group(2)))
 
 
 def _in_n(m: re.Match[str], ref: date, _f: bool) -> ResolvedDate:
-    return _shift(ref, _num(m.group(1)), m.group(2).lower())
+    return _shift(ref, _num(m.group(1)), _key(m.group(2)))
 
 
 def _rel_period(m: re.Match[str], ref: date, _f: bool) -> ResolvedDate:
-    n = {"last": -1, "past": -1, "previous": -1, "next": 1, "coming": 1, "this": 0}[m.group(1).lower()]
-    unit = m.group(2).lower()
+    n = {"last": -1, "past": -1, "previous": -1, "next": 1, "coming": 1, "this": 0}[_key(m.group(1))]
+    unit = _key(m.group(2))
     if unit == "weekend":
         saturday = _weekday(ref, "saturday", "this") + timedelta(weeks=n)
         return ResolvedDate("", saturday, "day")
@@ -115,7 +123,7 @@ def _rel_period(m: re.Match[str], ref: date, _f: bool) -> ResolvedDate:
 
 
 def _rel_weekday(m: re.Match[str], ref: date, future: bool) -> ResolvedDate:
-    mode = (m.group(1) or "").strip().lower()
+    mode = _key((m.group(1) or "").strip())
     if not mode or mode == "on":
         mode = "next" if future else "last"
     return ResolvedDate("", _weekday(ref, m.group(2), mode), "day")
@@ -124,8 +132,8 @@ def _rel_weekday(m: re.Match[str], ref: date, future: bool) -> ResolvedDate:
 def _month(m: re.Match[str], ref: date, future: bool) -> ResolvedDate | None:
     if m.group(2) == "may":  # "this may help": the modal verb, not the month
         return None
-    mode = m.group(1).lower()
-    month = MONTHS.index(m.group(2).lower()) + 1
+    mode = _key(m.group(1))
+    month = MONTHS.index(_key(m.group(2))) + 1
     if m.group(3):  # "in May 2023": already absolute
         return None
     year = ref.year
@@ -163,7 +171,12 @@ def resolve_dates(text: str, ref: datetime | date) -> tuple[str, list[ResolvedDa
         for m in pattern.finditer(text):
             if any(s < m.end() and m.start() < e for s, e, _ in found):
                 continue
-            r = resolver(m, ref_day, future)
+            try:
+                r = resolver(m, ref_day, future)
+            except (OverflowError, ValueError):
+                # Past either end of the calendar (year 1 "last year", 9999-12-31 "tomorrow"): there is no
+                # such date, so the phrase is left as written.
+                continue
             if r is not None:
                 found.append((m.start(), m.end(), ResolvedDate(m.group(0), r.value, r.granularity)))
     if not found:
@@ -237,7 +250,7 @@ _RELATIVE = re.compile(r"\b(last|this|past|previous) (year|month|week)\b", re.IG
 
 
 def _month_number(name: str) -> int:
-    name = name.lower().rstrip(".")
+    name = _key(name).rstrip(".")
     for i, full in enumerate(MONTHS, start=1):
         if full.startswith(name[:3]):
             return i
@@ -247,10 +260,18 @@ def _month_number(name: str) -> int:
 def query_time_range(query: str, now: datetime | None = None) -> TimeRange | None:
     """The time range a query names, if any: "in May 2023", "during 2022", "before June 2023",
     "after 2022", "since March 2021", "last year" / "this month" (against ``now``). Only explicit years
-    (or relative periods) count: "in May" alone is too ambiguous to restrict a search by."""
+    (or relative periods) count: "in May" alone is too ambiguous to restrict a search by. A relative period
+    past either end of the calendar (``now`` in year 1 or 9999) names no range."""
+    try:
+        return _query_time_range(query, now)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _query_time_range(query: str, now: datetime | None) -> TimeRange | None:
     m = _ABSOLUTE.search(query)
     if m:
-        prep = (m.group(1) or "in").lower()
+        prep = _key(m.group(1) or "in")
         month = _month_number(m.group(2)) if m.group(2) else None
         start, end = _period(int(m.group(3)), month)
         if prep in ("before", "until", "by"):
@@ -261,8 +282,8 @@ def query_time_range(query: str, now: datetime | None = None) -> TimeRange | Non
     r = _RELATIVE.search(query)
     if r:
         ref = (now or datetime.now(UTC)).astimezone(UTC)
-        n = 0 if r.group(1).lower() == "this" else -1
-        unit = r.group(2).lower()
+        n = 0 if _key(r.group(1)) == "this" else -1
+        unit = _key(r.group(2))
         if unit == "year":
             start, end = _period(ref.year + n, None)
         elif unit == "month":
