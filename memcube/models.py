@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 EMBEDDING_DIM = 384
+DEFAULT_KEY_MAX_TRUST = 0.9  # 1.0 ("certain") is left to keys the admin explicitly trusts that far
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -68,6 +69,9 @@ class ApiKey(Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The highest provenance.trust a write through this key may assert (set by the admin at creation).
+    max_trust: Mapped[float] = mapped_column(Float, default=DEFAULT_KEY_MAX_TRUST,
+                                             server_default=str(DEFAULT_KEY_MAX_TRUST))
     created_at: Mapped[datetime] = _now_col()
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -174,6 +178,8 @@ class MemoryVersion(Base):
         UniqueConstraint("memory_id", "version", name="uq_memory_versions_memory_version"),
         Index("ix_memory_versions_provenance", "provenance", postgresql_using="gin",
               postgresql_ops={"provenance": "jsonb_path_ops"}, postgresql_with={"fastupdate": "off"}),
+        # "Has this job already written?" (consolidation's already-applied check).
+        Index("ix_memory_versions_job_id", "job_id", postgresql_where="job_id IS NOT NULL"),
     )
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     memory_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("memories.id", ondelete="CASCADE"))
@@ -190,6 +196,12 @@ class MemoryVersion(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Attribution, written by the server only (never from a request body): the API key and tenant whose
+    # request caused this version, and the job that wrote it (NULL for a direct write). No foreign keys:
+    # history must keep naming a key or tenant after it is gone, and a cascade would rewrite history.
+    caused_by_key_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    caused_by_tenant_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
 
 class MemoryLink(Base):
@@ -254,6 +266,8 @@ class Job(Base):
     error: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    # The API key whose request enqueued the job (NULL for system jobs); ``tenant_id`` is that key's tenant.
+    key_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     llm_calls: Mapped[int] = mapped_column(Integer, default=0)
     llm_tokens: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = _now_col()

@@ -122,10 +122,15 @@ class _Out(BaseModel):
 
 # ---------------------------------------------------------------- provenance
 class Provenance(_Base):
-    """Who or what wrote a memory, from which messages or memories, and how far to trust it."""
+    """Who or what wrote a memory, from which messages or memories, and how far to trust it.
+
+    A client's write cannot assert a reserved ``source`` (``system``, ``consolidation``), an ``actor`` other
+    than its own key (``key:<key id>``; the server fills it in), or a ``trust`` above its key's
+    ``max_trust``: each is refused with a 422."""
 
     source: SourceType = SourceType.agent
-    actor: str | None = Field(default=None, max_length=200, description="agent/user/tool id")
+    actor: str | None = Field(default=None, max_length=200,
+                              description="who wrote it; set by the server (key:<key id>, system:<job>)")
     message_ids: list[uuid.UUID] = Field(default_factory=list, max_length=1000)
     memory_ids: list[uuid.UUID] = Field(default_factory=list, max_length=1000)
     session_id: str | None = Field(default=None, max_length=200)
@@ -146,6 +151,10 @@ class Tenant(_Out):
 
 class KeyCreate(_Base):
     name: str = Field(default="default", min_length=1, max_length=200)
+    max_trust: float = Field(
+        default=0.9, ge=0.0, le=1.0,
+        description="the highest provenance.trust a write through this key may assert (above it: 422)",
+    )
 
 
 class ApiKeyCreated(_Out):
@@ -153,6 +162,7 @@ class ApiKeyCreated(_Out):
     key: str = Field(description="The secret; shown only once.")
     name: str | None = None
     tenant_id: uuid.UUID | None = None
+    max_trust: float | None = None
 
 
 # ---------------------------------------------------------------- cubes
@@ -255,6 +265,12 @@ class MemoryVersion(_Out):
     reason: str | None = None
     valid_from: datetime
     valid_to: datetime | None = None
+    caused_by_key_id: uuid.UUID | None = Field(
+        default=None, description="the API key whose request caused this version (set by the server)")
+    caused_by_tenant_id: uuid.UUID | None = Field(
+        default=None, description="the tenant of that key (set by the server)")
+    job_id: uuid.UUID | None = Field(
+        default=None, description="the background job that wrote this version; null for a direct write")
 
 
 class MemoryHistory(_Out):
@@ -353,6 +369,8 @@ class MessagesAccepted(_Out):
 class Job(_Out):
     id: uuid.UUID
     cube_id: uuid.UUID | None = None
+    tenant_id: uuid.UUID | None = Field(default=None, description="the tenant whose request enqueued the job")
+    key_id: uuid.UUID | None = Field(default=None, description="the API key whose request enqueued the job")
     type: str
     status: JobStatus
     attempts: int

@@ -103,7 +103,8 @@ def locomo_conversation(sample: Mapping[str, Any]) -> LocomoConversation:
                 role=turn.get("speaker"),
                 session_id=session_id,
                 metadata={"dia_id": turn.get("dia_id"), "session": n, "sample_id": sample_id},
-                provenance=Provenance(source=SourceType.import_, actor="locomo", session_id=session_id,
+                # No actor: the server names the importing key (a client may not assert another).
+                provenance=Provenance(source=SourceType.import_, session_id=session_id,
                                       note=f"LoCoMo {sample_id} {turn.get('dia_id')}"),
             ))
     return out

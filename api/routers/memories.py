@@ -38,11 +38,11 @@ def add_memories(
 ) -> schemas.MemoryList:
     cube, _ = load_cube(session, cube_id, tenant_id, need="write")
     heads = service.add_memories(
-        session, cube, body.memories, actor=principal.actor, limits=limits, embedder=embedder
+        session, cube, body.memories, actor=principal.actor, limits=limits, embedder=embedder, caller=principal
     )
     plaintext = [m.id for m in heads if m.kind == "plaintext"]
     if plaintext:  # one linking job per request, in the same transaction (outbox)
-        enqueue_linking(session, cube, plaintext, tenant_id=tenant_id)
+        enqueue_linking(session, cube, plaintext, tenant_id=tenant_id, key_id=principal.key_id)
     session.commit()
     return schemas.MemoryList(memories=[service.to_schema(m) for m in heads])
 
@@ -97,7 +97,8 @@ def update_memory(
     limits: LimitsDep,
 ) -> schemas.Memory:
     head = service.update_memory(
-        session, memory_id, tenant_id, body, actor=principal.actor, limits=limits, embedder=embedder
+        session, memory_id, tenant_id, body, actor=principal.actor, limits=limits, embedder=embedder,
+        cause=principal.cause,
     )
     session.commit()
     return service.to_schema(head)
@@ -111,7 +112,8 @@ def delete_memory(
     principal: PrincipalDep,
     reason: Annotated[str | None, Query(max_length=2000, pattern=NO_NUL)] = None,
 ) -> schemas.Memory:
-    head = service.delete_memory(session, memory_id, tenant_id, actor=principal.actor, reason=reason)
+    head = service.delete_memory(session, memory_id, tenant_id, actor=principal.actor, reason=reason,
+                                 cause=principal.cause)
     session.commit()
     return service.to_schema(head)
 
@@ -137,7 +139,7 @@ def rollback(
 ) -> schemas.Memory:
     head = service.rollback(
         session, memory_id, tenant_id, version=body.version, actor=principal.actor, reason=body.reason,
-        embedder=embedder,
+        embedder=embedder, cause=principal.cause,
     )
     session.commit()
     return service.to_schema(head)

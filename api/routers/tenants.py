@@ -36,9 +36,10 @@ def list_tenants(session: SessionDep, _admin: AdminDep) -> list[schemas.Tenant]:
 def create_key(
     tenant_id: uuid.UUID, body: schemas.KeyCreate, session: SessionDep, _admin: AdminDep
 ) -> schemas.ApiKeyCreated:
-    key, secret = service.create_key(session, tenant_id, name=body.name)
+    key, secret = service.create_key(session, tenant_id, name=body.name, max_trust=body.max_trust)
     session.commit()
-    return schemas.ApiKeyCreated(id=key.id, key=secret, name=key.name, tenant_id=key.tenant_id)
+    return schemas.ApiKeyCreated(id=key.id, key=secret, name=key.name, tenant_id=key.tenant_id,
+                                 max_trust=key.max_trust)
 
 
 @router.delete("/keys/{key_id}", status_code=204, responses=error_responses(401, 404))

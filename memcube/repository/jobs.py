@@ -25,15 +25,17 @@ def enqueue(
     type: str,
     payload: dict[str, Any],
     idempotency_key: str | None = None,
+    key_id: uuid.UUID | None = None,
 ) -> tuple[Job, bool]:
     """Write an outbox row in the caller's transaction. Returns (job, created); with an idempotency key
-    already used by this tenant, returns the existing job and ``created=False``."""
+    already used by this tenant, returns the existing job and ``created=False``. ``key_id``: the API key
+    whose request enqueued it (the versions the job writes name it)."""
     job_id = uuid.uuid4()
     stmt = (
         insert(Job)
         .values(
             id=job_id, tenant_id=tenant_id, cube_id=cube_id, type=type, payload=payload,
-            idempotency_key=idempotency_key, status="queued", attempts=0,
+            idempotency_key=idempotency_key, key_id=key_id, status="queued", attempts=0,
         )
         .on_conflict_do_nothing(constraint="uq_jobs_tenant_idempotency")
         .returning(Job.id)

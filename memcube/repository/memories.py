@@ -14,6 +14,7 @@ from sqlalchemy import (
     and_,
     cast,
     column,
+    exists,
     func,
     insert,
     inspect,
@@ -208,6 +209,23 @@ def get_version(session: Session, memory_id: uuid.UUID, version: int) -> MemoryV
     return session.scalar(
         select(MemoryVersion).where(MemoryVersion.memory_id == memory_id, MemoryVersion.version == version)
     )
+
+
+def job_has_versions(session: Session, job_id: uuid.UUID) -> bool:
+    """Whether the job has written any version (``memory_versions.job_id``, set by the server only)."""
+    return bool(session.scalar(select(exists().where(MemoryVersion.job_id == job_id))))
+
+
+def creator_tenants(session: Session, memory_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID | None]:
+    """The tenant whose request created each memory (its first version's ``caused_by_tenant_id``; None when
+    not recorded: written before attribution, or by the system)."""
+    if not memory_ids:
+        return {}
+    rows = session.execute(
+        select(MemoryVersion.memory_id, MemoryVersion.caused_by_tenant_id)
+        .where(MemoryVersion.memory_id.in_(list(memory_ids)), MemoryVersion.version == 1)
+    )
+    return {r.memory_id: r.caused_by_tenant_id for r in rows}
 
 
 def version_as_of(session: Session, memory_id: uuid.UUID, at: datetime) -> MemoryVersion | None:

@@ -1,8 +1,13 @@
 """Consolidation: a batch of stored messages -> facts -> ADD / UPDATE / DELETE / NOOP against the cube.
 
 Runs inside the job's transaction (see ``memos.jobs.runner``): everything written here commits together
-with the job's status, so a crash leaves nothing half-applied. Every version written carries the marker
-``provenance.note = "consolidation job <id>"``; a run that finds it already applied does nothing.
+with the job's status, so a crash leaves nothing half-applied. Every version written names, in server-only
+columns, the job that wrote it and the key and tenant whose messages caused it; a run that finds a version
+of its own job (``memory_versions.job_id``) has already been applied and does nothing.
+
+Messages of one tenant never rewrite or retract a memory another tenant's request created (a write-grantee
+and the cube's owner share a cube, not authority over each other's memories): such an UPDATE or DELETE is
+written as an ADD of the new claim beside the old memory, and the decision records the conflict.
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from memcube import schemas
-from memcube.models import ChatMessage, Cube, Job
+from memcube.models import DEFAULT_KEY_MAX_TRUST, ChatMessage, Cube, Job
 from memcube.repository import cubes as cubes_repo
 from memcube.repository import jobs as jobs_repo
 from memcube.repository import memories as memories_repo
 from memcube.repository import messages as messages_repo
 from memcube.repository import neighbours
 from memcube.repository import retrieval as retrieval_repo
+from memcube.repository import tenants as tenants_repo
 from memos.config import Settings
 from memos.consolidation.llm_path import LLMConsolidator
 from memos.consolidation.offline import OfflineConsolidator
@@ -30,7 +36,7 @@ from memos.embedding import Embedder
 from memos.errors import NotFound
 from memos.llm import LLMClient, UsageSink, get_llm
 from memos.memories import service as memories
-from memos.memories.versions import VersionBatch
+from memos.memories.versions import Attribution, VersionBatch
 from memos.messages.service import USER_ROLES
 from memos.retrieval.service import bm25_idf, match_terms
 from memos.timing import PhaseTimer
@@ -58,10 +64,6 @@ def build_consolidator(
     if llm is not None:
         return LLMConsolidator(llm, usage=usage)
     return OfflineConsolidator()
-
-
-def job_marker(job_id: uuid.UUID) -> str:
-    return f"consolidation job {job_id}"
 
 
 def lexical_queries(session: Session, cube: Cube, texts: list[str], settings: Settings
@@ -99,13 +101,25 @@ def _turns(messages: list[ChatMessage]) -> list[Turn]:
             for m in messages]
 
 
-def _provenance(job: Job, msg: ChatMessage, speaker: str, superseded: list[uuid.UUID],
-                session_id: str | None) -> dict[str, Any]:
+def _provenance(job: Job, msg: ChatMessage, superseded: list[uuid.UUID], session_id: str | None,
+                max_trust: float) -> dict[str, Any]:
+    """The actor is the key that posted the message (the speaker is a name in the message, which the
+    poster chose: it stays in ``role`` and ``metadata.speaker``); trust is capped by that key's ceiling."""
     user = msg.role.lower() in USER_ROLES
     return schemas.Provenance(
-        source=schemas.SourceType.consolidation, actor=speaker, message_ids=[msg.id], memory_ids=superseded,
-        session_id=session_id, trust=0.7 if user else 0.5, note=job_marker(job.id),
+        source=schemas.SourceType.consolidation, actor=f"key:{job.key_id}" if job.key_id else ACTOR,
+        message_ids=[msg.id], memory_ids=superseded, session_id=session_id,
+        trust=min(0.7 if user else 0.5, max_trust),
     ).model_dump(mode="json")
+
+
+def _trust_ceilings(session: Session, jobs: list[Job]) -> dict[uuid.UUID, float]:
+    """Each job's key's ``max_trust`` (1.0 for a job no key enqueued)."""
+    out: dict[uuid.UUID, float] = {}
+    for j in jobs:
+        key = tenants_repo.get_key(session, j.key_id) if j.key_id is not None else None
+        out[j.id] = 1.0 if j.key_id is None else key.max_trust if key is not None else DEFAULT_KEY_MAX_TRUST
+    return out
 
 
 def consolidate(
@@ -131,7 +145,7 @@ def consolidate(
     cube = cubes_repo.get_cube(session, job.cube_id)
     if cube is None:
         raise NotFound("the cube is gone")
-    if neighbours.has_version_with_provenance(session, cube.id, {"note": job_marker(job.id)}):
+    if memories_repo.job_has_versions(session, job.id):
         return {"skipped": "already applied"}
     group = _coalesce(session, job, settings) if coalesce else [job]
     ids_of = {j.id: {uuid.UUID(str(m)) for m in j.payload.get("message_ids", [])} for j in group}
@@ -171,7 +185,7 @@ def consolidate(
         hints = {mid: sorted(((c.memory_id, c.similarity) for c in candidates[fi]
                               if c.memory_id is not None and c.memory_id != mid), key=lambda ns: -ns[1])[:NEIGHBOURS]
                  for mid, fi in applied["written_by"].items()}
-        linking_job_id = enqueue_linking(session, cube, touched, tenant_id=job.tenant_id,
+        linking_job_id = enqueue_linking(session, cube, touched, tenant_id=job.tenant_id, key_id=job.key_id,
                                          idempotency_key=f"linking:{job.id}", hints=hints)
     results: dict[uuid.UUID, dict[str, Any]] = {}
     for j in group:
@@ -181,6 +195,7 @@ def consolidate(
             "messages": len(j.payload.get("message_ids", [])),
             "facts": len(own),
             "counts": {a.value: sum(1 for r in own if r["action"] == a.value) for a in Action},
+            "conflicts": sum(1 for r in own if "conflict" in r),
             "decisions": own,
             "linking_job_id": str(linking_job_id) if linking_job_id else None,
         }
@@ -234,20 +249,26 @@ def apply_decisions(
     wrote (so "add, then correct" in one batch is an ADD then an UPDATE, history included).
 
     Two passes: the first resolves every target (existing heads locked in one statement, in id order) and
-    what each decision becomes (an UPDATE of a memory that is gone is an ADD, a DELETE of one is a NOOP);
-    then every ADD is inserted by one ``add_memories`` call (ids assigned in the first pass), and UPDATEs
-    and DELETEs are written in order as new versions."""
+    what each decision becomes (an UPDATE of a memory that is gone is an ADD, a DELETE of one is a NOOP; an
+    UPDATE or DELETE of a memory another tenant's request created is an ADD with a ``conflict``); then every
+    ADD is inserted by one ``add_memories`` call (ids assigned in the first pass), and UPDATEs and DELETEs
+    are written in order as new versions. Every version names its fact's job, and that job's key and tenant."""
     limits = memories.Limits.from_settings(settings)
     db_targets = sorted({d.target.memory_id for d in decisions if d.target is not None
                          and d.target.memory_id is not None and d.action in (Action.UPDATE, Action.DELETE)})
     heads = {m.id: m for m in memories_repo.get_memories(session, db_targets, lock=True)}
     status = {mid: m.status for mid, m in heads.items()}
+    # Whose request created each target; not recorded (before attribution, or a system write): the owner's.
+    creators = memories_repo.creator_tenants(session, list(heads))
+    creator = {mid: creators.get(mid) or m.tenant_id for mid, m in heads.items()}
+    ceilings = _trust_ceilings(session, list({j.id: j for j in job_of.values()}.values()))
     written: dict[int, uuid.UUID] = {}  # fact index -> memory it added or updated
     plan: list[tuple[Decision, Action, uuid.UUID | None, dict[str, Any]]] = []
     adds: list[tuple[int, uuid.UUID]] = []  # (index in plan, new id)
     for d in decisions:
         fact = facts[d.fact_index]
         msg = messages[fact.turn_index]
+        tenant = job_of[msg.id].tenant_id
         target_id: uuid.UUID | None = None
         if d.target is not None:
             target_id = d.target.memory_id or (
@@ -257,9 +278,16 @@ def apply_decisions(
             action = Action.ADD if action is Action.UPDATE else Action.NOOP
         row: dict[str, Any] = {"fact": fact.text, "action": action.value, "reason": d.reason,
                                "message_id": str(msg.id), "target_id": str(target_id) if target_id else None}
+        if action in (Action.UPDATE, Action.DELETE) and target_id is not None and creator[target_id] != tenant:
+            # Another tenant's memory: keep it, and add this claim beside it (attributed to its own poster).
+            row["conflict"] = {"memory_id": str(target_id), "proposed": action.value,
+                               "created_by_tenant_id": str(creator[target_id])}
+            action = Action.ADD
+            row["action"] = action.value
         if action is Action.ADD:
             new_id = uuid.uuid4()
             status[new_id] = "active"
+            creator[new_id] = tenant
             written[d.fact_index] = new_id
             adds.append((len(plan), new_id))
             row["memory_id"] = str(new_id)
@@ -272,23 +300,28 @@ def apply_decisions(
         plan.append((d, action, target_id, row))
 
     if adds:
-        items, vectors = [], []
+        items, vectors, causes = [], [], []
         for index, _ in adds:
-            d = plan[index][0]
+            d, _, _, row = plan[index]
             fact = facts[d.fact_index]
             msg = messages[fact.turn_index]
             job = job_of[msg.id]
             session_id = job.payload.get("session_id")
+            metadata = _metadata(fact, msg)
+            if "conflict" in row:
+                metadata["conflicts_with"] = row["conflict"]["memory_id"]
             items.append(schemas.MemoryCreate(
                 content=fact.text, event_time=fact.event_time, session_id=session_id, role=fact.speaker,
-                metadata=_metadata(fact, msg),
-                provenance=schemas.Provenance.model_validate(_provenance(job, msg, fact.speaker, [], session_id)),
+                metadata=metadata,
+                provenance=schemas.Provenance.model_validate(
+                    _provenance(job, msg, [], session_id, ceilings[job.id])),
             ))
             vectors.append(fact.vector)
+            causes.append(Attribution.of_job(job))
         have_all = all(v is not None for v in vectors)
         new_heads = memories.add_memories(session, cube, items, actor=ACTOR, limits=limits, embedder=embedder,
                                           embeddings=vectors if have_all else None,
-                                          extra=[{"id": new_id} for _, new_id in adds])
+                                          extra=[{"id": new_id} for _, new_id in adds], cause=causes)
         heads.update((h.id, h) for h in new_heads)
 
     created = [new_id for _, new_id in adds]
@@ -305,6 +338,7 @@ def apply_decisions(
         msg = messages[fact.turn_index]
         job = job_of[msg.id]
         session_id = job.payload.get("session_id")
+        provenance = _provenance(job, msg, [target_id], session_id, ceilings[job.id])
         head = heads[target_id]
         if action is Action.UPDATE:
             content = d.text or fact.text
@@ -316,14 +350,15 @@ def apply_decisions(
             memories.revise(
                 session, head, actor=ACTOR, reason=reason, content=content, embedding=vector,
                 metadata={**(head.meta or {}), **_metadata(fact, msg)}, event_time=fact.event_time,
-                provenance=_provenance(job, msg, fact.speaker, [head.id], session_id), batch=versions,
+                provenance=provenance, batch=versions, cause=Attribution.of_job(job),
             )
             if head.id not in created and head.id not in updated:
                 updated.append(head.id)
         else:
-            head.provenance = _provenance(job, msg, fact.speaker, [head.id], session_id)
+            head.provenance = provenance
             memories.set_status(session, head, "deleted", actor=ACTOR,
-                                reason=f"DELETE: {d.reason}; retracted by {fact.text[:300]!r}", batch=versions)
+                                reason=f"DELETE: {d.reason}; retracted by {fact.text[:300]!r}", batch=versions,
+                                cause=Attribution.of_job(job))
     versions.write()
     # The fact that last wrote each memory (its candidates are the memory's neighbours for linking).
     written_by = {mid: fi for fi, mid in sorted(written.items())}

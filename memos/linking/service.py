@@ -29,7 +29,7 @@ from memos.linking.keywords import context_for, keywords_for, tags_for
 from memos.linking.llm_path import NoteProposal, propose
 from memos.llm import LLMClient, UsageSink
 from memos.memories.service import revise
-from memos.memories.versions import VersionBatch
+from memos.memories.versions import SYSTEM_CAUSE, Attribution, VersionBatch
 from memos.timing import PhaseTimer
 
 ACTOR = "system:linking"
@@ -47,15 +47,16 @@ Hints = dict[uuid.UUID, list[tuple[uuid.UUID, float]]]
 
 def enqueue_linking(
     session: Session, cube: Cube, memory_ids: list[uuid.UUID], *, tenant_id: uuid.UUID,
-    idempotency_key: str | None = None, hints: Hints | None = None,
+    key_id: uuid.UUID | None = None, idempotency_key: str | None = None, hints: Hints | None = None,
 ) -> uuid.UUID:
     """Write one ``linking.link`` outbox row for a batch of memories (in the caller's transaction);
-    ``hints``: see ``link_memories``."""
+    ``tenant_id`` and ``key_id``: whose request caused it (the versions it writes name them); ``hints``:
+    see ``link_memories``."""
     payload: dict[str, Any] = {"memory_ids": [str(m) for m in memory_ids]}
     if hints is not None:
         payload["neighbours"] = {str(m): [[str(n), round(sim, 4)] for n, sim in near] for m, near in hints.items()}
     job, _ = jobs_repo.enqueue(session, tenant_id=tenant_id, cube_id=cube.id, type=JOB_TYPE, payload=payload,
-                               idempotency_key=idempotency_key)
+                               idempotency_key=idempotency_key, key_id=key_id)
     return job.id
 
 
@@ -104,6 +105,7 @@ def link_memories(
     evolve: bool = True,
     llm: LLMClient | None = None,
     usage: UsageSink | None = None,
+    cause: Attribution = SYSTEM_CAUSE,
 ) -> dict[str, Any]:
     """Link (or re-link) these memories; returns counts for the job result. Safe to run twice: links are
     upserted by (source, target, type) after the note's previous links of this actor are dropped, and
@@ -111,7 +113,8 @@ def link_memories(
 
     ``hints``: each note's nearest existing memories with their cosine, when the caller already searched
     the cube (the consolidation pass found each fact's nearest memories before writing it): the notes'
-    neighbours are then these and each other, with no second index search and no other vectors read."""
+    neighbours are then these and each other, with no second index search and no other vectors read.
+    ``cause``: whose request the versions written here trace back to (the linking job's key, tenant, id)."""
     timer = PhaseTimer()
     # Locked: a consolidation pass in another worker may change these notes meanwhile (it waits for this
     # job, or this job reads what it committed); their new versions must build on the current one.
@@ -130,7 +133,7 @@ def link_memories(
         with timer.phase("llm"):
             proposals = propose(llm, heads, neighbour_map, usage=usage)
     with timer.phase("write"):
-        result = _write_notes(session, heads, neighbour_map, proposals, evolve=evolve)
+        result = _write_notes(session, heads, neighbour_map, proposals, evolve=evolve, cause=cause)
     return {**result, "timings_ms": timer.ms}
 
 
@@ -178,13 +181,14 @@ def _nearest_from_hints(session: Session, heads: list[Memory], hints: Hints) -> 
 
 
 def _write_notes(session: Session, heads: list[Memory], neighbour_map: Neighbours,
-                 proposals: dict[uuid.UUID, NoteProposal], *, evolve: bool) -> dict[str, int]:
+                 proposals: dict[uuid.UUID, NoteProposal], *, evolve: bool,
+                 cause: Attribution = SYSTEM_CAUSE) -> dict[str, int]:
     """Keywords, tags, context and typed links of each note (the LLM's proposal where there is one, the
     offline reading otherwise), then evolution of the neighbours."""
     links: list[_Link] = []
     enriched = evolved = 0
     # Every version this run writes (enrichment and evolution) goes out in a few set-based statements.
-    versions = VersionBatch(session, actor=ACTOR)
+    versions = VersionBatch(session, actor=ACTOR, cause=cause)
     repo.delete_outgoing(session, [m.id for m in heads], actor=ACTOR)
     for m in heads:
         near = neighbour_map[m.id]

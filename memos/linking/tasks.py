@@ -12,6 +12,7 @@ from memos.jobs.context import JobContext
 from memos.jobs.registry import job_handler
 from memos.linking.service import link_memories
 from memos.llm import get_llm
+from memos.memories.versions import Attribution
 
 
 @job_handler("linking.link")
@@ -22,4 +23,5 @@ def link(session: Session, job: Job, ctx: JobContext) -> dict[str, Any]:
     raw = job.payload.get("neighbours")
     hints = None if raw is None else {
         uuid.UUID(m): [(uuid.UUID(n), float(sim)) for n, sim in near] for m, near in raw.items()}
-    return link_memories(session, ids, llm=get_llm(ctx.settings), usage=ctx.usage, hints=hints)
+    return link_memories(session, ids, llm=get_llm(ctx.settings), usage=ctx.usage, hints=hints,
+                         cause=Attribution.of_job(job))

@@ -22,8 +22,10 @@ from memos.config import Settings
 from memos.cubes.service import load_cube
 from memos.embedding import Embedder
 from memos.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from memos.memories.versions import VersionBatch, append_version, version_row
+from memos.memories.provenance import client_provenance
+from memos.memories.versions import SYSTEM_CAUSE, Attribution, VersionBatch, append_version, version_row
 from memos.retrieval.documents import document_metadata, document_vectors
+from memos.tenants.service import Principal
 
 
 @dataclass(frozen=True)
@@ -92,20 +94,31 @@ def add_memories(
     embedder: Embedder,
     extra: Sequence[dict[str, Any]] | None = None,
     embeddings: Any = None,
+    caller: Principal | None = None,
+    cause: Attribution | Sequence[Attribution] = SYSTEM_CAUSE,
 ) -> list[Memory]:
     """Validate, embed in one batch, insert heads and their first versions in one transaction.
-    ``embeddings`` (one per item) skips the embedding when the caller already has the vectors."""
+    ``embeddings`` (one per item) skips the embedding when the caller already has the vectors.
+    ``caller``: a client's request, whose provenance may not assert reserved values (``client_provenance``)
+    and whose key the versions name; ``cause``: who caused a server-side write (a job's key, tenant and id),
+    one for all items or one per item."""
     if len(items) > limits.max_batch_size:
         raise PayloadTooLarge(f"{len(items)} memories in one request; the limit is {limits.max_batch_size}")
     for item in items:
         check_content(item.content, limits)
         check_metadata(item.metadata, limits)
+    if caller is not None:
+        cause = caller.cause
+        provenances = [client_provenance(item.provenance, actor=caller.actor, max_trust=caller.max_trust)
+                       for item in items]
+    else:
+        provenances = [provenance_dict(item.provenance, actor=actor) for item in items]
     # Indexed as "role: content" blended with the session's previous vector; relative dates resolved.
     vectors = document_vectors(session, cube, items, embedder) if embeddings is None else embeddings
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     for i, item in enumerate(items):
-        prov = provenance_dict(item.provenance, actor=actor)
+        prov = provenances[i]
         row: dict[str, Any] = {
             "id": uuid.uuid4(),
             "tenant_id": cube.tenant_id,
@@ -132,7 +145,9 @@ def add_memories(
             row.update(extra[i])
         rows.append(row)
     heads = repo.insert_memories(session, rows)
-    repo.insert_versions(session, [version_row(h, actor=actor, reason="created", at=now) for h in heads])
+    causes = [cause] * len(heads) if isinstance(cause, Attribution) else list(cause)
+    repo.insert_versions(session, [version_row(h, actor=actor, reason="created", at=now, cause=c)
+                                   for h, c in zip(heads, causes, strict=True)])
     return heads
 
 
@@ -168,6 +183,7 @@ def update_memory(
     actor: str,
     limits: Limits,
     embedder: Embedder,
+    cause: Attribution = SYSTEM_CAUSE,
 ) -> Memory:
     head, _ = get_memory(session, memory_id, tenant_id, need="write")
     if head.status == "deleted":
@@ -187,7 +203,7 @@ def update_memory(
         head.tags = check_tags(patch.tags)
     if patch.event_time is not None:
         head.event_time = utc(patch.event_time)
-    return append_version(session, head, actor=actor, reason=patch.reason or "updated")
+    return append_version(session, head, actor=actor, reason=patch.reason or "updated", cause=cause)
 
 
 def revise(
@@ -205,6 +221,7 @@ def revise(
     context: str | None = None,
     keywords: Sequence[str] | None = None,
     batch: VersionBatch | None = None,
+    cause: Attribution | None = None,
 ) -> Memory:
     """A new version written by the system (consolidation, linking) with its own provenance: what it
     came from and what it superseded. ``embedding`` must match ``content`` when both are given. With
@@ -224,25 +241,26 @@ def revise(
         head.keywords = list(keywords)
     head.provenance = provenance
     head.trust = float(provenance.get("trust", head.trust))
-    return append_version(session, head, actor=actor, reason=reason, batch=batch)
+    return append_version(session, head, actor=actor, reason=reason, batch=batch, cause=cause)
 
 
 def set_status(
     session: Session, head: Memory, status: str, *, actor: str, reason: str | None,
-    batch: VersionBatch | None = None,
+    batch: VersionBatch | None = None, cause: Attribution | None = None,
 ) -> Memory:
     """Change a memory's status as a new version (delete, quarantine, archive, restore)."""
     head.status = status
-    return append_version(session, head, actor=actor, reason=reason, batch=batch)
+    return append_version(session, head, actor=actor, reason=reason, batch=batch, cause=cause)
 
 
 def delete_memory(
-    session: Session, memory_id: uuid.UUID, tenant_id: uuid.UUID, *, actor: str, reason: str | None = None
+    session: Session, memory_id: uuid.UUID, tenant_id: uuid.UUID, *, actor: str, reason: str | None = None,
+    cause: Attribution = SYSTEM_CAUSE,
 ) -> Memory:
     head, _ = get_memory(session, memory_id, tenant_id, need="write")
     if head.status == "deleted":
         return head  # deleting twice is a no-op, not a second tombstone
-    return set_status(session, head, "deleted", actor=actor, reason=reason or "deleted")
+    return set_status(session, head, "deleted", actor=actor, reason=reason or "deleted", cause=cause)
 
 
 def rollback(
@@ -254,6 +272,7 @@ def rollback(
     actor: str,
     reason: str | None,
     embedder: Embedder,
+    cause: Attribution = SYSTEM_CAUSE,
 ) -> Memory:
     head, _ = get_memory(session, memory_id, tenant_id, need="write")
     old = repo.get_version(session, head.id, version)
@@ -266,7 +285,8 @@ def rollback(
     head.tags = old.tags
     head.event_time = old.event_time
     head.status = old.status
-    return append_version(session, head, actor=actor, reason=reason or f"rollback to version {version}")
+    return append_version(session, head, actor=actor, reason=reason or f"rollback to version {version}",
+                          cause=cause)
 
 
 def history(session: Session, memory_id: uuid.UUID, tenant_id: uuid.UUID) -> list[MemoryVersion]:
@@ -350,6 +370,9 @@ def version_to_schema(v: MemoryVersion) -> schemas.MemoryVersion:
         reason=v.reason,
         valid_from=v.valid_from,
         valid_to=v.valid_to,
+        caused_by_key_id=v.caused_by_key_id,
+        caused_by_tenant_id=v.caused_by_tenant_id,
+        job_id=v.job_id,
     )
 
 

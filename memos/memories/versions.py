@@ -6,17 +6,38 @@ The head (``memories``) is updated in the same transaction; the previous version
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
-from memcube.models import Memory
+from memcube.models import Job, Memory
 from memcube.repository import memories as repo
 
 
-def version_row(head: Memory, *, actor: str | None, reason: str | None, at: datetime) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Attribution:
+    """Who caused a version, as the server knows it (never taken from a request body): the API key and
+    tenant whose request caused it, and the job that wrote it (None for a direct write). A system sweep
+    (TTL, re-link) has neither key nor tenant."""
+
+    key_id: uuid.UUID | None = None
+    tenant_id: uuid.UUID | None = None
+    job_id: uuid.UUID | None = None
+
+    @classmethod
+    def of_job(cls, job: Job) -> Attribution:
+        """A job's versions: the key and tenant that enqueued it, and the job."""
+        return cls(key_id=job.key_id, tenant_id=job.tenant_id, job_id=job.id)
+
+
+SYSTEM_CAUSE = Attribution()
+
+
+def version_row(head: Memory, *, actor: str | None, reason: str | None, at: datetime,
+                cause: Attribution = SYSTEM_CAUSE) -> dict[str, Any]:
     return {
         "memory_id": head.id,
         "tenant_id": head.tenant_id,
@@ -32,6 +53,9 @@ def version_row(head: Memory, *, actor: str | None, reason: str | None, at: date
         "reason": reason,
         "valid_from": at,
         "valid_to": None,
+        "caused_by_key_id": cause.key_id,
+        "caused_by_tenant_id": cause.tenant_id,
+        "job_id": cause.job_id,
     }
 
 
@@ -44,9 +68,10 @@ class VersionBatch:
     closes every head's open version in one UPDATE, updates the heads in one UPDATE per set of changed
     columns and inserts all versions in one multi-row INSERT."""
 
-    def __init__(self, session: Session, *, actor: str) -> None:
+    def __init__(self, session: Session, *, actor: str, cause: Attribution = SYSTEM_CAUSE) -> None:
         self.session = session
         self.actor = actor
+        self.cause = cause
         self._start = datetime.now(UTC)
         self._rows: list[dict[str, Any]] = []
         self._heads: dict[uuid.UUID, Memory] = {}
@@ -54,14 +79,16 @@ class VersionBatch:
     def __len__(self) -> int:
         return len(self._rows)
 
-    def add(self, head: Memory, *, reason: str | None, actor: str | None = None) -> Memory:
+    def add(self, head: Memory, *, reason: str | None, actor: str | None = None,
+            cause: Attribution | None = None) -> Memory:
         if sa_inspect(head).pending:
             self.session.flush()  # a head not inserted yet gets its row (and id) first
         # Distinct, ordered times: two versions of one head in a batch each keep a non-empty interval.
         at = self._start + timedelta(microseconds=len(self._rows))
         head.version += 1
         head.updated_at = at
-        self._rows.append(version_row(head, actor=actor or self.actor, reason=reason, at=at))
+        self._rows.append(version_row(head, actor=actor or self.actor, reason=reason, at=at,
+                                      cause=cause or self.cause))
         self._heads.setdefault(head.id, head)
         return head
 
@@ -90,12 +117,14 @@ class VersionBatch:
 
 
 def append_version(
-    session: Session, head: Memory, *, actor: str, reason: str | None, batch: VersionBatch | None = None
+    session: Session, head: Memory, *, actor: str, reason: str | None, batch: VersionBatch | None = None,
+    cause: Attribution | None = None,
 ) -> Memory:
-    """Write the changed head as its next version now, or add it to ``batch`` (written by ``batch.write``)."""
+    """Write the changed head as its next version now, or add it to ``batch`` (written by ``batch.write``).
+    ``cause`` defaults to the batch's (a system write without a batch)."""
     if batch is not None:
-        return batch.add(head, reason=reason, actor=actor)
-    single = VersionBatch(session, actor=actor)
+        return batch.add(head, reason=reason, actor=actor, cause=cause)
+    single = VersionBatch(session, actor=actor, cause=cause or SYSTEM_CAUSE)
     single.add(head, reason=reason)
     single.write()
     return head

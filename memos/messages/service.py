@@ -48,9 +48,11 @@ def store_messages(
 
 
 def accept_messages(
-    session: Session, cube: Cube, req: schemas.MessagesCreate, *, tenant_id: uuid.UUID, limits: Limits
+    session: Session, cube: Cube, req: schemas.MessagesCreate, *, tenant_id: uuid.UUID, limits: Limits,
+    key_id: uuid.UUID | None = None,
 ) -> tuple[Job, list[uuid.UUID]]:
     """Store the messages and enqueue their consolidation job; returns the job and the message ids.
+    ``tenant_id`` and ``key_id`` are the caller's: the job's versions are attributed to them.
     A repeated idempotency key returns the first request's job and messages (nothing is stored again)."""
     if len(req.messages) > limits.max_batch_size:
         raise PayloadTooLarge(f"{len(req.messages)} messages; the limit is {limits.max_batch_size}")
@@ -59,7 +61,7 @@ def accept_messages(
     # The job first: its unique (tenant, idempotency_key) decides whether this request is a repeat.
     job, created = jobs_repo.enqueue(
         session, tenant_id=tenant_id, cube_id=cube.id, type=JOB_TYPE, payload={},
-        idempotency_key=req.idempotency_key,
+        idempotency_key=req.idempotency_key, key_id=key_id,
     )
     if not created:
         if job.type != JOB_TYPE or job.cube_id != cube.id:

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from memcube.models import ApiKey, Tenant
+from memcube.models import DEFAULT_KEY_MAX_TRUST, ApiKey, Tenant
 from memcube.repository import tenants as repo
 from memos.errors import NotFound, Unauthorized
+from memos.memories.versions import Attribution
 
 log = logging.getLogger(__name__)
 
@@ -37,21 +38,32 @@ class Principal:
     tenant_id: uuid.UUID | None
     key_id: uuid.UUID | None = None
     is_admin: bool = False
+    max_trust: float = DEFAULT_KEY_MAX_TRUST  # the key's provenance.trust ceiling
 
     @property
     def actor(self) -> str:
+        """How versions and provenance name this caller (a client cannot claim another)."""
         return "admin" if self.is_admin else f"key:{self.key_id}"
+
+    @property
+    def cause(self) -> Attribution:
+        """The attribution of what this caller's request writes, directly or through the jobs it enqueues."""
+        return Attribution(key_id=self.key_id, tenant_id=self.tenant_id)
 
 
 def create_tenant(session: Session, *, name: str) -> Tenant:
     return repo.create_tenant(session, name)
 
 
-def create_key(session: Session, tenant_id: uuid.UUID, *, name: str) -> tuple[ApiKey, str]:
+def create_key(session: Session, tenant_id: uuid.UUID, *, name: str,
+               max_trust: float = DEFAULT_KEY_MAX_TRUST) -> tuple[ApiKey, str]:
+    """A new key of the tenant; ``max_trust`` is the highest ``provenance.trust`` its writes may assert."""
     if repo.get_tenant(session, tenant_id) is None:
         raise NotFound("tenant not found")
     secret = new_secret()
-    return repo.create_key(session, tenant_id, name, hash_key(secret)), secret
+    key = repo.create_key(session, tenant_id, name, hash_key(secret))
+    key.max_trust = max_trust  # flushed with the request's commit
+    return key, secret
 
 
 def revoke_key(session: Session, key_id: uuid.UUID) -> None:
@@ -67,7 +79,7 @@ def authenticate(session: Session, secret: str, *, admin_hash: str) -> Principal
     key = repo.find_active_key(session, digest)
     if key is None:
         raise Unauthorized("invalid or revoked API key")
-    return Principal(tenant_id=key.tenant_id, key_id=key.id)
+    return Principal(tenant_id=key.tenant_id, key_id=key.id, max_trust=key.max_trust)
 
 
 def ensure_admin_key(home: Path, configured: str | None) -> tuple[str, str | None]:
