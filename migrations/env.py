@@ -1,4 +1,5 @@
-"""Alembic environment: migrations run as the login role (the owner), never as ``memos_app``."""
+"""Alembic environment: migrations run as the schema owner (``memos_owner``, switched to from the
+administrator's login), never as ``memos_app``."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ def run_migrations_online() -> None:
     with engine.connect() as connection:
         # Two processes starting at once (server and worker) must not both migrate.
         connection.exec_driver_sql("SELECT pg_advisory_lock(727001)")
+        role = config.attributes.get("role")
+        if role:
+            connection.exec_driver_sql(f'SET ROLE "{role}"')
         connection.commit()
         try:
             context.configure(connection=connection, target_metadata=target_metadata)

@@ -24,6 +24,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")
 os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
+# The key every process of the run signs the tenant context with (servers and workers the tests start inherit it).
+os.environ.setdefault("MEMOS_CONTEXT_SECRET", "memos-test-context-secret")
+CONTEXT_KEY = os.environ["MEMOS_CONTEXT_SECRET"].encode()
 
 import pytest  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
@@ -32,18 +35,19 @@ from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from api.state import AppState  # noqa: E402
+from memcube.bootstrap import app_url  # noqa: E402
 from memcube.db import install_tenant_context, make_engine, start_embedded  # noqa: E402
 from memos.config import Settings  # noqa: E402
 from memos.embedding import Embedder, get_embedder  # noqa: E402
 from memos.retrieval.access import AccessRecorder  # noqa: E402
 from memos.tenants.service import hash_key  # noqa: E402
-from migrations.runner import upgrade  # noqa: E402
+from migrations.runner import setup_database  # noqa: E402
 
 ADMIN_KEY = "mk_test_admin_key"
 
 
 def _create_database(url: str, name: str) -> str:
-    """A fresh database ``name`` on the server of ``url``; returns its URL."""
+    """A fresh database ``name`` on the server of ``url``; returns its (superuser) URL."""
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -61,29 +65,45 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return start_embedded(tmp_path_factory.mktemp("pg") / "pgdata")
 
 
+def _set_up(pg_server_url: str, name: str) -> tuple[str, str]:
+    """A fresh database set up as ``memos migrate`` does it: (superuser URL, memos_app URL)."""
+    admin = _create_database(pg_server_url, name)
+    setup_database(admin, context_key=CONTEXT_KEY)
+    return admin, app_url(admin)
+
+
 @pytest.fixture(scope="session")
-def database_url(pg_server_url: str) -> str:
-    """A migrated database for the rolled-back-transaction tests."""
-    url = _create_database(pg_server_url, "memos_test")
-    upgrade(url)
-    return url
+def test_database(pg_server_url: str) -> tuple[str, str]:
+    """The migrated database of the rolled-back-transaction tests: (superuser URL, memos_app URL)."""
+    return _set_up(pg_server_url, "memos_test")
+
+
+@pytest.fixture(scope="session")
+def database_url(test_database: tuple[str, str]) -> str:
+    """The request login (memos_app) of the rolled-back-transaction tests' database."""
+    return test_database[1]
+
+
+@pytest.fixture(scope="session")
+def admin_database_url(test_database: tuple[str, str]) -> str:
+    """The same database as a superuser (for checks the request role must not be able to make)."""
+    return test_database[0]
 
 
 @pytest.fixture(scope="session")
 def make_database(pg_server_url: str) -> Callable[[str], str]:
-    """Create and migrate a fresh, committed database (for tests with several processes)."""
+    """Create and set up a fresh, committed database (for tests with several processes); returns the
+    memos_app URL (processes the tests start inherit MEMOS_CONTEXT_SECRET)."""
 
     def _make(name: str) -> str:
-        url = _create_database(pg_server_url, name)
-        upgrade(url)
-        return url
+        return _set_up(pg_server_url, name)[1]
 
     return _make
 
 
 @pytest.fixture(scope="session")
 def app_engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url, role="memos_app", pool_size=2)
+    engine = make_engine(database_url, pool_size=2)
     yield engine
     engine.dispose()
 
@@ -109,7 +129,7 @@ def sessions(connection: Any) -> sessionmaker[Session]:
     factory = sessionmaker(
         bind=connection, expire_on_commit=False, autoflush=False, join_transaction_mode="create_savepoint"
     )
-    install_tenant_context(factory)
+    install_tenant_context(factory, CONTEXT_KEY)
     return factory
 
 

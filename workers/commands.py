@@ -6,8 +6,8 @@ import logging
 import signal
 from pathlib import Path
 
-from memcube.db import make_engine, make_session_factory, resolve_database_url
 from memos.config import Settings
+from memos.database import resolve
 from memos.jobs.relay import Relay
 
 log = logging.getLogger(__name__)
@@ -17,11 +17,11 @@ def make_relay(settings: Settings) -> Relay:
     """A relay on its own small engine, sending through the app configured from ``settings``."""
     from workers.app import create_celery, send_job
 
-    url = resolve_database_url(settings.database_url, settings.pgdata)
-    engine = make_engine(url, role=settings.db_role or None, pool_size=2)
+    access = resolve(settings)
+    database = access.database(pool_size=2)
     celery = create_celery(settings)
-    return Relay(make_session_factory(engine), lambda job_id, job_type: send_job(celery, settings, job_id, job_type),
-                 database_url=url,
+    return Relay(database.sessions, lambda job_id, job_type: send_job(celery, settings, job_id, job_type),
+                 database_url=access.app_url,
                  batch_size=settings.relay_batch_size, poll_interval_s=settings.relay_poll_interval_s)
 
 

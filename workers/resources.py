@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from memcube.db import Database, resolve_database_url
+from memcube.db import Database
 from memos.config import Settings, get_settings
+from memos.database import resolve
 from memos.embedding import get_embedder
 from memos.jobs.context import JobContext, LLMUsage
 
@@ -35,8 +36,7 @@ def get() -> Resources:
         with _lock:
             if _resources is None:
                 settings = get_settings()
-                url = resolve_database_url(settings.database_url, settings.pgdata)
-                database = Database(url, role=settings.db_role or None, pool_size=2)
+                database = resolve(settings).database(pool_size=2)
                 _resources = Resources(
                     settings=settings, database=database,
                     ctx=JobContext(settings=settings, embedder=get_embedder(settings), usage=LLMUsage()),

@@ -28,17 +28,7 @@ def upgrade() -> None:
         f"""
         DO $$ BEGIN
           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{ROLE}') THEN
-            CREATE ROLE {ROLE} NOLOGIN NOBYPASSRLS;
-          END IF;
-        END $$;
-        """
-    )
-    # The login role must be able to SET ROLE memos_app (a superuser always can).
-    op.execute(
-        f"""
-        DO $$ BEGIN
-          IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-            EXECUTE format('GRANT {ROLE} TO %I', current_user);
+            CREATE ROLE {ROLE} LOGIN NOBYPASSRLS;  -- memcube.bootstrap creates it first
           END IF;
         END $$;
         """

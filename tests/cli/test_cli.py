@@ -18,6 +18,7 @@ from memos.client import MemOSClient
 from memos.tenants.service import hash_key
 from tests.cli.conftest import run_memos
 from tests.cli.test_importers import locomo_sample
+from tests.conftest import CONTEXT_KEY
 from tests.sdk.live import LiveServer
 
 runner = CliRunner()
@@ -48,7 +49,7 @@ def test_migrate_a_fresh_database(pg_server_url: str) -> None:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     url = create_engine(pg_server_url).url.set(database=name).render_as_string(hide_password=False)
-    result = run_memos("migrate", env={"MEMOS_DATABASE_URL": url})
+    result = run_memos("migrate", env={"MEMOS_ADMIN_DATABASE_URL": url})
     assert result.returncode == 0, result.stderr
     assert "migrated" in result.stdout
     engine = create_engine(url)
@@ -65,7 +66,7 @@ def test_admin_create_tenant(make_database: Callable[[str], str], tmp_path: Path
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["api_key"].startswith("mk_")
-    db = Database(url, role="memos_app", pool_size=1)
+    db = Database(url, context_key=CONTEXT_KEY, pool_size=1)
     with db.session(SYSTEM) as session:
         key = tenants_repo.find_active_key(session, hash_key(out["api_key"]))
         assert key is not None

@@ -9,11 +9,12 @@ from memcube.db import SYSTEM, make_engine, make_session_factory, set_tenant
 from memcube.models import Cube
 from memcube.repository import cubes as cubes_repo
 from memcube.repository import tenants as tenants_repo
+from tests.conftest import CONTEXT_KEY
 
 
 def test_concurrent_creates_of_one_name_give_one_cube(make_database: Callable[[str], str]) -> None:
-    engine = make_engine(make_database("memos_cube_names"), role="memos_app", pool_size=2)
-    sessions = make_session_factory(engine)
+    engine = make_engine(make_database("memos_cube_names"), pool_size=2)
+    sessions = make_session_factory(engine, CONTEXT_KEY)
     try:
         with sessions() as s:
             set_tenant(s, SYSTEM)

@@ -26,6 +26,7 @@ from memos.embedding import Embedder
 from memos.jobs.relay import Relay
 from memos.retrieval.access import AccessRecorder
 from memos.tenants.service import hash_key
+from tests.conftest import CONTEXT_KEY
 from workers.app import create_celery, send_job
 from workers.embedded import settings_env, start_worker, stop_process_group
 
@@ -56,8 +57,8 @@ class BackgroundPath:
             celery_queue=f"memos-test-{uuid.uuid4().hex[:8]}", relay_poll_interval_s=0.2,
             job_retry_backoff_s=0.2, **settings,
         )
-        self.engine: Engine = make_engine(database_url, role="memos_app", pool_size=3)
-        self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+        self.engine: Engine = make_engine(database_url, pool_size=3)
+        self.sessions: sessionmaker[Session] = make_session_factory(self.engine, CONTEXT_KEY)
         state = AppState(settings=self.settings, sessions=self.sessions, embedder=embedder,
                          admin_hash=hash_key(ADMIN_KEY), access=AccessRecorder(self.sessions, interval_s=3600))
         self.client = TestClient(create_app(state), raise_server_exceptions=True)

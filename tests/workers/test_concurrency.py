@@ -14,6 +14,7 @@ from memcube.models import Cube, Job, Memory, Tenant
 from memcube.repository import jobs as jobs_repo
 from memos.jobs.context import JobContext
 from memos.jobs.runner import run_job
+from tests.conftest import CONTEXT_KEY
 
 
 def _tenant_and_cube(s: Session) -> tuple[Tenant, Cube]:
@@ -27,8 +28,8 @@ def _tenant_and_cube(s: Session) -> tuple[Tenant, Cube]:
 
 
 def test_concurrent_deliveries_run_the_job_once(make_database: Callable[[str], str], ctx: JobContext) -> None:
-    engine = make_engine(make_database(f"memos_c_{uuid.uuid4().hex[:8]}"), role="memos_app", pool_size=4)
-    sessions = make_session_factory(engine)
+    engine = make_engine(make_database(f"memos_c_{uuid.uuid4().hex[:8]}"), pool_size=4)
+    sessions = make_session_factory(engine, CONTEXT_KEY)
     try:
         with tenant_session(sessions, SYSTEM) as s:
             tenant, cube = _tenant_and_cube(s)
@@ -56,8 +57,8 @@ def test_a_second_delivery_while_the_first_waits_for_its_cube_neither_claims_nor
     import threading
     import time
 
-    engine = make_engine(make_database(f"memos_c_{uuid.uuid4().hex[:8]}"), role="memos_app", pool_size=6)
-    sessions = make_session_factory(engine)
+    engine = make_engine(make_database(f"memos_c_{uuid.uuid4().hex[:8]}"), pool_size=6)
+    sessions = make_session_factory(engine, CONTEXT_KEY)
     one_attempt = JobContext(settings=ctx.settings.model_copy(update={"job_max_attempts": 1}),
                              embedder=ctx.embedder)
     try:
