@@ -71,9 +71,9 @@ def summary(title: str, systems: dict[str, Scores]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--data", type=Path, default=DATA)  # run from a `git worktree`: pass the path
     ap.add_argument("--quick", action="store_true",
-                    help="smoke run: every 8th question, a 2-value grid per knob (the protocol is unchanged)")
+                    help="smoke run: every 8th question, one ingest, two values per query-time knob")
     args = ap.parse_args(argv)
     started = dt.datetime.now(dt.UTC)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
@@ -81,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     convs, questions = load(args.data)
     if args.quick:
         questions = questions[::8]
-        for k in _tuning.GRID:
-            _tuning.GRID[k] = tuple(sorted({min(_tuning.GRID[k]), dict(_tuning.defaults())[k]}))
+        for k in _tuning.GRID:  # one ingest (the default context weight), two values of each query knob
+            low = () if k == _tuning.INGEST_KNOB else (min(_tuning.GRID[k]),)
+            _tuning.GRID[k] = tuple(sorted({*low, dict(_tuning.defaults())[k]}))
     default = _tuning.defaults()
     configs = _tuning.configurations()
     assert default in configs, "the grid must hold the shipped defaults"
