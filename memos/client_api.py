@@ -222,9 +222,14 @@ class _BaseClient:
         return _Call("GET", "/v1/tenants", lambda r: _TENANTS.validate_json(r.content))
 
     @endpoint
-    def create_key(self, tenant_id: IdLike, name: str = "default") -> _Call[ApiKeyCreated]:
-        """Create an API key for a tenant (admin key); the secret in ``.key`` is shown only this once."""
-        return _Call("POST", f"/v1/tenants/{_id(tenant_id)}/keys", _model(ApiKeyCreated), json={"name": name})
+    def create_key(self, tenant_id: IdLike, name: str = "default", *,
+                   max_trust: float | None = None) -> _Call[ApiKeyCreated]:
+        """Create an API key for a tenant (admin key); the secret in ``.key`` is shown only this once.
+        ``max_trust``: the highest ``provenance.trust`` its writes may assert (the server's default: 0.9)."""
+        body: dict[str, Any] = {"name": name}
+        if max_trust is not None:
+            body["max_trust"] = max_trust
+        return _Call("POST", f"/v1/tenants/{_id(tenant_id)}/keys", _model(ApiKeyCreated), json=body)
 
     @endpoint
     def revoke_key(self, key_id: IdLike) -> _Call[None]:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from memcube.models import ApiKey, Tenant
+from memcube.models import DEFAULT_KEY_MAX_TRUST, ApiKey, Tenant
 
 
 def create_tenant(session: Session, name: str) -> Tenant:
@@ -26,8 +26,9 @@ def list_tenants(session: Session) -> list[Tenant]:
     return list(session.scalars(select(Tenant).order_by(Tenant.created_at)))
 
 
-def create_key(session: Session, tenant_id: uuid.UUID, name: str, key_hash: str) -> ApiKey:
-    key = ApiKey(id=uuid.uuid4(), tenant_id=tenant_id, name=name, key_hash=key_hash)
+def create_key(session: Session, tenant_id: uuid.UUID, name: str, key_hash: str, *,
+               max_trust: float = DEFAULT_KEY_MAX_TRUST) -> ApiKey:
+    key = ApiKey(id=uuid.uuid4(), tenant_id=tenant_id, name=name, key_hash=key_hash, max_trust=max_trust)
     session.add(key)
     session.flush()
     return key

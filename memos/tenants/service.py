@@ -61,9 +61,7 @@ def create_key(session: Session, tenant_id: uuid.UUID, *, name: str,
     if repo.get_tenant(session, tenant_id) is None:
         raise NotFound("tenant not found")
     secret = new_secret()
-    key = repo.create_key(session, tenant_id, name, hash_key(secret))
-    key.max_trust = max_trust  # flushed with the request's commit
-    return key, secret
+    return repo.create_key(session, tenant_id, name, hash_key(secret), max_trust=max_trust), secret
 
 
 def revoke_key(session: Session, key_id: uuid.UUID) -> None:
