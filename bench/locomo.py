@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 ws = create_workspace(svc, name="locomo")
                 with httpx.Client(base_url=svc.base_url, timeout=120.0) as client:
                     cube_ids, secs, n = ingest(client, ws.headers, convs)
+                    homes[ctx] = (svc.home, ws, cube_ids)
                     print(f"context_weight {ctx:g}: ingest {n} memories in {secs:.1f} s = {n / secs:.1f}/s",
                           flush=True)
                     if ctx == default_ctx:
@@ -116,7 +117,6 @@ def main(argv: list[str] | None = None) -> int:
                 with _tuning.service_state(svc) as state:
                     captured[ctx] = _tuning.capture(state.sessions, ws.tenant_id, cube_ids, questions,
                                                     state.embedder, settings)
-                homes[ctx] = (svc.home, ws, cube_ids)
 
         results: dict[_tuning.Config, list[Row]] = {}
         for ctx, cap in captured.items():
