@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from api.errors import install_error_handlers
+from api.body import reject_duplicate_keys
+from api.errors import document_errors, install_error_handlers
 from api.metrics import install_metrics
 from api.routers import cubes, health, jobs, links, memories, messages, search, tenants
 from api.state import AppState
@@ -56,15 +58,28 @@ def create_app(state: AppState | None = None, settings: Settings | None = None) 
         finally:
             app.state.memos.access.stop()
 
+    # The byte cap must be known before the state is built (in the lifespan, when none is given).
+    max_body = (state.settings if state is not None else settings or get_settings()).max_body_bytes
     app = FastAPI(
         title="MemOS",
         version=__version__,
         description="A memory operating system for LLM agents: MemCubes of versioned, provenanced memories.",
         lifespan=lifespan,
+        # Counted while the body is read, before it is parsed; a Content-Length over it is refused unread.
+        max_body_size=max_body,
+        dependencies=[Depends(reject_duplicate_keys)],
     )
     app.state.memos = state
+    app.state.max_body_bytes = max_body
     install_error_handlers(app)
     install_metrics(app)
     for module in (health, tenants, cubes, memories, search, messages, jobs, links):
         app.include_router(module.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

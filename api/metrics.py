@@ -1,13 +1,16 @@
-"""Prometheus metrics: request counts and latency by route template (not raw path: ids would explode it)."""
+"""Prometheus metrics: request counts and latency by route template (not raw path: ids would explode it).
+
+A pure ASGI middleware: the router records the route it chose in ``scope["route"]``, read once the request
+has been handled; a path no route matches is labelled ``unmatched``.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUESTS = Counter("memos_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -16,27 +19,37 @@ LATENCY = Histogram(
 )
 
 
-def _route_template(app: FastAPI, request: Request) -> str:
-    for route in app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return getattr(route, "path", "unmatched")
-    return "unmatched"
+def route_template(scope: Scope) -> str:
+    return getattr(scope.get("route"), "path", None) or "unmatched"
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500  # unless a response starts: an exception escaping the app becomes a 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            route = route_template(scope)
+            LATENCY.labels(scope["method"], route).observe(time.perf_counter() - start)
+            REQUESTS.labels(scope["method"], route, str(status)).inc()
 
 
 def install_metrics(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        start = time.perf_counter()
-        route = _route_template(app, request)
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            LATENCY.labels(request.method, route).observe(time.perf_counter() - start)
-            REQUESTS.labels(request.method, route, str(status)).inc()
+    app.add_middleware(MetricsMiddleware)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

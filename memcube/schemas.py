@@ -6,6 +6,7 @@ This module imports only pydantic and the standard library, so ``memos.client`` 
 from __future__ import annotations
 
 import enum
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -64,6 +65,7 @@ class JobStatus(enum.StrEnum):
 
 
 MAX_JSON_DEPTH = 64
+_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON's "\\ud800" parses to one; it cannot be UTF-8 encoded or stored
 
 
 def _input_problem(data: Any) -> str | None:
@@ -76,6 +78,8 @@ def _input_problem(data: Any) -> str | None:
         if isinstance(value, str):
             if "\x00" in value:
                 return "text must not contain NUL (\\x00) characters"
+            if not value.isascii() and _SURROGATE.search(value):
+                return "text must not contain lone UTF-16 surrogates (\\ud800-\\udfff escapes without their pair)"
         elif isinstance(value, float):
             if value != value or value in (float("inf"), float("-inf")):
                 return "numbers must be finite (NaN and Infinity are not JSON)"
@@ -434,5 +438,25 @@ class Graph(_Out):
 
 
 class ErrorBody(_Out):
-    error: str
+    """Every error response: a stable machine-readable ``error`` code and a human-readable ``detail``."""
+
+    error: str = Field(description="a stable code: not_found, conflict, payload_too_large, validation_error...")
     detail: Any = None
+
+
+class ValidationIssue(_Out):
+    """One problem with the request, as FastAPI reports it (``loc`` is the path to the offending value)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+    input: Any = Field(default=None, description="the offending value, when it is a scalar safe to echo")
+    ctx: dict[str, Any] | None = None
+
+
+class ValidationErrorBody(_Out):
+    """A 422: ``error`` is ``validation_error`` with FastAPI's list of issues in ``detail``, or ``invalid_input``
+    with a sentence when the service refuses a value the schema allows (a page size over the setting...)."""
+
+    error: Literal["validation_error", "invalid_input"]
+    detail: list[ValidationIssue] | str

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     max_batch_size: int = 1_000
     max_page_size: int = 500
     max_metadata_bytes: int = 64_000
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024,
+        description="request bodies over this many bytes get a 413, counted while read and before parsing",
+    )
 
     llm_model: str | None = Field(default=None, description="a litellm model name; unset = offline path")
     llm_api_base: str | None = None
