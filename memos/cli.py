@@ -11,6 +11,7 @@ import json
 import signal
 import uuid
 from collections.abc import Sequence
+from contextlib import ExitStack
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -62,12 +63,29 @@ def serve(
     host: Annotated[str | None, typer.Option(help="interface to bind (env MEMOS_HOST, default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="port (env MEMOS_PORT, default 8000)")] = None,
 ) -> None:
-    """Run the API server (migrations are applied at start; data under MEMOS_HOME, default ./.memos)."""
+    """Run the API server (migrations are applied at start; data under MEMOS_HOME, default ./.memos).
+
+    One per MEMOS_HOME: a second one there is refused while the first runs. Its Redis and workers die with it
+    however it dies; what a run killed before it could stop them left behind is stopped by its watchdog, or
+    else by the next start (see workers/orphans.py).
+    """
+    from workers.orphans import HomeInUse, serve_run
+
+    settings = _settings(host=host, port=port)
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(serve_run(settings.home, pgdata=settings.pgdata))
+        except HomeInUse as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        _serve(settings)
+
+
+def _serve(settings: Settings) -> None:
     import uvicorn
 
     from api.app import create_app
 
-    settings = _settings(host=host, port=port)
     typer.echo(f"MemOS serving on http://{settings.host}:{settings.port}  (docs: /docs; "
                f"data: {_where(settings)})")
     # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; with the default handlers the process would

@@ -6,6 +6,9 @@ The worker is supervised: if it exits while the service runs (killed, out of mem
 sweep (memos/jobs/sweeps.py). Everything started here is stopped when the context exits: the relay first
 (no new sends), then the worker (warm shutdown, then SIGKILL of its process group after a grace period: a
 job cut off there is rolled back and run again later, see memos/jobs/runner.py), then our Redis.
+
+If this process dies without exiting the context (SIGKILL), Redis and the workers die with it: they carry a
+parent-death signal (workers/orphans.py, which also covers what that signal cannot reach).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import IO
 from memcube.db import make_engine, make_session_factory
 from memos.config import Settings
 from memos.jobs.relay import Relay
+from workers.orphans import die_with_parent
 from workers.redis_server import RedisServer
 
 log = logging.getLogger(__name__)
@@ -83,10 +87,11 @@ def start_worker(
         log_path.parent.mkdir(parents=True, exist_ok=True)
         out = open(log_path, "ab")  # noqa: SIM115 - handed to the child
     try:
-        # Its own session, so stopping it also stops its pool children and the embedded beat.
+        # Its own session, so stopping it also stops its pool children and the embedded beat; killed by the
+        # kernel if the calling thread dies first (see die_with_parent).
         return subprocess.Popen(worker_command(settings, beat=beat, app=app, queues=queues, name=name), env=env,
                                 cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=die_with_parent())
     finally:
         if not isinstance(out, int):
             out.close()
@@ -108,7 +113,11 @@ def stop_process_group(process: subprocess.Popen[bytes], *, grace_s: float = WOR
 
 
 class WorkerSupervisor:
-    """Runs the worker subprocess and starts it again whenever it exits before ``stop()``."""
+    """Runs the worker subprocess and starts it again whenever it exits before ``stop()``.
+
+    One thread forks every worker and stops the last one before it ends: the worker's parent-death signal
+    fires when the thread that forked it ends, so that thread must outlive it.
+    """
 
     MIN_BACKOFF_S = 1.0
     MAX_BACKOFF_S = 60.0
@@ -122,14 +131,34 @@ class WorkerSupervisor:
         self.restarts = 0
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        self._process = self._start()
-        self._thread = threading.Thread(target=self._watch, name="memos-worker-supervisor", daemon=True)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._started = threading.Event()
+        self._start_error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="memos-worker-supervisor", daemon=True)
         self._thread.start()
+        self._started.wait()
+        if self._start_error is not None:
+            self._thread.join()
+            raise self._start_error
 
     @property
     def process(self) -> subprocess.Popen[bytes]:
         with self._lock:
+            assert self._process is not None
             return self._process
+
+    def _run(self) -> None:
+        try:
+            self._process = self._start()
+        except BaseException as exc:
+            self._start_error = exc
+            return
+        finally:
+            self._started.set()
+        try:
+            self._watch()
+        finally:
+            stop_process_group(self.process)
 
     def _watch(self) -> None:
         backoff = self.MIN_BACKOFF_S
@@ -147,20 +176,21 @@ class WorkerSupervisor:
                 return
             backoff = min(backoff * 2, self.MAX_BACKOFF_S)
             try:
-                with self._lock:
-                    # Leftovers of the dead worker's group (its embedded beat) go before the new one starts.
-                    stop_process_group(self._process, grace_s=1.0)
-                    self._process = self._start()
+                # Leftovers of the dead worker's group (its embedded beat) go before the new one starts.
+                stop_process_group(self.process, grace_s=1.0)
+                process = self._start()
             except Exception:  # e.g. no memory to fork: keep trying, the supervisor must not die
                 log.exception("could not start the worker again; retrying in %.0f s", backoff)
                 continue
+            with self._lock:
+                self._process = process
             self.restarts += 1
             started = time.monotonic()
 
     def stop(self) -> None:
+        """Stop the worker (warm shutdown, then SIGKILL of its group) and the supervising thread."""
         self._stopping.set()
         self._thread.join()
-        stop_process_group(self.process)
 
 
 @dataclass

