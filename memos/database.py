@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from memcube.bootstrap import app_url
-from memcube.db import Database, start_embedded
+from memcube.db import Database, assert_unprivileged, start_embedded
 from memos.config import Settings
 
 CONTEXT_SECRET_FILE = "context_secret"
@@ -32,7 +32,14 @@ class DatabaseAccess:
     context_key: bytes
 
     def database(self, *, pool_size: int) -> Database:
-        return Database(self.app_url, context_key=self.context_key, pool_size=pool_size)
+        """An engine and sessions on the request login, refused if that login could bypass row-level security."""
+        database = Database(self.app_url, context_key=self.context_key, pool_size=pool_size)
+        try:
+            assert_unprivileged(database.engine)
+        except BaseException:
+            database.dispose()
+            raise
+        return database
 
     def setup(self, settings: Settings) -> None:
         """Create the roles, migrate and install the context key (needs the administrator's login)."""

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-from memcube.db import SYSTEM, context_signature
+from memcube.db import SYSTEM, PrivilegedLogin, context_signature
+from memos.database import DatabaseAccess
 from tests.conftest import CONTEXT_KEY
 
 VECTOR = "[" + ",".join(["0.1"] * 384) + "]"
@@ -325,3 +326,10 @@ def test_no_security_definer_function_is_executable_by_public(connection: Connec
         " WHERE n.nspname = 'public' AND p.prosecdef")).all()
     assert rows, "expected the SECURITY DEFINER lookups"
     assert [r.fn for r in rows if r.public_can] == []
+
+
+def test_the_service_refuses_a_login_that_bypasses_row_security(admin_database_url: str) -> None:
+    """Configured with the superuser's URL as its request login, a process refuses to start."""
+    access = DatabaseAccess(app_url=admin_database_url, admin_url=None, context_key=CONTEXT_KEY)
+    with pytest.raises(PrivilegedLogin, match="memos_app"):
+        access.database(pool_size=1)
