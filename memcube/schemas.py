@@ -11,10 +11,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class MemoryKind(enum.StrEnum):
+    """What a memory holds. Only ``plaintext`` is implemented; the other two name planned kinds (KV-cache
+    snapshots, LoRA adapters) that the API refuses to write until they are (see ``MemoryCreate``)."""
+
     plaintext = "plaintext"
     activation = "activation"
     parametric = "parametric"
@@ -203,13 +206,22 @@ class Grant(_Out):
 # ---------------------------------------------------------------- memories
 class MemoryCreate(_Base):
     content: str = Field(min_length=1)
-    kind: MemoryKind = MemoryKind.plaintext
+    kind: MemoryKind = Field(default=MemoryKind.plaintext,
+                             description="plaintext only for now: activation and parametric are refused (422)")
     metadata: dict[str, Any] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list, max_length=100)
     event_time: datetime | None = None
     provenance: Provenance | None = None
     session_id: str | None = Field(default=None, max_length=200)
     role: str | None = Field(default=None, max_length=200, description="speaker or role (user, assistant, a name)")
+
+    @field_validator("kind")
+    @classmethod
+    def _implemented(cls, kind: MemoryKind) -> MemoryKind:
+        if kind is not MemoryKind.plaintext:
+            raise ValueError(f"{kind.value} memories are not available yet: only plaintext memories can be "
+                             "written (KV-cache snapshots and LoRA adapters are planned, not implemented)")
+        return kind
 
 
 class MemoriesCreate(_Base):
