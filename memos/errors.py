@@ -45,8 +45,3 @@ class PayloadTooLarge(MemOSError):
 class InvalidInput(MemOSError):
     status_code = 422
     error = "invalid_input"
-
-
-class ServiceUnavailable(MemOSError):
-    status_code = 503
-    error = "unavailable"

@@ -23,10 +23,6 @@ def create_cube(session: Session, tenant_id: uuid.UUID, name: str, description: 
     return session.scalars(stmt).one_or_none()
 
 
-def find_cube_by_name(session: Session, tenant_id: uuid.UUID, name: str) -> Cube | None:
-    return session.scalar(select(Cube).where(Cube.tenant_id == tenant_id, Cube.name == name))
-
-
 def get_cube(session: Session, cube_id: uuid.UUID, *, lock: bool = False) -> Cube | None:
     stmt = select(Cube).where(Cube.id == cube_id)
     if lock:

@@ -86,14 +86,6 @@ def mark_dispatched(session: Session, job_ids: list[uuid.UUID]) -> None:
     session.execute(update(Job).where(Job.id.in_(job_ids)).values(dispatched_at=func.now()))
 
 
-def next_retry_at(session: Session) -> datetime | None:
-    """The earliest ``not_before`` of an undispatched job still waiting out its backoff."""
-    stmt = select(func.min(Job.not_before)).where(
-        Job.dispatched_at.is_(None), Job.status == "queued", Job.not_before > func.now()
-    )
-    return session.scalar(stmt)
-
-
 def stuck(session: Session, *, dispatched_before: datetime, limit: int = 100) -> list[Job]:
     """Jobs handed to the broker long ago that no worker has claimed: lost in a Redis restart (or still
     queued behind a long backlog, which a second delivery cannot hurt). Running jobs: see ``lost``."""

@@ -50,18 +50,6 @@ def links_of(session: Session, memory_id: uuid.UUID) -> list[MemoryLink]:
     return list(session.scalars(stmt))
 
 
-def count_links(session: Session, memory_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
-    """Number of links touching each memory."""
-    if not memory_ids:
-        return {}
-    ids = list(memory_ids)
-    out: dict[uuid.UUID, int] = dict.fromkeys(ids, 0)
-    for column in (MemoryLink.source_id, MemoryLink.target_id):
-        for mid, n in session.execute(select(column, func.count()).where(column.in_(ids)).group_by(column)):
-            out[mid] += int(n)
-    return out
-
-
 def graph_nodes(session: Session, cube_id: uuid.UUID, *, limit: int) -> list[Memory]:
     """The cube's live memories for the graph: the most linked first, then the newest."""
     degree = (

@@ -136,18 +136,6 @@ def list_memories(
     return list(session.scalars(stmt))
 
 
-def count_memories(session: Session, flt: MemoryFilter) -> int:
-    return int(session.scalar(select(func.count()).select_from(Memory).where(*flt.clauses())) or 0)
-
-
-def close_current_version(session: Session, memory_id: uuid.UUID, at: datetime) -> None:
-    session.execute(
-        update(MemoryVersion)
-        .where(MemoryVersion.memory_id == memory_id, MemoryVersion.valid_to.is_(None))
-        .values(valid_to=at)
-    )
-
-
 def close_current_versions(session: Session, closes: dict[uuid.UUID, datetime]) -> None:
     """Close the open version of each memory at its own time (memory id -> valid_to), in one statement."""
     if not closes:
@@ -271,22 +259,6 @@ def dense_search(
         .limit(limit)
     )
     return [(m, 1.0 - float(d)) for m, d in session.execute(stmt).all()]
-
-
-def lexical_search(
-    session: Session, query: str, flt: MemoryFilter, *, limit: int
-) -> list[tuple[Memory, float]]:
-    """PostgreSQL full-text candidates ranked by ts_rank_cd; any query term may match (OR semantics)."""
-    terms = func.plainto_tsquery("english", query)
-    # plainto_tsquery ANDs the terms; recall wants OR, so rewrite & into |.
-    tsq = func.to_tsquery("english", func.replace(func.cast(terms, type_=Memory.content.type), "&", "|"))
-    rank = func.ts_rank_cd(Memory.tsv, tsq).label("rank")
-    stmt: Select[Any] = (
-        select(Memory, rank)
-        .options(*_RESULT_ONLY)
-        .where(Memory.tsv.op("@@")(tsq), *flt.clauses()).order_by(rank.desc()).limit(limit)
-    )
-    return [(m, float(r)) for m, r in session.execute(stmt).all()]
 
 
 def add_access_counts(session: Session, counts: dict[uuid.UUID, int], at: datetime) -> None:

@@ -7,10 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from memcube.models import MemoryVersion
 from memcube.repository.retrieval import or_tsquery, vector_literal
 
 
@@ -144,10 +143,3 @@ def candidates_many(
         out[k].append(Neighbour(memory_id, float(similarity or 0.0), content, lexical=source == 2))
     return out
 
-
-def has_version_with_provenance(session: Session, cube_id: uuid.UUID, subset: dict[str, Any]) -> bool:
-    """Whether any version in the cube has a provenance containing ``subset`` (GIN, jsonb_path_ops)."""
-    stmt = select(
-        exists().where(MemoryVersion.cube_id == cube_id, MemoryVersion.provenance.contains(subset))
-    )
-    return bool(session.scalar(stmt))

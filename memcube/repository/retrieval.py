@@ -26,16 +26,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased, defer
 
-from memcube.models import EMBEDDING_DIM, CubeRole, Memory, MemoryLink
+from memcube.models import EMBEDDING_DIM, Memory, MemoryLink
 from memcube.repository.memories import MemoryFilter
 
 
 # ---------------------------------------------------------------- statistics
-def cube_speakers(session: Session, cube_id: uuid.UUID) -> list[str]:
-    """The distinct roles/speakers of the cube's memories (a primary-key range read)."""
-    return list(session.scalars(select(CubeRole.role).where(CubeRole.cube_id == cube_id, CubeRole.n > 0)))
-
-
 @dataclass(frozen=True)
 class LexemeStats:
     docs: int
@@ -60,8 +55,8 @@ def _lexeme_stats(rows: Sequence[Any]) -> LexemeStats:
 
 
 def speakers_and_lexeme_stats(session: Session, cube_id: uuid.UUID, query: str) -> tuple[list[str], LexemeStats]:
-    """:func:`cube_speakers` and the query's lexeme statistics (as :func:`lexeme_stats_many`) in one round
-    trip."""
+    """The distinct speakers (roles) of the cube's memories and the query's lexeme statistics (as
+    :func:`lexeme_stats_many`) in one round trip."""
     rows = session.execute(
         text(_STATS_SQL.format(speakers=_SPEAKERS_COL)), {"q": query, "cube": cube_id}
     ).all()

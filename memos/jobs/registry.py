@@ -77,7 +77,3 @@ def get_serial_key(job: Job) -> str | None:
     fn = _serial_keys.get(job.type)
     return fn(job) if fn is not None else None
 
-
-def registered_types() -> list[str]:
-    load_handlers()
-    return sorted(_handlers)
