@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from memcube.schemas import ErrorBody, ValidationErrorBody
 from memos.errors import MemOSError
@@ -86,6 +87,25 @@ def validation_detail(errors: Any) -> list[dict[str, Any]]:
     return detail
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route serves on ``path``. Starlette's 405 names only the methods of the first route
+    whose path matched, and ``GET /v1/cubes`` and ``POST /v1/cubes`` are two routes."""
+    index: list[tuple[Any, set[str]]] | None = getattr(app.state, "allow_index", None)
+    if index is None:
+        index = []
+        for template, item in app.openapi().get("paths", {}).items():
+            methods = {m.upper() for m in item if m in ("get", "put", "post", "delete", "patch")}
+            if "GET" in methods:
+                methods.add("HEAD")
+            index.append((compile_path(template)[0], methods))
+        app.state.allow_index = index
+    found: set[str] = set()
+    for regex, methods in index:
+        if regex.match(path):
+            found |= methods
+    return sorted(found)
+
+
 def _request_id(request: Request) -> str:
     given = request.headers.get(REQUEST_ID_HEADER, "")
     return given if 0 < len(given) <= 64 and given.isascii() and given.isprintable() else uuid.uuid4().hex
@@ -110,8 +130,14 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = f"the request body is over {limit} bytes (MEMOS_MAX_BODY_BYTES); send less per request"
         elif exc.status_code == 400 and detail == "There was an error parsing the body":
             detail = "the request body could not be read as JSON (it must be UTF-8 encoded JSON)"
+        headers = dict(exc.headers) if exc.headers else {}
+        if exc.status_code == 405:
+            methods = set(allowed_methods(request.app, request.url.path))
+            methods |= {m.strip() for m in headers.get("Allow", "").split(",") if m.strip()}
+            headers["Allow"] = ", ".join(sorted(methods))
+            detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
         return error_json(exc.status_code, STATUS_CODES.get(exc.status_code, "http_error"), detail,
-                          dict(exc.headers) if exc.headers else None)
+                          headers or None)
 
     @app.exception_handler(DataError)
     async def _data_error(request: Request, exc: DataError) -> JSONResponse:

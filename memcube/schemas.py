@@ -68,6 +68,15 @@ class JobStatus(enum.StrEnum):
 
 
 MAX_JSON_DEPTH = 64
+# Defaults of MEMOS_MAX_CONTENT_CHARS and MEMOS_MAX_BATCH_SIZE, shown as maxLength / maxItems in the OpenAPI
+# document. The service enforces the configured values (a 413 past them), so a deployment can raise or lower
+# them; pydantic does not check these, or a raised setting would still be refused here.
+DEFAULT_MAX_CONTENT_CHARS = 32_000
+DEFAULT_MAX_BATCH_SIZE = 1_000
+_CONTENT_LIMIT: dict[str, Any] = {"maxLength": DEFAULT_MAX_CONTENT_CHARS}
+_BATCH_LIMIT: dict[str, Any] = {"maxItems": DEFAULT_MAX_BATCH_SIZE}
+_CONTENT_DOC = "at most MEMOS_MAX_CONTENT_CHARS characters (default 32,000): longer is a 413"
+_BATCH_DOC = "at most MEMOS_MAX_BATCH_SIZE items (default 1,000): more is a 413"
 _SURROGATE = re.compile("[\ud800-\udfff]")  # JSON's "\\ud800" parses to one; it cannot be UTF-8 encoded or stored
 
 
@@ -205,10 +214,11 @@ class Grant(_Out):
 
 # ---------------------------------------------------------------- memories
 class MemoryCreate(_Base):
-    content: str = Field(min_length=1)
+    content: str = Field(min_length=1, json_schema_extra=_CONTENT_LIMIT, description=_CONTENT_DOC)
     kind: MemoryKind = Field(default=MemoryKind.plaintext,
                              description="plaintext only for now: activation and parametric are refused (422)")
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="JSON of at most MEMOS_MAX_METADATA_BYTES (default 64,000): more is a 413")
     tags: list[str] = Field(default_factory=list, max_length=100)
     event_time: datetime | None = None
     provenance: Provenance | None = None
@@ -225,11 +235,11 @@ class MemoryCreate(_Base):
 
 
 class MemoriesCreate(_Base):
-    memories: list[MemoryCreate] = Field(min_length=1)
+    memories: list[MemoryCreate] = Field(min_length=1, json_schema_extra=_BATCH_LIMIT, description=_BATCH_DOC)
 
 
 class MemoryUpdate(_Base):
-    content: str | None = Field(default=None, min_length=1)
+    content: str | None = Field(default=None, min_length=1, json_schema_extra=_CONTENT_LIMIT, description=_CONTENT_DOC)
     metadata: dict[str, Any] | None = None
     tags: list[str] | None = Field(default=None, max_length=100)
     event_time: datetime | None = None
@@ -364,13 +374,13 @@ class ContextResponse(_Out):
 # ---------------------------------------------------------------- messages
 class Message(_Base):
     role: str = Field(min_length=1, max_length=200)
-    content: str = Field(min_length=1)
+    content: str = Field(min_length=1, json_schema_extra=_CONTENT_LIMIT, description=_CONTENT_DOC)
     name: str | None = Field(default=None, max_length=200)
     timestamp: datetime | None = None
 
 
 class MessagesCreate(_Base):
-    messages: list[Message] = Field(min_length=1)
+    messages: list[Message] = Field(min_length=1, json_schema_extra=_BATCH_LIMIT, description=_BATCH_DOC)
     session_id: str | None = Field(default=None, max_length=200)
     idempotency_key: str | None = Field(default=None, max_length=200)
 

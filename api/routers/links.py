@@ -30,8 +30,10 @@ def cube_graph(
     cube_id: uuid.UUID,
     session: SessionDep,
     tenant_id: TenantDep,
-    limit: Annotated[int, Query(ge=1, le=2000, description="at most this many nodes (most linked first)")] = 200,
+    limit: Annotated[int, Query(ge=1, le=graph.MAX_NODES,
+                                description="at most this many nodes (most linked first)")] = 200,
 ) -> schemas.Graph:
-    """Live memories (nodes), their links (edges) and Louvain communities."""
+    """Live memories (nodes), their links (edges) and Louvain communities, over at most 500 nodes per request
+    (``truncated`` says the cube has more)."""
     cube, _ = load_cube(session, cube_id, tenant_id)
     return graph.cube_graph(session, cube, limit=limit)

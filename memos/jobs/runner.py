@@ -24,6 +24,7 @@ import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from memcube.db import SYSTEM, set_tenant, tenant_session
@@ -48,6 +49,17 @@ def _fail(job: Job, message: str) -> str:
     job.error = message[:MAX_ERROR_CHARS]
     job.finished_at = _now()
     return "failed"
+
+
+def public_error(exc: BaseException) -> str:
+    """``code: message`` as the job's tenant sees it. Our own errors carry a message written for the caller;
+    any other exception's text stays out (a SQLAlchemy error quotes the statement and its parameters) and is
+    logged with the job id instead (``run_job``)."""
+    if isinstance(exc, MemOSError):
+        return f"{exc.error}: {exc.message}"
+    if isinstance(exc, OperationalError):
+        return "unavailable: the database could not be reached; the job is retried"
+    return "internal_error: the job failed on a server error; the server log has it under this job's id"
 
 
 def is_permanent(exc: BaseException) -> bool:
@@ -86,7 +98,7 @@ def _claim(sessions: sessionmaker[Session], job_id: uuid.UUID, ctx: JobContext) 
 def _record_failure(session: Session, job_id: uuid.UUID, exc: BaseException, usage: LLMUsage,
                     ctx: JobContext) -> str:
     """After a handler error (its writes already rolled back): retry later or give up. The caller commits."""
-    message = f"{type(exc).__name__}: {exc}"
+    message = public_error(exc)
     job = repo.get_job(session, job_id, lock=True)
     if job is None or job.status in FINISHED:
         return "missing" if job is None else job.status

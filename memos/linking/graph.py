@@ -17,9 +17,14 @@ from memcube.models import Cube
 from memcube.repository import links as repo
 
 SEED = 42
+# Nodes per graph request: Louvain and the edge query grow with it, and a request must stay bounded whatever
+# the cube's size (docs/api.md, "Limits").
+MAX_NODES = 500
 
 
 def cube_graph(session: Session, cube: Cube, *, limit: int) -> schemas.Graph:
+    """At most ``limit`` (capped at ``MAX_NODES``) live memories, the most linked first."""
+    limit = min(limit, MAX_NODES)
     nodes = repo.graph_nodes(session, cube.id, limit=limit + 1)
     truncated = len(nodes) > limit
     nodes = nodes[:limit]

@@ -20,12 +20,30 @@ class QueryPlan:
     time_range: TimeRange | None  # "in May 2023", "after 2022", "last year"
 
 
+# Names looked for with a regex per query, at most: a query naming more speakers than this is not about one.
+MAX_NAMES_PER_QUERY = 32
+# re.IGNORECASE also matches "i" with the dotless and the dotted capital I; str.casefold does not.
+_DOTTED_I = str.maketrans({"\u0130": "i", "\u0131": "i"})
+
+
+def _fold(text: str) -> str:
+    return text.lower() if text.isascii() else text.translate(_DOTTED_I).casefold()
+
+
+def _present(query: str, speakers: Sequence[str]) -> list[str]:
+    """The speakers whose name occurs in the query at all (a case-insensitive substring test): only these get
+    a word-boundary regex, so a search compiles a few patterns, not one per speaker of the cube."""
+    folded = _fold(query)
+    out = [s for s in speakers if s.strip() and _fold(s) in folded]
+    return out[:MAX_NAMES_PER_QUERY]
+
+
 def _name_pattern(name: str) -> re.Pattern[str]:
     return re.compile(rf"\b{re.escape(name)}(?:'s|’s)?\b", re.IGNORECASE)
 
 
 def named_speakers(query: str, speakers: Sequence[str]) -> list[str]:
-    return [s for s in speakers if s.strip() and _name_pattern(s).search(query)]
+    return [s for s in _present(query, speakers) if _name_pattern(s).search(query)]
 
 
 def strip_names(query: str, speakers: Sequence[str]) -> str:
@@ -33,9 +51,8 @@ def strip_names(query: str, speakers: Sequence[str]) -> str:
     names are near-constant features that swamp the embedding ("Wow, Caroline!" ranks first); the speaker
     is used as a boost instead. Falls back to the raw query when nothing else is left."""
     out = query
-    for s in sorted(speakers, key=len, reverse=True):
-        if s.strip():
-            out = _name_pattern(s).sub(" ", out)
+    for s in sorted(_present(query, speakers), key=len, reverse=True):
+        out = _name_pattern(s).sub(" ", out)
     out = re.sub(r"\s+", " ", out).strip()
     return out if re.search(r"\w", out) else query
 
