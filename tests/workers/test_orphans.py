@@ -108,3 +108,22 @@ def test_the_watchdog_stops_what_a_killed_run_left(tmp_path: Path) -> None:
     assert (tmp_path / "home" / RECORD_NAME).read_text() == ""
     assert "stopping pid" in (tmp_path / "home" / "logs" / "watchdog.log").read_text()
 
+
+
+def test_a_redis_left_on_the_socket_is_shut_down_before_a_new_one_starts(tmp_path: Path) -> None:
+    from workers.redis_server import RedisServer, redis_executable
+
+    server = RedisServer(tmp_path / "redis")
+    server.directory.mkdir(parents=True)
+    stale = subprocess.Popen([redis_executable(), "--port", "0", "--unixsocket", str(server.socket),
+                              "--save", "", "--dir", str(server.directory)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(server.ping, timeout=10, what="the stale Redis")
+        with server:
+            assert stale.wait(timeout=10) == 0  # shut down (SHUTDOWN NOSAVE), not left beside the new one
+            assert server.ping()
+            assert server.pid != stale.pid
+    finally:
+        stale.kill()
+        stale.wait()
