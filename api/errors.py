@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
@@ -166,6 +166,15 @@ def install_error_handlers(app: FastAPI) -> None:
         else:
             raise exc  # a bug, not a race: the server error path (logged, 500)
         return error_json(409, "conflict", detail)
+
+    @app.exception_handler(ProgrammingError)
+    async def _row_security(_request: Request, exc: ProgrammingError) -> JSONResponse:
+        # Services check access before they write; when row-level security still refuses a row, the cube or the
+        # caller's grant changed in between (deleted, revoked): a conflict. Anything else is a bug (500).
+        if getattr(exc.orig, "sqlstate", None) != "42501":  # insufficient_privilege
+            raise exc
+        log.warning("row-level security refused a write: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
+        return error_json(409, "conflict", "the cube was deleted or your access to it changed while this request ran")
 
     @app.exception_handler(OperationalError)
     async def _db_down(_request: Request, exc: OperationalError) -> JSONResponse:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -39,6 +40,13 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def _cube_owned(table: str) -> ForeignKeyConstraint:
+    """A cube-scoped row carries its cube owner's ``tenant_id``: the pair must be a cube's (row-level security
+    reads ``tenant_id``; see migrations 2026-11-30-0500)."""
+    return ForeignKeyConstraint(["cube_id", "tenant_id"], ["cubes.id", "cubes.tenant_id"], ondelete="CASCADE",
+                                name=f"fk_{table}_cube_id_tenant_id_cubes")
 
 
 class Base(DeclarativeBase):
@@ -78,7 +86,10 @@ class ApiKey(Base):
 
 class Cube(Base):
     __tablename__ = "cubes"
-    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_cubes_tenant_name"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name", name="uq_cubes_tenant_name"),
+        UniqueConstraint("id", "tenant_id", name="uq_cubes_id_tenant_id"),  # target of the cube-owned keys
+    )
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -88,7 +99,8 @@ class Cube(Base):
 
 class CubeGrant(Base):
     __tablename__ = "cube_grants"
-    cube_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cubes.id", ondelete="CASCADE"), primary_key=True)
+    __table_args__ = (_cube_owned("cube_grants"),)
+    cube_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     grantee_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True, index=True
     )
@@ -101,10 +113,13 @@ class PayloadBlob(Base):
     """A content-addressed payload (KV snapshot, LoRA weights) on disk, described here."""
 
     __tablename__ = "payload_blobs"
-    __table_args__ = (UniqueConstraint("tenant_id", "sha256", name="uq_payload_blobs_tenant_sha"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "sha256", name="uq_payload_blobs_tenant_sha"),
+        _cube_owned("payload_blobs"),
+    )
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
-    cube_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cubes.id", ondelete="CASCADE"), index=True)
+    cube_id: Mapped[uuid.UUID] = mapped_column(index=True)
     sha256: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     dtype: Mapped[str | None] = mapped_column(String(40))
@@ -119,6 +134,7 @@ class Memory(Base):
 
     __tablename__ = "memories"
     __table_args__ = (
+        _cube_owned("memories"),
         Index("ix_memories_cube_created", "cube_id", "created_at", "id"),
         Index("ix_memories_cube_session", "cube_id", "session_id", "created_at"),  # session order
         Index("ix_memories_cube_role", "cube_id", "role", "created_at"),  # a speaker's latest (consolidation)
@@ -139,7 +155,7 @@ class Memory(Base):
     )
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
-    cube_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cubes.id", ondelete="CASCADE"))
+    cube_id: Mapped[uuid.UUID] = mapped_column()
     kind: Mapped[str] = mapped_column(String(20), default="plaintext")
     status: Mapped[str] = mapped_column(String(20), default="active")
     tier: Mapped[str] = mapped_column(String(20), default="long_term")
@@ -175,6 +191,7 @@ class MemoryVersion(Base):
 
     __tablename__ = "memory_versions"
     __table_args__ = (
+        _cube_owned("memory_versions"),
         UniqueConstraint("memory_id", "version", name="uq_memory_versions_memory_version"),
         Index("ix_memory_versions_provenance", "provenance", postgresql_using="gin",
               postgresql_ops={"provenance": "jsonb_path_ops"}, postgresql_with={"fastupdate": "off"}),
@@ -184,7 +201,7 @@ class MemoryVersion(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     memory_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("memories.id", ondelete="CASCADE"))
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
-    cube_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cubes.id", ondelete="CASCADE"), index=True)
+    cube_id: Mapped[uuid.UUID] = mapped_column(index=True)
     version: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20))
     content: Mapped[str] = mapped_column(Text)
@@ -209,12 +226,13 @@ class MemoryLink(Base):
 
     __tablename__ = "memory_links"
     __table_args__ = (
+        _cube_owned("memory_links"),
         UniqueConstraint("source_id", "target_id", "type", name="uq_memory_links_edge"),
         Index("ix_memory_links_target", "target_id"),
     )
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
-    cube_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cubes.id", ondelete="CASCADE"), index=True)
+    cube_id: Mapped[uuid.UUID] = mapped_column(index=True)
     source_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("memories.id", ondelete="CASCADE"))
     target_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("memories.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(40))
@@ -228,10 +246,11 @@ class ChatMessage(Base):
     """A chat turn as received; memories made from it point here through their provenance."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_cube_session", "cube_id", "session_id", "seq"),)
+    __table_args__ = (Index("ix_messages_cube_session", "cube_id", "session_id", "seq"),
+                      _cube_owned("messages"))
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
-    cube_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cubes.id", ondelete="CASCADE"))
+    cube_id: Mapped[uuid.UUID] = mapped_column()
     session_id: Mapped[str | None] = mapped_column(String(200))
     seq: Mapped[int] = mapped_column(BigInteger, Identity())
     role: Mapped[str] = mapped_column(String(200))
@@ -282,7 +301,8 @@ class CubeLexeme(Base):
     """BM25 document frequency of a lexeme in a cube; maintained by triggers on ``memories``."""
 
     __tablename__ = "cube_lexemes"
-    cube_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cubes.id", ondelete="CASCADE"), primary_key=True)
+    __table_args__ = (_cube_owned("cube_lexemes"),)
+    cube_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     lexeme: Mapped[str] = mapped_column(Text, primary_key=True)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     df: Mapped[int] = mapped_column(Integer)
@@ -292,7 +312,8 @@ class CubeTextStats(Base):
     """Memories with text in a cube and their total length in lexemes (BM25's N and avgdl)."""
 
     __tablename__ = "cube_text_stats"
-    cube_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cubes.id", ondelete="CASCADE"), primary_key=True)
+    __table_args__ = (_cube_owned("cube_text_stats"),)
+    cube_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     docs: Mapped[int] = mapped_column(BigInteger)
     total_len: Mapped[int] = mapped_column(BigInteger)
@@ -302,7 +323,8 @@ class CubeRole(Base):
     """A speaker/role seen in a cube and how many memories carry it (the cube's known speakers)."""
 
     __tablename__ = "cube_roles"
-    cube_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cubes.id", ondelete="CASCADE"), primary_key=True)
+    __table_args__ = (_cube_owned("cube_roles"),)
+    cube_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     role: Mapped[str] = mapped_column(String(200), primary_key=True)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     n: Mapped[int] = mapped_column(Integer)

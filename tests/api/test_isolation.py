@@ -223,3 +223,17 @@ def test_jobs_in_a_shared_cube(
     assert sorted(listed(auth)) == sorted([theirs, mine])  # (one test transaction: same created_at)
     assert listed(b_auth) == [theirs]
     assert listed(c_auth) == []
+
+
+def test_revoking_a_grant_hides_the_grantees_jobs_on_that_cube(
+    client: TestClient, auth: Auth, cube_id: str, other: tuple[uuid.UUID, Auth]
+) -> None:
+    b_id, b_auth = other
+    grant(client, cube_id, auth, b_id, "write")
+    body = {"messages": [{"role": "user", "name": "Bob", "content": "I work at Initech."}]}
+    job = client.post(f"/v1/cubes/{cube_id}/messages", json=body, headers=b_auth).json()["job_id"]
+    assert client.get(f"/v1/jobs/{job}", headers=b_auth).status_code == 200
+    assert client.delete(f"/v1/cubes/{cube_id}/grants/{b_id}", headers=auth).status_code == 204
+    assert client.get(f"/v1/jobs/{job}", headers=b_auth).status_code == 404
+    assert client.get(f"/v1/cubes/{cube_id}/jobs", headers=b_auth).status_code == 404
+    assert client.get(f"/v1/jobs/{job}", headers=auth).status_code == 200  # the owner still sees it
