@@ -10,7 +10,9 @@ which a client could write too (and so make a queued job drop its facts); it now
 partial index. Existing versions are backfilled from what the server itself wrote: the marker on versions
 whose actor is ``system:consolidation`` (a client's version never has that actor), the job's tenant and key,
 and ``key:<id>`` actors of direct writes. The new columns sit on tables that already have row-level
-security; their policies cover them.
+security; their policies cover them. ``memos_app`` keeps UPDATE on ``memory_versions.valid_to`` only (closing a
+version is the one change history ever needs), so not even a request that reached SQL could rewrite who
+caused a version.
 
 Revision ID: f3b8d1a7c512
 Revises: e6a1f4c2b903
@@ -30,6 +32,7 @@ depends_on = None
 # The backfill reads and writes across tenants: the tables' owner must not be filtered by FORCE'd policies
 # (a superuser is not anyway). NO FORCE and FORCE again inside this migration's transaction.
 BACKFILLED = ("memory_versions", "jobs", "api_keys")
+APP = "memos_app"
 UUID_RE = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
@@ -70,9 +73,12 @@ def upgrade() -> None:
         "ix_memory_versions_job_id", "memory_versions", ["job_id"], unique=False,
         postgresql_where=sa.text("job_id IS NOT NULL"),
     )
+    op.execute(f"REVOKE UPDATE ON memory_versions FROM {APP}")
+    op.execute(f"GRANT UPDATE (valid_to) ON memory_versions TO {APP}")
 
 
 def downgrade() -> None:
+    op.execute(f"GRANT UPDATE ON memory_versions TO {APP}")
     op.drop_index("ix_memory_versions_job_id", table_name="memory_versions")
     for name in ("job_id", "caused_by_tenant_id", "caused_by_key_id"):
         op.drop_column("memory_versions", name)
