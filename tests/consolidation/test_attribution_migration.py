@@ -79,7 +79,7 @@ def test_memos_app_may_only_close_versions(legacy_url: str) -> None:
     upgrade(legacy_url, REVISION)
     engine = create_engine(legacy_url)
     with engine.connect() as conn:
-        granted = dict(conn.execute(text(
+        granted: dict[str, bool] = dict(conn.execute(text(
             "SELECT column_name, has_column_privilege('memos_app', 'memory_versions', column_name, 'UPDATE')"
             " FROM information_schema.columns WHERE table_name = 'memory_versions'")).all())
     engine.dispose()
