@@ -17,8 +17,8 @@ from tqdm import tqdm
 from memos.embedding import Embedder
 from memos.importers import LocomoConversation
 
-BM25_LABEL = "BM25 (bm25s, stopwords, Snowball stemmer)"
-DENSE_LABEL = "plain dense (MiniLM over content, exact cosine)"
+BM25_LABEL = "BM25 (bm25s, stemmed)"
+DENSE_LABEL = "plain MiniLM dense"
 
 
 def bm25(convs: list[LocomoConversation], questions: list[Question]) -> Scores:

@@ -158,9 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"best on all 10 (in-sample, for scale): {_tuning.describe(best_all)} -> {best_all_r10:.3f}")
     cv = held_out["A"] + held_out["B"]
     full = {
-        "MemOS hybrid, cross-validated (held out)": cv,
-        "MemOS hybrid, shipped defaults (in-sample)": api_default["hybrid"],
-        "MemOS mode=dense (service vectors)": api_default["dense"],
+        "hybrid, cross-validated": cv,
+        "hybrid, defaults (in-sample)": api_default["hybrid"],
+        "mode=dense (service vectors)": api_default["dense"],
         **systems,
     }
     table("LoCoMo retrieval (recall@k = share of evidence turns in the top k)", full)
