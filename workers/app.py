@@ -127,3 +127,12 @@ def _ready(sender: Any = None, **_kwargs: Any) -> None:
     pool = getattr(sender, "pool", None)
     if pool is not None and type(pool).__module__.endswith(".solo"):
         _warm_up()
+
+
+@signals.beat_embedded_init.connect
+def _die_with_worker(**_kwargs: Any) -> None:
+    """The beat embedded in a worker (``--beat``) is a child process the worker does not stop if it is killed
+    (Celery gives its pool children a parent-death signal, not beat): give beat one too."""
+    from celery.platforms import set_pdeathsig
+
+    set_pdeathsig("SIGKILL")
