@@ -8,11 +8,12 @@
   data directory when it uses one. A clean exit empties it.
 - Its direct children (Redis, the Celery workers) are started with a parent-death signal
   (:func:`die_with_parent`): the kernel kills them the moment serve dies. Celery's prefork children set their
-  own (``celery.concurrency.prefork.process_initializer``).
+  own (``celery.concurrency.prefork.process_initializer``), and so does the embedded beat (workers/app.py).
 - A watchdog process (``python -m workers.watchdog``, in its own session) waits for serve to exit. If the
-  record is still there, serve did not stop its background: the watchdog stops what is left, i.e. processes
-  carrying the run id (grandchildren no parent-death signal reaches, such as Celery's embedded beat) and the
-  embedded PostgreSQL, which ``pg_ctl`` daemonized out of our process tree.
+  record is still there, serve did not stop its background: the watchdog stops what is left, i.e. the
+  embedded PostgreSQL, which ``pg_ctl`` daemonized out of our process tree, and any process still carrying
+  the run id (one that lost the race between its fork and its parent-death signal, or that a child started
+  without one).
 - A start that finds the record of a dead run (its watchdog was killed as well) does the same before it
   starts anything of its own.
 

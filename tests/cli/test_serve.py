@@ -65,9 +65,9 @@ def _gone(procs: list[psutil.Process]) -> bool:
 
 @pytest.mark.slow
 def test_a_killed_serve_leaves_nothing_running_and_the_next_start_is_clean(tmp_path: Path) -> None:
-    """SIGKILL, as an OOM killer or a supervisor's timeout would: Redis and the workers die with serve, its
-    watchdog stops the embedded PostgreSQL and the embedded beat; with the watchdog killed as well, the next
-    start stops them. A second serve on a home in use is refused."""
+    """SIGKILL, as an OOM killer or a supervisor's timeout would: Redis and the workers (and their children)
+    die with serve, its watchdog stops the embedded PostgreSQL; with the watchdog killed as well, the next
+    start stops it. A second serve on a home in use is refused."""
     home = tmp_path / "home"
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEMOS_")}

@@ -90,7 +90,8 @@ def test_a_start_stops_what_a_dead_run_left(tmp_path: Path) -> None:
 
 
 def test_the_watchdog_stops_what_a_killed_run_left(tmp_path: Path) -> None:
-    # A grandchild no parent-death signal reaches (Celery's embedded beat): only the watchdog stops it.
+    # A process of the run without a parent-death signal (the role of the embedded PostgreSQL, which pg_ctl
+    # daemonized): only the watchdog stops it.
     parent, (watchdog, grandchild) = _run_parent("""
         import os, pathlib, subprocess, time
         from workers.orphans import serve_run
