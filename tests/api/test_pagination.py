@@ -45,22 +45,22 @@ def test_a_full_last_page_has_no_cursor(client: TestClient, auth: Auth, cube_id:
 def test_filters(client: TestClient, auth: Auth, cube_id: str) -> None:
     tea = add_one(client, cube_id, auth, "likes tea", tags=["drinks", "tea"])
     coffee = add_one(client, cube_id, auth, "likes coffee", tags=["drinks"])
-    kv = add_one(client, cube_id, auth, "a KV snapshot", kind="activation", tags=["tea"])
+    note = add_one(client, cube_id, auth, "a note about tea", tags=["tea"])
     gone = add_one(client, cube_id, auth, "deleted one", tags=["drinks"])
     assert client.delete(f"/v1/memories/{gone['id']}", headers=auth).status_code == 200
 
     def ids(**params: str) -> list[str]:
         return [m["id"] for m in list_all(client, cube_id, auth, limit=2, **params)]
 
-    assert ids() == [tea["id"], coffee["id"], kv["id"]]
+    assert ids() == [tea["id"], coffee["id"], note["id"]]
     assert ids(tag="drinks") == [tea["id"], coffee["id"]]
-    assert ids(tag="tea") == [tea["id"], kv["id"]]
+    assert ids(tag="tea") == [tea["id"], note["id"]]
     assert ids(tag="nothing") == []
-    assert ids(kind="activation") == [kv["id"]]
-    assert ids(kind="plaintext", tag="tea") == [tea["id"]]
+    assert ids(kind="activation") == []  # only plaintext memories can be written (tests/api/test_kinds.py)
+    assert ids(kind="plaintext", tag="tea") == [tea["id"], note["id"]]
     assert ids(status="deleted") == [gone["id"]]
     assert ids(status="deleted", tag="drinks") == [gone["id"]]
-    assert ids(status="active") == [tea["id"], coffee["id"], kv["id"]]
+    assert ids(status="active") == [tea["id"], coffee["id"], note["id"]]
     assert ids(status="quarantined") == []
 
 
