@@ -152,7 +152,13 @@ def reap(record: RunRecord) -> None:
     if record.pgdata:
         from memcube.db import stop_embedded_orphan
 
-        if stop_embedded_orphan(Path(record.pgdata)):
+        try:
+            stopped = stop_embedded_orphan(Path(record.pgdata))
+        except (subprocess.SubprocessError, OSError):
+            # Not fatal: a start attaches to a server that is still up, and stops it when it exits itself.
+            log.warning("could not stop the embedded PostgreSQL in %s", record.pgdata, exc_info=True)
+            return
+        if stopped:
             log.warning("stopped the embedded PostgreSQL in %s, left by memos serve pid %d", record.pgdata,
                         record.pid)
 
