@@ -116,10 +116,6 @@ def _ensure_database(admin_uri: str, name: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def resolve_database_url(database_url: str | None, pgdata: Path) -> str:
-    return database_url or start_embedded(pgdata)
-
-
 # Session-level HNSW defaults of every pooled connection: a wider beam than pgvector's 40, and 0.8's
 # iterative scan so filters applied after the index scan still yield k rows. Set once per connection,
 # so a search whose knobs equal these skips a per-transaction round trip (see tune_vector_search).
