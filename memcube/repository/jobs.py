@@ -26,18 +26,19 @@ def enqueue(
     payload: dict[str, Any],
     idempotency_key: str | None = None,
     key_id: uuid.UUID | None = None,
+    job_id: uuid.UUID | None = None,
 ) -> tuple[Job, bool]:
     """Write an outbox row in the caller's transaction. Returns (job, created); with an idempotency key
-    already used by this tenant, returns the existing job and ``created=False``. ``key_id``: the API key
-    whose request enqueued it (the versions the job writes name it)."""
-    job_id = uuid.uuid4()
+    already used by this tenant (a client's), or a ``job_id`` already taken (the server's own idempotency:
+    an id derived from what enqueues the job, which no client can choose), returns the existing job and
+    ``created=False``. ``key_id``: the API key whose request enqueued it (the versions the job writes name it)."""
     stmt = (
         insert(Job)
         .values(
-            id=job_id, tenant_id=tenant_id, cube_id=cube_id, type=type, payload=payload,
+            id=job_id or uuid.uuid4(), tenant_id=tenant_id, cube_id=cube_id, type=type, payload=payload,
             idempotency_key=idempotency_key, key_id=key_id, status="queued", attempts=0,
         )
-        .on_conflict_do_nothing(constraint="uq_jobs_tenant_idempotency")
+        .on_conflict_do_nothing()  # the idempotency key's unique constraint, or the id
         .returning(Job.id)
     )
     inserted = session.scalar(stmt)
@@ -46,9 +47,12 @@ def enqueue(
         job = session.get(Job, inserted)
         assert job is not None
         return job, True
-    existing = session.scalar(
-        select(Job).where(Job.tenant_id == tenant_id, Job.idempotency_key == idempotency_key)
-    )
+    if idempotency_key is not None:
+        existing = session.scalar(
+            select(Job).where(Job.tenant_id == tenant_id, Job.idempotency_key == idempotency_key)
+        )
+    else:
+        existing = session.get(Job, job_id)
     assert existing is not None
     return existing, False
 

@@ -185,8 +185,10 @@ def consolidate(
         hints = {mid: sorted(((c.memory_id, c.similarity) for c in candidates[fi]
                               if c.memory_id is not None and c.memory_id != mid), key=lambda ns: -ns[1])[:NEIGHBOURS]
                  for mid, fi in applied["written_by"].items()}
+        # Its id derives from this job's (never a client-writable idempotency key, which a client could
+        # take first and so make this linking job never exist).
         linking_job_id = enqueue_linking(session, cube, touched, tenant_id=job.tenant_id, key_id=job.key_id,
-                                         idempotency_key=f"linking:{job.id}", hints=hints)
+                                         job_id=uuid.uuid5(job.id, "linking"), hints=hints)
     results: dict[uuid.UUID, dict[str, Any]] = {}
     for j in group:
         own = [r for r in rows if job_of[uuid.UUID(r["message_id"])].id == j.id]

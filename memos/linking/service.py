@@ -47,16 +47,17 @@ Hints = dict[uuid.UUID, list[tuple[uuid.UUID, float]]]
 
 def enqueue_linking(
     session: Session, cube: Cube, memory_ids: list[uuid.UUID], *, tenant_id: uuid.UUID,
-    key_id: uuid.UUID | None = None, idempotency_key: str | None = None, hints: Hints | None = None,
+    key_id: uuid.UUID | None = None, job_id: uuid.UUID | None = None, hints: Hints | None = None,
 ) -> uuid.UUID:
     """Write one ``linking.link`` outbox row for a batch of memories (in the caller's transaction);
-    ``tenant_id`` and ``key_id``: whose request caused it (the versions it writes name them); ``hints``:
-    see ``link_memories``."""
+    ``tenant_id`` and ``key_id``: whose request caused it (the versions it writes name them); ``job_id``: a
+    server-chosen id, so that enqueuing it twice gives one job (see ``jobs_repo.enqueue``); ``hints``: see
+    ``link_memories``."""
     payload: dict[str, Any] = {"memory_ids": [str(m) for m in memory_ids]}
     if hints is not None:
         payload["neighbours"] = {str(m): [[str(n), round(sim, 4)] for n, sim in near] for m, near in hints.items()}
     job, _ = jobs_repo.enqueue(session, tenant_id=tenant_id, cube_id=cube.id, type=JOB_TYPE, payload=payload,
-                               idempotency_key=idempotency_key, key_id=key_id)
+                               key_id=key_id, job_id=job_id)
     return job.id
 
 

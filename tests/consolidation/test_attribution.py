@@ -172,3 +172,21 @@ def test_admin_sees_max_trust_on_new_keys(client: TestClient, tenant: tuple[uuid
     r = client.post(f"/v1/tenants/{tenant[0]}/keys", json={"name": "bot", "max_trust": 0.4}, headers=ADMIN)
     assert r.status_code == 201, r.text
     assert r.json()["max_trust"] == 0.4
+
+
+def test_a_client_idempotency_key_cannot_take_the_place_of_a_linking_job(
+    client: TestClient, auth: Auth, cube_id: str, sessions: sessionmaker[Session], settings: Settings,
+    embedder: Embedder,
+) -> None:
+    queued = post(client, cube_id, auth, ("Hana", "I adopted a cat named Miso."))
+    # The key the server used to give the linking job of that consolidation job, taken first by a client.
+    squatter = post(client, cube_id, auth, ("Hana", "Hello!"), idempotency_key=f"linking:{queued['job_id']}")
+    job = run(sessions, queued["job_id"], settings, embedder)
+    assert job.result is not None
+    linking_id = job.result["linking_job_id"]
+    assert linking_id not in (None, squatter["job_id"])
+    linking = client.get(f"/v1/jobs/{linking_id}", headers=auth).json()
+    assert linking["type"] == "linking.link"
+    run(sessions, linking_id, settings, embedder)
+    (memory,) = by_content(client, cube_id, auth).values()
+    assert history(client, memory["id"], auth)[-1]["actor"] == "system:linking"
