@@ -9,7 +9,7 @@ import enum
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -213,13 +213,17 @@ class Grant(_Out):
 
 
 # ---------------------------------------------------------------- memories
+Tag = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S", description="kept without outer spaces")]
+
+
 class MemoryCreate(_Base):
     content: str = Field(min_length=1, json_schema_extra=_CONTENT_LIMIT, description=_CONTENT_DOC)
     kind: MemoryKind = Field(default=MemoryKind.plaintext,
-                             description="plaintext only for now: activation and parametric are refused (422)")
+                             description="plaintext only for now: activation and parametric are refused (422)",
+                             json_schema_extra={"enum": [MemoryKind.plaintext.value]})
     metadata: dict[str, Any] = Field(
         default_factory=dict, description="JSON of at most MEMOS_MAX_METADATA_BYTES (default 64,000): more is a 413")
-    tags: list[str] = Field(default_factory=list, max_length=100)
+    tags: list[Tag] = Field(default_factory=list, max_length=100)
     event_time: datetime | None = None
     provenance: Provenance | None = None
     session_id: str | None = Field(default=None, max_length=200)
@@ -238,10 +242,19 @@ class MemoriesCreate(_Base):
     memories: list[MemoryCreate] = Field(min_length=1, json_schema_extra=_BATCH_LIMIT, description=_BATCH_DOC)
 
 
+def _one_of_the_changes(schema: dict[str, Any]) -> None:
+    """In the JSON Schema: at least one of the fields that change the memory is given (the service says 422
+    "nothing to change" otherwise)."""
+    schema["anyOf"] = [{"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+                       for name in ("content", "metadata", "tags", "event_time")]
+
+
 class MemoryUpdate(_Base):
+    model_config = ConfigDict(from_attributes=True, extra="forbid", json_schema_extra=_one_of_the_changes)
+
     content: str | None = Field(default=None, min_length=1, json_schema_extra=_CONTENT_LIMIT, description=_CONTENT_DOC)
     metadata: dict[str, Any] | None = None
-    tags: list[str] | None = Field(default=None, max_length=100)
+    tags: list[Tag] | None = Field(default=None, max_length=100)
     event_time: datetime | None = None
     reason: str | None = Field(default=None, max_length=2000)
     expected_version: int | None = Field(default=None, ge=1, description="optimistic concurrency check")
@@ -318,6 +331,9 @@ class SearchFilters(_Base):
 
 class SearchWeights(_Base):
     """Fusion weights for ``hybrid`` mode; they are normalised to sum to 1."""
+
+    model_config = ConfigDict(from_attributes=True, extra="forbid", json_schema_extra={
+        "not": {"required": ["dense", "lexical"], "properties": {"dense": {"const": 0}, "lexical": {"const": 0}}}})
 
     dense: float = Field(default=0.5, ge=0, le=1)
     lexical: float = Field(default=0.5, ge=0, le=1)
