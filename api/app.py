@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
-from api.body import reject_duplicate_keys
+from api.body import BodyLimitMiddleware, reject_duplicate_keys
 from api.errors import document_errors, install_error_handlers
 from api.metrics import install_metrics
 from api.routers import cubes, health, jobs, links, memories, messages, search, tenants
@@ -65,13 +65,11 @@ def create_app(state: AppState | None = None, settings: Settings | None = None) 
         version=__version__,
         description="A memory operating system for LLM agents: MemCubes of versioned, provenanced memories.",
         lifespan=lifespan,
-        # Counted while the body is read, before it is parsed; a Content-Length over it is refused unread.
-        max_body_size=max_body,
         dependencies=[Depends(reject_duplicate_keys)],
     )
     app.state.memos = state
-    app.state.max_body_bytes = max_body
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body)  # inside the metrics: 413s are counted
     install_metrics(app)
     for module in (health, tenants, cubes, memories, search, messages, jobs, links):
         app.include_router(module.router)

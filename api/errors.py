@@ -125,10 +125,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail: Any = exc.detail
-        if exc.status_code == 413:
-            limit = request.app.state.max_body_bytes
-            detail = f"the request body is over {limit} bytes (MEMOS_MAX_BODY_BYTES); send less per request"
-        elif exc.status_code == 400 and detail == "There was an error parsing the body":
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
             detail = "the request body could not be read as JSON (it must be UTF-8 encoded JSON)"
         headers = dict(exc.headers) if exc.headers else {}
         if exc.status_code == 405:
