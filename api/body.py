@@ -97,7 +97,7 @@ def duplicate_key(body: bytes) -> str | None:
 async def reject_duplicate_keys(request: Request) -> None:
     """App-wide dependency. FastAPI has read (and parsed) the body before dependencies run, on this same
     ``Request``: ``body()`` returns those bytes again without touching the stream. They are parsed a second
-    time, with a hook that sees each object's keys in order; for a 1 MB body that is about 5 ms."""
+    time, with a hook that sees each object's keys in order (as fast as the first parse: C scans the text)."""
     if request.method not in _BODY_METHODS or not _is_json(request.headers.get("content-type", "")):
         return
     body = await request.body()
