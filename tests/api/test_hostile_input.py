@@ -16,6 +16,7 @@ from memos.jobs.context import JobContext
 from memos.jobs.runner import run_job
 from tests.api.helpers import add_one, list_all
 from tests.conftest import ADMIN
+from tests.consolidation.helpers import pending_jobs
 
 Auth = dict[str, str]
 JSON = {"Content-Type": "application/json"}
@@ -47,6 +48,11 @@ def test_messages_at_the_edges_of_the_calendar_with_relative_dates_are_consolida
     r = client.post(f"/v1/cubes/{cube_id}/memories",
                     json={"memories": [{"content": t["content"], "event_time": when} for t in turns]}, headers=auth)
     assert r.status_code == 201, r.text
+    # The linking jobs those writes queued (consolidation's and the API's) run on the same memories.
+    ctx = JobContext(settings=settings, embedder=embedder)
+    linking = pending_jobs(sessions, "linking.link")
+    assert linking
+    assert [run_job(sessions, job.id, ctx) for job in linking] == ["succeeded"] * len(linking)
     r = client.post(f"/v1/cubes/{cube_id}/search", json={"query": "what happened last year?"}, headers=auth)
     assert r.status_code == 200, r.text
 
