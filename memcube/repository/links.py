@@ -51,21 +51,30 @@ def links_of(session: Session, memory_id: uuid.UUID) -> list[MemoryLink]:
 
 
 def graph_nodes(session: Session, cube_id: uuid.UUID, *, limit: int) -> list[Memory]:
-    """The cube's live memories for the graph: the most linked first, then the newest."""
-    degree = (
-        select(func.count())
-        .select_from(MemoryLink)
-        .where(or_(MemoryLink.source_id == Memory.id, MemoryLink.target_id == Memory.id))
-        .correlate(Memory)
-        .scalar_subquery()
-    )
-    stmt = (
+    """The cube's live memories for the graph: the most linked first, then the newest.
+
+    Degrees come from one aggregate over the cube's links (its ``cube_id`` index), not a count per memory of
+    the cube; the newest unlinked memories fill what is left, read in index order and stopped at ``limit``."""
+    ends = select(MemoryLink.source_id.label("id")).where(MemoryLink.cube_id == cube_id).union_all(
+        select(MemoryLink.target_id.label("id")).where(MemoryLink.cube_id == cube_id)
+    ).subquery()
+    degree = select(ends.c.id, func.count().label("degree")).group_by(ends.c.id).subquery()
+    linked = list(session.scalars(
         select(Memory)
+        .join(degree, degree.c.id == Memory.id)
         .where(Memory.cube_id == cube_id, Memory.status == "active")
-        .order_by(degree.desc(), Memory.created_at.desc(), Memory.id)
+        .order_by(degree.c.degree.desc(), Memory.created_at.desc(), Memory.id)
         .limit(limit)
-    )
-    return list(session.scalars(stmt))
+    ))
+    if len(linked) < limit:
+        unlinked = (
+            select(Memory)
+            .where(Memory.cube_id == cube_id, Memory.status == "active", Memory.id.not_in(select(degree.c.id)))
+            .order_by(Memory.created_at.desc(), Memory.id)
+            .limit(limit - len(linked))
+        )
+        linked.extend(session.scalars(unlinked))
+    return linked
 
 
 def edges_among(session: Session, memory_ids: Sequence[uuid.UUID]) -> list[MemoryLink]:
