@@ -20,23 +20,23 @@ from api.routers import cubes, health, jobs, links, memories, messages, search, 
 from api.state import AppState
 from memos import __version__
 from memos.config import Settings, get_settings
+from memos.database import DatabaseAccess
 
 log = logging.getLogger("memos")
 
 
-def build_state(settings: Settings) -> AppState:
-    """Start (or attach to) the database, migrate, and load what the process keeps."""
-    from memcube.db import make_engine, make_session_factory, resolve_database_url
+def build_state(settings: Settings, access: DatabaseAccess | None = None) -> AppState:
+    """Start (or attach to) the database, set it up when this process holds the administrator's login, and
+    load what the process keeps. Requests log in as ``memos_app``; a privileged login is refused."""
+    from memos.database import prepare
     from memos.embedding import get_embedder
     from memos.retrieval.access import AccessRecorder
     from memos.tenants.service import ensure_admin_key
-    from migrations.runner import upgrade
 
     settings.home.mkdir(parents=True, exist_ok=True)
-    url = resolve_database_url(settings.database_url, settings.pgdata)
-    upgrade(url)
-    engine = make_engine(url, role=settings.db_role or None, pool_size=settings.db_pool_size)
-    sessions = make_session_factory(engine)
+    access = access or prepare(settings)
+    database = access.database(pool_size=settings.db_pool_size)
+    sessions = database.sessions
     admin_hash, new_key = ensure_admin_key(settings.home, settings.admin_key)
     if new_key:
         # Printed once; only its hash is kept.
@@ -47,11 +47,12 @@ def build_state(settings: Settings) -> AppState:
                     access=AccessRecorder(sessions))
 
 
-def create_app(state: AppState | None = None, settings: Settings | None = None) -> FastAPI:
+def create_app(state: AppState | None = None, settings: Settings | None = None,
+               access: DatabaseAccess | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if getattr(app.state, "memos", None) is None:
-            app.state.memos = build_state(settings or get_settings())
+            app.state.memos = build_state(settings or get_settings(), access)
         app.state.memos.access.start()
         try:
             yield

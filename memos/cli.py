@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from memcube.schemas import Cube, MemoryCreate
     from memos.client import MemOSClient
     from memos.config import Settings
+    from memos.database import DatabaseAccess
 
 app = typer.Typer(
     name="memos",
@@ -41,19 +42,21 @@ def _settings(**overrides: object) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
 
 
-def _database_url(settings: Settings) -> str:
-    """The configured database (``MEMOS_DATABASE_URL``, else the embedded one under ``MEMOS_HOME``)."""
-    from memcube.db import resolve_database_url
+def _prepared(settings: Settings) -> DatabaseAccess:
+    """The configured database (``MEMOS_DATABASE_URL``, else the embedded one under ``MEMOS_HOME``), set up
+    (roles, migrations, context key) when the administrator's login is known."""
+    from memos.database import prepare
 
     settings.home.mkdir(parents=True, exist_ok=True)
-    return resolve_database_url(settings.database_url, settings.pgdata)
+    return prepare(settings)
 
 
 def _where(settings: Settings) -> str:
-    if settings.database_url:
+    url = settings.database_url or settings.admin_database_url
+    if url:
         from sqlalchemy.engine import make_url
 
-        return make_url(settings.database_url).render_as_string(hide_password=True)
+        return make_url(url).render_as_string(hide_password=True)
     return f"embedded PostgreSQL in {settings.pgdata.resolve()}"
 
 
@@ -96,11 +99,12 @@ def _serve(settings: Settings) -> None:
 
     # The background path for real (a Redis, a Celery worker with beat, the outbox relay) unless
     # MEMOS_RUN_WORKERS=false; all of it is stopped when the server exits.
-    with background(settings, _database_url(settings)) as bg:
+    access = _prepared(settings)
+    with background(settings, access) as bg:
         if bg is not None:
             typer.echo(f"background: broker {bg.redis_url}, worker pid {bg.worker.pid}, light worker pid "
                        f"{bg.light_worker.pid} (logs: {bg.worker_log.parent})")
-        uvicorn.run(create_app(settings=settings), host=settings.host, port=settings.port,
+        uvicorn.run(create_app(settings=settings, access=access), host=settings.host, port=settings.port,
                     log_level=settings.log_level.lower())
 
 
@@ -110,11 +114,13 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 
 @app.command()
 def migrate() -> None:
-    """Apply the database migrations (to MEMOS_DATABASE_URL, or the embedded database under MEMOS_HOME)."""
-    from migrations.runner import upgrade
+    """Set the database up through MEMOS_ADMIN_DATABASE_URL (a superuser), or the embedded one under
+    MEMOS_HOME: the memos_owner and memos_app roles, the migrations (run as memos_owner), the context key."""
+    from memos.database import resolve
 
     settings = _settings()
-    upgrade(_database_url(settings))
+    settings.home.mkdir(parents=True, exist_ok=True)
+    resolve(settings).setup(settings)
     typer.echo(f"migrated {_where(settings)} to head")
 
 
@@ -126,15 +132,12 @@ def create_tenant(
     as_json: Annotated[bool, typer.Option("--json", help="print {tenant_id, api_key} as JSON")] = False,
 ) -> None:
     """Create a tenant and an API key for it, directly in the database (migrating it first if needed)."""
-    from memcube.db import SYSTEM, Database
+    from memcube.db import SYSTEM
     from memos.tenants.service import create_key
     from memos.tenants.service import create_tenant as new_tenant
-    from migrations.runner import upgrade
 
     settings = _settings()
-    url = _database_url(settings)
-    upgrade(url)
-    db = Database(url, role=settings.db_role or None, pool_size=1)
+    db = _prepared(settings).database(pool_size=1)
     try:
         # The system context: creating tenants and keys is the administrator's job, across tenants.
         with db.session(SYSTEM) as session:

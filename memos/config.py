@@ -22,11 +22,21 @@ class Settings(BaseSettings):
     port: int = 8000
 
     database_url: str | None = Field(
-        default=None, description="postgresql+psycopg://... ; unset = embedded PostgreSQL under MEMOS_HOME"
+        default=None,
+        description="postgresql+psycopg://memos_app:...@host/db, the login every request and worker uses (not a "
+        "superuser, no BYPASSRLS); unset = embedded PostgreSQL under MEMOS_HOME",
     )
-    # The role every request runs as; it has no BYPASSRLS, so row-level security applies. Empty disables
-    # the SET ROLE (then the login role itself must not be a superuser for RLS to bite).
-    db_role: str = "memos_app"
+    admin_database_url: str | None = Field(
+        default=None,
+        description="a superuser URL of the same database: `memos migrate` (and a start, when set) creates the "
+        "roles and migrates through it; unset with the embedded default = its own superuser",
+    )
+    app_db_password: str | None = Field(default=None, description="password `memos migrate` sets for memos_app")
+    context_secret: str | None = Field(
+        default=None,
+        description="key that signs the tenant context row-level security reads; required with "
+        "MEMOS_DATABASE_URL, unset on the embedded default = generated under MEMOS_HOME",
+    )
     db_pool_size: int = 10
 
     admin_key: str | None = Field(default=None, description="unset = generated at first start under MEMOS_HOME")

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from memcube.db import make_engine, make_session_factory
 from memos.config import Settings
+from memos.database import DatabaseAccess
 from memos.jobs.relay import Relay
 from workers.orphans import die_with_parent
 from workers.redis_server import RedisServer
@@ -216,13 +216,12 @@ class Background:
 
 
 @contextmanager
-def background(settings: Settings, database_url: str) -> Iterator[Background | None]:
+def background(settings: Settings, access: DatabaseAccess) -> Iterator[Background | None]:
     """Run the background path for ``memos serve`` (nothing when ``MEMOS_RUN_WORKERS=false``)."""
     if not settings.run_workers:
         log.warning("MEMOS_RUN_WORKERS=false: jobs are queued in the outbox until a worker and a relay run")
         yield None
         return
-    from migrations.runner import upgrade
     from workers.app import create_celery, light_queue, send_job
 
     with ExitStack() as stack:
@@ -233,9 +232,10 @@ def background(settings: Settings, database_url: str) -> Iterator[Background | N
             redis_server = RedisServer(settings.home / "redis").start()
             stack.callback(redis_server.stop)
             redis_url = redis_server.url
-        upgrade(database_url)  # before the relay and the worker query the jobs table
         worker_log = settings.home / "logs" / "worker.log"
-        env = settings_env(settings, MEMOS_DATABASE_URL=database_url, MEMOS_REDIS_URL=redis_url)
+        # The workers log in as memos_app and sign the tenant context with the same key as the server.
+        env = settings_env(settings, MEMOS_DATABASE_URL=access.app_url, MEMOS_REDIS_URL=redis_url,
+                           MEMOS_CONTEXT_SECRET=access.context_key.decode())
         supervisor = WorkerSupervisor(settings, env, log_path=worker_log, queues=[settings.celery_queue])
         stack.callback(supervisor.stop)
         # Linking and other light jobs in a second, small worker (no torch): they run beside a consolidation
@@ -246,15 +246,15 @@ def background(settings: Settings, database_url: str) -> Iterator[Background | N
             name="memos-light")
         stack.callback(light_supervisor.stop)
 
-        engine = make_engine(database_url, role=settings.db_role or None, pool_size=2)
-        stack.callback(engine.dispose)
+        database = access.database(pool_size=2)
+        stack.callback(database.dispose)
         celery = create_celery(settings.model_copy(update={"redis_url": redis_url}))
         stack.callback(celery.close)
 
         def send(job_id: object, job_type: str) -> None:
             send_job(celery, settings, job_id, job_type)
 
-        relay = Relay(make_session_factory(engine), send, database_url=database_url,
+        relay = Relay(database.sessions, send, database_url=access.app_url,
                       batch_size=settings.relay_batch_size, poll_interval_s=settings.relay_poll_interval_s)
         relay.start()
         stack.callback(relay.stop)
