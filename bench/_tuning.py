@@ -125,13 +125,15 @@ def capture(
 @contextlib.contextmanager
 def service_state(svc: Service) -> Iterator[AppState]:
     """The running service's state built again in the bench process (:func:`api.app.build_state` on the same
-    ``MEMOS_HOME``: it attaches to the service's embedded database, logs in and signs the tenant context as
-    the service does, and loads the same embedder)."""
+    ``MEMOS_HOME``: it attaches to the service's embedded database, logs in as ``memos_app`` and signs the
+    tenant context with the service's key, and loads the same embedder). ``resolve``, not ``prepare``: the
+    service has set the database up already."""
     from api.app import build_state
+    from memos.database import resolve
 
     os.environ.setdefault("XDG_RUNTIME_DIR", str(svc.home))
     settings = Settings(home=svc.home, admin_key=svc.admin_key, run_workers=False, embedding_threads=1)
-    state = build_state(settings)
+    state = build_state(settings, resolve(settings))
     try:
         yield state
     finally:
@@ -189,3 +191,18 @@ def choose(results: dict[Config, list[Row]], train: Iterable[int]) -> tuple[Conf
     scored = [(mean_r10_mrr(rows, train), i, config) for i, (config, rows) in enumerate(results.items())]
     (r10, _), _, best = max(scored, key=lambda t: (t[0][0], t[0][1], -t[1]))
     return best, r10
+
+
+def sensitivity(results: dict[Config, list[Row]], base: Config) -> list[list[str]]:
+    """Recall@10 (categories 1-4) with one knob moved through its grid values and the others at ``base``:
+    on conversations 0-4, 5-9 and all 10 (captured re-ranking; in-sample, for reading, not choosing)."""
+    rows = []
+    for k in GRID:
+        for v in GRID[k]:
+            config = tuple((name, v if name == k else value) for name, value in base)
+            if config not in results:
+                continue
+            figures = [mean_r10_mrr(results[config], convs)[0] for convs in (range(5), range(5, 10), range(10))]
+            rows.append([k, f"{v:g}" + (" (default)" if config == base else ""), *(f"{x:.3f}" for x in figures)])
+    return rows
+

@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                               _tuning.describe(best), f"{train_r10:.3f}", f"{held_out[name].recall10():.3f}",
                               f"{predicted:.3f}", f"{defaults_test:.3f}"])
         best_all, best_all_r10 = _tuning.choose(results, range(10))
+        knobs = _tuning.sensitivity(results, default)
     finally:
         for home, _, _ in homes.values():
             shutil.rmtree(home, ignore_errors=True)
@@ -154,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     print_table("Folds (recall@10, categories 1-4)",
                 ["fold", "chosen on", "scored on", "chosen settings", "on chosen", "held out (API)",
                  "held out (captured)", "defaults there (API)"], fold_rows)
+    print_table("One setting at a time, the others at the defaults (recall@10 1-4, captured re-ranking)",
+                ["setting", "value", "conv. 0-4", "conv. 5-9", "all 10"], knobs)
     print(f"shipped defaults: {_tuning.describe(default)}")
     print(f"best on all 10 (in-sample, for scale): {_tuning.describe(best_all)} -> {best_all_r10:.3f}")
     cv = held_out["A"] + held_out["B"]
