@@ -21,7 +21,7 @@ Protocol (the headline):
    plain dense (MiniLM over each turn's content, exact cosine), and the service's ``mode=dense`` (pgvector
    top 10 of the service's own vectors: ``"speaker: content"`` blended with the previous turn).
 
-Run: ``.venv/bin/python bench/locomo.py`` (about 30-40 minutes on 2 busy cores; ``--quick`` for a smoke run).
+Run: ``.venv/bin/python bench/locomo.py`` (about 20 minutes on 2 busy cores; ``--quick`` for a smoke run, ~6).
 """
 
 from __future__ import annotations
