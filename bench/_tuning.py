@@ -32,10 +32,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
 from api.state import AppState
+from memcube import schemas
 from memcube.db import tenant_session
 from memcube.models import Cube
-from memcube.repository import memories as memories_repo
-from memcube.repository import retrieval as repo
 from memcube.repository.retrieval import Candidate
 from memos import temporal
 from memos.config import Settings
@@ -145,19 +144,10 @@ def service_state(svc: Service) -> Iterator[AppState]:
 def _hybrid_candidates(
     session: Session, cube: Cube, query: str, embedder: Embedder, s: Settings, top_k: int = 10
 ) -> tuple[QueryPlan, list[Candidate]]:
-    # Mirrors the hybrid branch of memos.retrieval.service.search (no filters, soft time filter).
-    flt = retrieval.build_filter(cube, None)
-    q, stats = retrieval.analyse(session, cube, query)
-    idf = retrieval.bm25_idf(stats, s.search_max_df_ratio)
-    n_lexical = max(s.search_lexical_candidates, top_k)
-    n_dense = max(s.search_dense_candidates, top_k)
-    memories_repo.tune_vector_search(session, ef_search=max(s.search_ef_search, n_dense))
-    rows = repo.candidates(
-        session, flt, vector=embedder.embed_one(q.text).tolist(), n_dense=n_dense, idf=idf,
-        match=retrieval.match_terms(stats, idf), avg_len=stats.avg_len, k1=s.search_bm25_k1, b=s.search_bm25_b,
-        n_lexical=n_lexical, lexical_fetch=n_lexical * retrieval.LEXICAL_FETCH_FACTOR,
-    )
-    return q, rows
+    """The service's own candidate fetch (no filters, as the API's default search)."""
+    req = schemas.SearchRequest(query=query, top_k=top_k)
+    return retrieval.hybrid_candidates(session, cube, req, retrieval.build_filter(cube, None), embedder=embedder,
+                                       settings=s)
 
 
 def rerank_top10(c: Captured, w: fusion.Weights) -> list[str]:

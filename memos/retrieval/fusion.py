@@ -1,8 +1,8 @@
 """Score fusion and re-ranking of the candidate set (pure functions, no I/O).
 
-Measured on LoCoMo (docs/retrieval.md): weighted fusion of min-max dense and max-normalised BM25 beats
-reciprocal rank fusion (Cormack et al. 2009) by 2-10 points of recall@10, because RRF throws away how much
-better the best match is; the structural boosts below add about 12 points on top.
+Weighted fusion of min-max dense and max-normalised BM25 scores rather than reciprocal rank fusion (Cormack et
+al. 2009): RRF throws away how much better the best match is. The structural boosts below were chosen while
+looking at LoCoMo; docs/retrieval.md has their cross-validated figures and what each one is worth.
 """
 
 from __future__ import annotations

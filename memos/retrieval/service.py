@@ -148,25 +148,14 @@ def search(
         hits = [Hit(m, score) for m, score in dense]
         return _expand(session, hits, req, flt) if req.expand else hits
 
-    q, stats = analyse(session, cube, req.query)
-    if s.search_time_filter == "hard" and q.time_range is not None:
-        flt.time_from = max(filter(None, [flt.time_from, q.time_range.start]), default=None)
-        flt.time_to = min(filter(None, [flt.time_to, q.time_range.end]), default=None)
-    idf = bm25_idf(stats, s.search_max_df_ratio)
-    n_lexical = max(s.search_lexical_candidates, req.top_k)
-    bm25 = {"idf": idf, "match": match_terms(stats, idf), "avg_len": stats.avg_len, "k1": s.search_bm25_k1,
-            "b": s.search_bm25_b, "n_lexical": n_lexical, "lexical_fetch": n_lexical * LEXICAL_FETCH_FACTOR}
     if req.mode == "lexical":
+        _, bm25 = _lexical_plan(session, cube, req, flt, s)
         rows = repo.candidates(session, flt, vector=None, n_dense=0, neighbours=False, **bm25)  # type: ignore[arg-type]
         ranked = sorted(((r.id, r.lexical) for r in rows if r.is_candidate), key=lambda kv: kv[1], reverse=True)
-        contents = {r.id: r.content for r in rows}
     else:
-        n_dense = max(s.search_dense_candidates, req.top_k)
-        memories_repo.tune_vector_search(session, ef_search=max(s.search_ef_search, n_dense))
-        vector = embedder.embed_one(q.text).tolist()
-        rows = repo.candidates(session, flt, vector=vector, n_dense=n_dense, **bm25)  # type: ignore[arg-type]
+        q, rows = hybrid_candidates(session, cube, req, flt, embedder=embedder, settings=s)
         ranked = fusion.rerank(rows, q, weights_for(req, s))
-        contents = {r.id: r.content for r in rows}
+    contents = {r.id: r.content for r in rows}
     if req.diversity is not None:
         pool = max(req.top_k * RERANK_POOL_FACTOR, req.top_k)
         ranked = fusion.mmr(ranked[: pool * 2], contents, lam=req.diversity, k=pool)
@@ -178,6 +167,34 @@ def search(
     by_id = repo.load(session, [i for i, _ in ranked])
     hits = [Hit(by_id[i], score) for i, score in ranked if i in by_id]
     return _expand(session, hits, req, flt) if req.expand else hits
+
+
+def _lexical_plan(
+    session: Session, cube: Cube, req: schemas.SearchRequest, flt: memories_repo.MemoryFilter, s: Settings
+) -> tuple[QueryPlan, dict[str, object]]:
+    """The query's plan and the BM25 parameters of its candidate statement (a hard time filter narrows ``flt``)."""
+    q, stats = analyse(session, cube, req.query)
+    if s.search_time_filter == "hard" and q.time_range is not None:
+        flt.time_from = max(filter(None, [flt.time_from, q.time_range.start]), default=None)
+        flt.time_to = min(filter(None, [flt.time_to, q.time_range.end]), default=None)
+    idf = bm25_idf(stats, s.search_max_df_ratio)
+    n_lexical = max(s.search_lexical_candidates, req.top_k)
+    return q, {"idf": idf, "match": match_terms(stats, idf), "avg_len": stats.avg_len, "k1": s.search_bm25_k1,
+               "b": s.search_bm25_b, "n_lexical": n_lexical, "lexical_fetch": n_lexical * LEXICAL_FETCH_FACTOR}
+
+
+def hybrid_candidates(
+    session: Session, cube: Cube, req: schemas.SearchRequest, flt: memories_repo.MemoryFilter, *,
+    embedder: Embedder, settings: Settings,
+) -> tuple[QueryPlan, list[repo.Candidate]]:
+    """A hybrid search's candidate set before fusion: the dense and BM25 top candidates and their session
+    neighbours, with the query plan ``fusion.rerank`` scores them by (bench/locomo.py re-ranks it per setting)."""
+    q, bm25 = _lexical_plan(session, cube, req, flt, settings)
+    n_dense = max(settings.search_dense_candidates, req.top_k)
+    memories_repo.tune_vector_search(session, ef_search=max(settings.search_ef_search, n_dense))
+    vector = embedder.embed_one(q.text).tolist()
+    rows = repo.candidates(session, flt, vector=vector, n_dense=n_dense, **bm25)  # type: ignore[arg-type]
+    return q, rows
 
 
 def _expand(
