@@ -106,6 +106,21 @@ class Settings(BaseSettings):
     )
     rerank_model: str | None = Field(default=None, description="a litellm model for LLM reranking; unset = off")
 
+    # Activation memory (docs/activation.md): KV-cache snapshots of local models.
+    models: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON object {"name": "a local Hugging Face directory or a .gguf file"}; the built-in '
+        '"tiny" model is always there; nothing is downloaded',
+    )
+    activation_device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="where models run; auto = cuda when available, else cpu"
+    )
+    max_loaded_models: int = Field(default=2, ge=1, description="models kept loaded per process (LRU)")
+    activation_cache_bytes: int = Field(
+        default=512 * 1024 * 1024, ge=0, description="byte budget of KV snapshots kept in memory per process (LRU)"
+    )
+    max_new_tokens_limit: int = Field(default=512, ge=1, description="upper bound of a generation's max_new_tokens")
+
     log_level: str = "INFO"
 
     @property
