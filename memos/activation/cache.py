@@ -1,0 +1,110 @@
+"""Snapshots kept in memory under a byte budget, loaded from the blob store on a miss.
+
+This is the one place snapshots move between disk and memory, so the tier scheduler can drive it: ``get``
+promotes (disk -> memory), ``evict`` demotes, ``resident`` reports what is held and its size. Within the
+budget the least recently used snapshot goes first. A snapshot larger than the whole budget is served but
+not kept.
+
+Snapshots handed out are shared between callers and must not be modified; generation never does, since it
+works on a copy (``memos.activation.kv.to_cache``). One instance per process, on the app or worker state.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from memcube.blobs import BlobStore
+from memos.activation.errors import SnapshotNotFound
+from memos.activation.kv import KVSnapshot, deserialize_file
+
+
+@dataclass
+class CacheStats:
+    """Counters since start: how often ``get`` was served from memory, and what loading cost."""
+
+    hits: int = 0
+    misses: int = 0
+    evictions: int = 0
+    bytes_loaded: int = 0
+
+
+class SnapshotCache:
+    """Deserialized snapshots by blob sha256, least recently used evicted beyond ``max_bytes``; thread-safe."""
+
+    def __init__(self, blobs: BlobStore, *, max_bytes: int) -> None:
+        self.blobs = blobs
+        self.max_bytes = max_bytes
+        self.stats = CacheStats()
+        self._held: OrderedDict[str, KVSnapshot] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
+
+    def get(self, sha256: str) -> KVSnapshot:
+        """The snapshot stored as blob ``sha256``: from memory (warm) or read from disk (cold) and kept.
+        ``SnapshotNotFound`` if the blob is missing; ``InvalidSnapshot`` if it is not a snapshot."""
+        with self._lock:
+            if (snap := self._touch(sha256)) is not None:
+                self.stats.hits += 1
+                return snap
+            gate = self._loading.setdefault(sha256, threading.Lock())
+        with gate:  # two requests for one cold snapshot read it once
+            with self._lock:
+                if (snap := self._touch(sha256)) is not None:
+                    self.stats.hits += 1
+                    return snap
+                self.stats.misses += 1
+            try:
+                path = self.blobs.path(sha256)
+                if not path.is_file():
+                    raise SnapshotNotFound(f"no snapshot blob {sha256}")
+                snap, _ = deserialize_file(str(path))
+                self.put(sha256, snap)
+                with self._lock:
+                    self.stats.bytes_loaded += snap.nbytes
+                return snap
+            finally:
+                with self._lock:
+                    self._loading.pop(sha256, None)
+
+    def put(self, sha256: str, snap: KVSnapshot) -> None:
+        """Hold ``snap`` as blob ``sha256`` (e.g. right after creating it), evicting others to fit."""
+        size = snap.nbytes
+        with self._lock:
+            if sha256 in self._held:
+                self._held.move_to_end(sha256)
+                return
+            if size > self.max_bytes:
+                return
+            self._held[sha256] = snap
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, dropped = self._held.popitem(last=False)
+                self._bytes -= dropped.nbytes
+                self.stats.evictions += 1
+
+    def evict(self, sha256: str) -> None:
+        """Drop the snapshot from memory (its blob stays on disk)."""
+        with self._lock:
+            dropped = self._held.pop(sha256, None)
+            if dropped is not None:
+                self._bytes -= dropped.nbytes
+                self.stats.evictions += 1
+
+    def resident(self) -> dict[str, int]:
+        """sha256 -> bytes of every snapshot in memory, least recently used first."""
+        with self._lock:
+            return {sha: snap.nbytes for sha, snap in self._held.items()}
+
+    @property
+    def used_bytes(self) -> int:
+        with self._lock:
+            return self._bytes
+
+    def _touch(self, sha256: str) -> KVSnapshot | None:
+        snap = self._held.get(sha256)
+        if snap is not None:
+            self._held.move_to_end(sha256)
+        return snap
