@@ -109,6 +109,17 @@ def hold_job(session: Session, job_id: uuid.UUID) -> None:
     session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"job:{job_id}"})
 
 
+def keep_hold(session: Session, job_id: uuid.UUID) -> None:
+    """Keep holding the job after this transaction ends: the same advisory lock at session level, on this
+    transaction's connection (a staged job's compute phase runs with no transaction open; see
+    ``memos.jobs.runner``). Released by ``release_hold`` or when the connection closes."""
+    session.execute(text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"), {"k": f"job:{job_id}"})
+
+
+def release_hold(session: Session, job_id: uuid.UUID) -> None:
+    session.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), {"k": f"job:{job_id}"})
+
+
 def lost(session: Session, *, started_before: datetime, limit: int = 100) -> list[Job]:
     """Running jobs started before ``started_before`` whose runner is gone: nobody holds their advisory lock
     (``hold_job``). Trying it takes it until this transaction ends, so no runner starts on them meanwhile;

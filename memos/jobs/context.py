@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from memos.config import Settings
 from memos.embedding import Embedder
@@ -22,11 +23,14 @@ class LLMUsage:
 
 @dataclass
 class JobContext:
-    """Process-wide resources for handlers (settings, the embedder) and the per-run usage counter."""
+    """Process-wide resources for handlers (settings, the embedder) and the per-run usage counter.
+    ``resources``: what a domain builds on first use and keeps for the process (the activation runtime:
+    loaded models, snapshot cache); shared by every ``fresh`` copy."""
 
     settings: Settings
     embedder: Embedder
     usage: LLMUsage = field(default_factory=LLMUsage)
+    resources: dict[str, Any] = field(default_factory=dict)
 
     def fresh(self) -> JobContext:
         """A copy with a zeroed usage counter, so one run's cost is never charged to another job."""

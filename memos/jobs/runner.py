@@ -16,14 +16,26 @@ with the status; the redelivered task (``acks_late``) or the lost-job sweep runs
 error rolls back to the savepoint (the hold stays), is recorded on the job in the same transaction, and
 sends the job back to the outbox with a backoff until ``job_max_attempts`` is reached; then the job is
 ``failed``.
+
+A ``Staged`` handler (slow model work) splits 2 in three, so that no transaction stays open while it
+computes: *prepare* (the held transaction: lock the row, re-check, read the inputs; committed), *compute*
+(no transaction: the hold is kept as a session-level advisory lock on the run's own connection, the same
+key, so a second delivery and the lost-job sweep still see a live runner), *finish* (a new transaction:
+the serial key, lock the row, re-check, write the outcome and mark the job ``succeeded`` together). A crash
+during compute releases the hold with the connection and the job runs again from *prepare*; *finish* is
+idempotent, so the outcome is written once.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
@@ -32,7 +44,7 @@ from memcube.models import Job
 from memcube.repository import jobs as repo
 from memos.errors import MemOSError
 from memos.jobs.context import JobContext, LLMUsage
-from memos.jobs.registry import get_handler, get_serial_key
+from memos.jobs.registry import Staged, get_handler, get_serial_key
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +108,7 @@ def _claim(sessions: sessionmaker[Session], job_id: uuid.UUID, ctx: JobContext) 
 
 
 def _record_failure(session: Session, job_id: uuid.UUID, exc: BaseException, usage: LLMUsage,
-                    ctx: JobContext) -> str:
+                    ctx: JobContext, staged: Staged | None = None) -> str:
     """After a handler error (its writes already rolled back): retry later or give up. The caller commits."""
     message = public_error(exc)
     job = repo.get_job(session, job_id, lock=True)
@@ -106,6 +118,8 @@ def _record_failure(session: Session, job_id: uuid.UUID, exc: BaseException, usa
     job.llm_calls += usage.calls
     job.llm_tokens += usage.tokens
     if is_permanent(exc) or job.attempts >= ctx.settings.job_max_attempts:
+        if staged is not None:
+            staged.failed(session, job, message)
         return _fail(job, message)
     job.error = message[:MAX_ERROR_CHARS]
     job.status = "queued"
@@ -114,63 +128,130 @@ def _record_failure(session: Session, job_id: uuid.UUID, exc: BaseException, usa
     return "queued"
 
 
+@contextmanager
+def _own_connection(sessions: sessionmaker[Session]) -> Iterator[Connection]:
+    """The connection a run works on, checked out for the whole run (a staged job keeps its hold on it
+    between transactions). Where the factory is bound to one connection (tests), that one."""
+    bind = sessions.kw.get("bind")
+    if isinstance(bind, Connection):
+        yield bind
+        return
+    assert isinstance(bind, Engine), bind
+    with bind.connect() as conn:
+        yield conn
+
+
+def _succeed(job: Job, result: dict[str, Any], run_ctx: JobContext) -> None:
+    job.status = "succeeded"
+    job.finished_at = _now()
+    job.result = result
+    job.error = None
+    job.llm_calls += run_ctx.usage.calls
+    job.llm_tokens += run_ctx.usage.tokens
+
+
 def run_job(sessions: sessionmaker[Session], job_id: uuid.UUID | str, ctx: JobContext) -> str:
     """Run the job ``job_id`` if it still needs running; returns the job's status afterwards
     (``missing`` if the row is gone). Safe to call any number of times, from any number of workers."""
     job_id = uuid.UUID(str(job_id))
-    session = sessions()
-    session.info["tenant_id"] = SYSTEM
-    try:
-        repo.hold_job(session, job_id)
-        claimed = _claim(sessions, job_id, ctx)
-        if isinstance(claimed, str):
-            session.commit()  # nothing written here; ends the hold (a rollback would do as well, except
-            return claimed    # where tests nest every session in one connection's savepoints)
-        handler = get_handler(claimed.type)
-        assert handler is not None  # checked by _claim
-        run_ctx = ctx.fresh()
-        set_tenant(session, claimed.tenant_id)
-        work = session.begin_nested()
+    with _own_connection(sessions) as conn:
+        session = sessions(bind=conn)
+        session.info["tenant_id"] = SYSTEM
         try:
-            serial_key = get_serial_key(claimed)
-            if serial_key is not None:
-                # Before the job's row: a runner holding the key may then lock (and run) other jobs of the
-                # same key, whose runners wait here without holding their rows (no lock cycle).
-                repo.lock_serial(session, serial_key)
+            repo.hold_job(session, job_id)
+            claimed = _claim(sessions, job_id, ctx)
+            if isinstance(claimed, str):
+                session.commit()  # nothing written here; ends the hold (a rollback would do as well, except
+                return claimed    # where tests nest every session in one connection's savepoints)
+            handler = get_handler(claimed.type)
+            assert handler is not None  # checked by _claim
+            run_ctx = ctx.fresh()
+            set_tenant(session, claimed.tenant_id)
+            if isinstance(handler, Staged):
+                return _run_staged(sessions, session, claimed, handler, run_ctx, ctx)
+            work = session.begin_nested()
+            try:
+                _lock_serial(session, claimed)
+                job = repo.get_job(session, job_id, lock=True)
+                if job is None or job.status in FINISHED:
+                    session.commit()
+                    return "missing" if job is None else job.status
+                _succeed(job, handler(session, job, run_ctx), run_ctx)
+                work.commit()
+                session.commit()
+                log.info("job %s (%s) succeeded on attempt %d", job_id, claimed.type, job.attempts)
+                return "succeeded"
+            except Exception as exc:
+                log.warning("job %s (%s) attempt %d failed: %s", job_id, claimed.type, claimed.attempts, exc,
+                            exc_info=not is_permanent(exc))
+                return _after_failure(sessions, session, work, job_id, exc, run_ctx.usage, ctx)
+        finally:
+            session.close()  # rolls back whatever was not committed, and releases the hold
+
+
+def _lock_serial(session: Session, claimed: Job) -> None:
+    serial_key = get_serial_key(claimed)
+    if serial_key is not None:
+        # Before the job's row: a runner holding the key may then lock (and run) other jobs of the
+        # same key, whose runners wait here without holding their rows (no lock cycle).
+        repo.lock_serial(session, serial_key)
+
+
+def _run_staged(sessions: sessionmaker[Session], session: Session, claimed: Job, handler: Staged,
+                run_ctx: JobContext, ctx: JobContext) -> str:
+    """Prepare, compute with no transaction open, finish (see the module's docstring)."""
+    job_id = claimed.id
+    repo.keep_hold(session, job_id)  # this connection holds the job until the finally below
+    try:
+        work: SessionTransaction | None = None
+        try:
+            work = prepare = session.begin_nested()
             job = repo.get_job(session, job_id, lock=True)
             if job is None or job.status in FINISHED:
                 session.commit()
                 return "missing" if job is None else job.status
-            result = handler(session, job, run_ctx)
-            job.status = "succeeded"
-            job.finished_at = _now()
-            job.result = result
-            job.error = None
-            job.llm_calls += run_ctx.usage.calls
-            job.llm_tokens += run_ctx.usage.tokens
-            work.commit()
+            inputs = handler.prepare(session, job, run_ctx)
+            prepare.commit()
+            session.commit()
+            work = None
+            outcome = handler.compute(inputs, run_ctx)  # no transaction open here
+            work = finish = session.begin_nested()
+            _lock_serial(session, claimed)
+            job = repo.get_job(session, job_id, lock=True)
+            if job is None or job.status in FINISHED:
+                session.commit()
+                return "missing" if job is None else job.status
+            _succeed(job, handler.finish(session, job, outcome, run_ctx), run_ctx)
+            finish.commit()
             session.commit()
             log.info("job %s (%s) succeeded on attempt %d", job_id, claimed.type, job.attempts)
             return "succeeded"
         except Exception as exc:
             log.warning("job %s (%s) attempt %d failed: %s", job_id, claimed.type, claimed.attempts, exc,
                         exc_info=not is_permanent(exc))
-            return _after_failure(sessions, session, work, job_id, exc, run_ctx.usage, ctx)
+            return _after_failure(sessions, session, work, job_id, exc, run_ctx.usage, ctx, handler)
     finally:
-        session.close()  # rolls back whatever was not committed, and releases the hold
+        try:
+            session.rollback()
+            repo.release_hold(session, job_id)
+            session.commit()
+        except Exception:  # the connection is gone, and the session-level lock with it
+            log.warning("job %s: could not release its hold explicitly", job_id, exc_info=True)
+            session.rollback()
 
 
-def _after_failure(sessions: sessionmaker[Session], session: Session, work: SessionTransaction, job_id: uuid.UUID,
-                   exc: BaseException, usage: LLMUsage, ctx: JobContext) -> str:
+def _after_failure(sessions: sessionmaker[Session], session: Session, work: SessionTransaction | None,
+                   job_id: uuid.UUID, exc: BaseException, usage: LLMUsage, ctx: JobContext,
+                   staged: Staged | None = None) -> str:
     """Undo the handler's writes and record the failure while still holding the job; if the transaction
     itself is gone (a lost connection), record it in a fresh one."""
     try:
-        if work.is_active:
+        if work is not None and work.is_active:
             work.rollback()
-        status = _record_failure(session, job_id, exc, usage, ctx)
+        status = _record_failure(session, job_id, exc, usage, ctx, staged)
         session.commit()
         return status
     except Exception:
         session.rollback()
         with tenant_session(sessions, SYSTEM) as fresh:
-            return _record_failure(fresh, job_id, exc, usage, ctx)
+            return _record_failure(fresh, job_id, exc, usage, ctx, staged)
