@@ -16,7 +16,7 @@ from fastapi import Depends, FastAPI
 from api.body import BodyLimitMiddleware, reject_duplicate_keys
 from api.errors import document_errors, install_error_handlers
 from api.metrics import install_metrics
-from api.routers import cubes, health, jobs, links, memories, messages, search, tenants
+from api.routers import activations, cubes, health, jobs, links, memories, messages, search, tenants
 from api.state import AppState
 from memos import __version__
 from memos.config import Settings, get_settings
@@ -72,7 +72,7 @@ def create_app(state: AppState | None = None, settings: Settings | None = None,
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body)  # inside the metrics: 413s are counted
     install_metrics(app)
-    for module in (health, tenants, cubes, memories, search, messages, jobs, links):
+    for module in (health, tenants, cubes, memories, search, messages, jobs, links, activations):
         app.include_router(module.router)
 
     def openapi() -> dict[str, Any]:

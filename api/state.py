@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -10,6 +12,9 @@ from memos.config import Settings
 from memos.embedding import Embedder
 from memos.memories.service import Limits
 from memos.retrieval.access import AccessRecorder
+
+if TYPE_CHECKING:
+    from memos.activation.runtime import ActivationRuntime
 
 
 @dataclass
@@ -19,7 +24,19 @@ class AppState:
     embedder: Embedder
     admin_hash: str
     access: AccessRecorder
+    # Activation memory's models, backend and snapshot cache (bounded by their settings): made on first use.
+    _activation: ActivationRuntime | None = field(default=None, repr=False)
+    _activation_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def limits(self) -> Limits:
         return Limits.from_settings(self.settings)
+
+    @property
+    def activation(self) -> ActivationRuntime:
+        with self._activation_lock:
+            if self._activation is None:
+                from memos.activation.runtime import ActivationRuntime
+
+                self._activation = ActivationRuntime.from_settings(self.settings)
+            return self._activation

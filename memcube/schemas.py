@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 
 class MemoryKind(enum.StrEnum):
-    """What a memory holds. Only ``plaintext`` is implemented; the other two name planned kinds (KV-cache
-    snapshots, LoRA adapters) that the API refuses to write until they are (see ``MemoryCreate``)."""
+    """What a memory holds: text (``plaintext``), a KV-cache snapshot (``activation``: written through
+    ``POST /v1/cubes/{cube_id}/activations``, never as a plain memory), or LoRA weights (``parametric``:
+    planned, refused until implemented; see ``MemoryCreate``)."""
 
     plaintext = "plaintext"
     activation = "activation"
@@ -149,6 +150,9 @@ class Provenance(_Base):
                               description="who wrote it; set by the server (key:<key id>, system:<job>)")
     message_ids: list[uuid.UUID] = Field(default_factory=list, max_length=1000)
     memory_ids: list[uuid.UUID] = Field(default_factory=list, max_length=1000)
+    memory_versions: list[int] | None = Field(
+        default=None, max_length=1000,
+        description="the version of each of memory_ids it was made from, in the same order (activation snapshots)")
     session_id: str | None = Field(default=None, max_length=200)
     trust: float = Field(default=0.5, ge=0.0, le=1.0)
     note: str | None = Field(default=None, max_length=2000)
@@ -219,7 +223,8 @@ Tag = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S", descript
 class MemoryCreate(_Base):
     content: str = Field(min_length=1, json_schema_extra=_CONTENT_LIMIT, description=_CONTENT_DOC)
     kind: MemoryKind = Field(default=MemoryKind.plaintext,
-                             description="plaintext only for now: activation and parametric are refused (422)",
+                             description="plaintext only: activation memories are made through POST "
+                             "/v1/cubes/{cube_id}/activations, parametric ones are not available yet (422)",
                              json_schema_extra={"enum": [MemoryKind.plaintext.value]})
     metadata: dict[str, Any] = Field(
         default_factory=dict, description="JSON of at most MEMOS_MAX_METADATA_BYTES (default 64,000): more is a 413")
@@ -232,6 +237,9 @@ class MemoryCreate(_Base):
     @field_validator("kind")
     @classmethod
     def _implemented(cls, kind: MemoryKind) -> MemoryKind:
+        if kind is MemoryKind.activation:
+            raise ValueError("activation memories are KV-cache snapshots the server computes: create them with "
+                             "POST /v1/cubes/{cube_id}/activations {model, memory_ids | text}, not as plain memories")
         if kind is not MemoryKind.plaintext:
             raise ValueError(f"{kind.value} memories are not available yet: only plaintext memories can be "
                              "written (KV-cache snapshots and LoRA adapters are planned, not implemented)")
@@ -473,6 +481,113 @@ class Graph(_Out):
     edges: list[GraphEdge]
     communities: list[list[uuid.UUID]] = Field(description="Louvain communities, largest first")
     truncated: bool = Field(description="the cube has more live memories than the limit")
+
+
+# ---------------------------------------------------------------- activation memory (KV-cache snapshots)
+class ActivationState(enum.StrEnum):
+    """building: its job has not written a snapshot yet; ready: usable; stale: a source memory changed since
+    (the current snapshot is still usable and a rebuild is queued); failed: the build gave up (see ``error``)."""
+
+    building = "building"
+    ready = "ready"
+    stale = "stale"
+    failed = "failed"
+
+
+MAX_ACTIVATION_SOURCES = 200
+DEFAULT_MAX_NEW_TOKENS = 512  # MEMOS_MAX_NEW_TOKENS_LIMIT's default, shown as the maximum (the setting is enforced)
+
+
+class ActivationCreate(_Base):
+    """Exactly one of ``memory_ids`` (plaintext memories of the cube, rendered in a stable order) or ``text``."""
+
+    model: str = Field(min_length=1, max_length=200, description="a name from GET /v1/models")
+    memory_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=MAX_ACTIVATION_SOURCES)
+    text: str | None = Field(default=None, min_length=1, pattern=r"\S", json_schema_extra=_CONTENT_LIMIT,
+                             description=_CONTENT_DOC)
+    name: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ActivationCreate:
+        if (self.memory_ids is None) == (self.text is None):
+            raise ValueError("give exactly one of memory_ids or text")
+        return self
+
+
+class ActivationExtend(_Base):
+    """More plaintext memories for a snapshot built from memories; only their tokens are prefilled when they
+    come after the snapshot's text in the render order (see docs/activation.md)."""
+
+    memory_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_ACTIVATION_SOURCES)
+
+
+class Activation(_Out):
+    id: uuid.UUID
+    cube_id: uuid.UUID
+    name: str | None = None
+    model: str
+    state: ActivationState
+    stale: bool = Field(description="a source memory changed since this version was built")
+    version: int
+    tokens: int | None = None
+    bytes: int | None = None
+    fingerprint: str | None = None
+    blob_sha256: str | None = None
+    source_memory_ids: list[uuid.UUID] = Field(default_factory=list)
+    error: str | None = None
+    job_id: uuid.UUID | None = Field(default=None, description="the latest build job")
+    created_at: datetime
+    updated_at: datetime
+
+
+class ActivationAccepted(_Out):
+    activation: Activation
+    job_id: uuid.UUID
+
+
+class ActivationList(_Out):
+    activations: list[Activation]
+
+
+class ModelInfo(_Out):
+    name: str
+    source: Literal["builtin", "huggingface", "gguf"]
+    loaded: bool
+    fingerprint: str | None = Field(default=None, description="known once the model is loaded in this process")
+
+
+class ModelList(_Out):
+    models: list[ModelInfo]
+
+
+class GenerateRequest(_Base):
+    model: str = Field(min_length=1, max_length=200)
+    prompt: str = Field(min_length=1, json_schema_extra=_CONTENT_LIMIT, description=_CONTENT_DOC)
+    activation_id: uuid.UUID | None = Field(default=None, description="an activation memory of this cube: the prefix")
+    max_new_tokens: int = Field(default=64, ge=1, json_schema_extra={"maximum": DEFAULT_MAX_NEW_TOKENS},
+                                description="at most MEMOS_MAX_NEW_TOKENS_LIMIT (default 512): more is a 422")
+    stream: bool = Field(default=False, description="Server-Sent Events: token texts, then one `done` event")
+
+
+class GenerationUsed(_Out):
+    activation_id: uuid.UUID | None = None
+    version: int | None = None
+    stale: bool = Field(default=False, description="a source changed since this version; its rebuild is queued")
+    model: str
+    fingerprint: str
+
+
+class GenerationTimings(_Out):
+    ttft_ms: float
+    total_ms: float
+    prefill_tokens: int
+    cached_tokens: int
+
+
+class GenerateResponse(_Out):
+    text: str
+    used: GenerationUsed
+    timings: GenerationTimings
 
 
 class ErrorBody(_Out):

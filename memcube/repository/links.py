@@ -69,7 +69,8 @@ def graph_nodes(session: Session, cube_id: uuid.UUID, *, limit: int) -> list[Mem
     if len(linked) < limit:
         unlinked = (
             select(Memory)
-            .where(Memory.cube_id == cube_id, Memory.status == "active", Memory.id.not_in(select(degree.c.id)))
+            .where(Memory.cube_id == cube_id, Memory.status == "active", Memory.kind == "plaintext",
+                   Memory.id.not_in(select(degree.c.id)))
             .order_by(Memory.created_at.desc(), Memory.id)
             .limit(limit - len(linked))
         )

@@ -112,8 +112,9 @@ def or_tsquery(lexemes: Sequence[str]) -> str:
 
 
 def _has_extra_conditions(flt: MemoryFilter) -> bool:
-    return bool(flt.kind or flt.tags or flt.metadata or flt.session_id is not None or flt.role is not None
-                or flt.time_from is not None or flt.time_to is not None or flt.exclude_ids)
+    # kind plaintext (the default) is not one: other kinds are few, so the bounded lexical fetch stays enough.
+    return bool(flt.kind not in (None, "plaintext") or flt.tags or flt.metadata or flt.session_id is not None
+                or flt.role is not None or flt.time_from is not None or flt.time_to is not None or flt.exclude_ids)
 
 
 def _filter_sql(session: Session, flt: MemoryFilter) -> tuple[str, dict[str, Any]]:

@@ -151,6 +151,13 @@ def add_memories(
     return heads
 
 
+def refuse_direct_change(head: Memory) -> None:
+    """Activation memories change through their builds (see ``memos.activation.service``)."""
+    if head.kind == "activation":
+        raise Conflict("an activation memory changes through its builds: extend it (POST /v1/activations/{id}"
+                       "/extend) or create another; changes to its source memories rebuild it")
+
+
 def get_memory(
     session: Session, memory_id: uuid.UUID, tenant_id: uuid.UUID, *, need: str = "read"
 ) -> tuple[Memory, Cube]:
@@ -186,6 +193,7 @@ def update_memory(
     cause: Attribution = SYSTEM_CAUSE,
 ) -> Memory:
     head, _ = get_memory(session, memory_id, tenant_id, need="write")
+    refuse_direct_change(head)
     if head.status == "deleted":
         raise Conflict("the memory is deleted; roll it back to a live version first")
     if patch.expected_version is not None and patch.expected_version != head.version:
@@ -275,6 +283,7 @@ def rollback(
     cause: Attribution = SYSTEM_CAUSE,
 ) -> Memory:
     head, _ = get_memory(session, memory_id, tenant_id, need="write")
+    refuse_direct_change(head)
     old = repo.get_version(session, head.id, version)
     if old is None:
         raise NotFound(f"version {version} not found")

@@ -113,6 +113,11 @@ class VersionBatch:
         for row in rows:  # the column default a left-out None would get, so that NULLs can be sent as such
             row["tags"] = [] if row["tags"] is None else row["tags"]
         repo.insert_versions(self.session, rows, render_nulls=True)
+        # Snapshots built from a changed memory are stale now: marked, and a rebuild queued, in this
+        # transaction. Imported here: the activation records import this module.
+        from memos.activation.service import mark_stale
+
+        mark_stale(self.session, heads, cause=self.cause)
         return len(rows)
 
 

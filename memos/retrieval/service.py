@@ -58,7 +58,8 @@ def build_filter(cube: Cube, filters: schemas.SearchFilters | None) -> memories_
     return memories_repo.MemoryFilter(
         cube_ids=[cube.id],
         statuses=statuses,
-        kind=f.kind.value if f.kind else None,
+        # Activation memories hold a snapshot's text (their sources' text again): hits only when asked for.
+        kind=f.kind.value if f.kind else schemas.MemoryKind.plaintext.value,
         tags=f.tags,
         metadata=f.metadata,
         session_id=f.session_id,

@@ -1,5 +1,6 @@
-"""Only plaintext memories are implemented: a write of another kind is a clear 422 and writes nothing (the
-SDK refuses it before sending)."""
+"""Plain memory writes are plaintext only: an activation memory is made through its own route (the 422 says
+which), a parametric one is not available yet; either is a clear 422 that writes nothing (the SDK refuses
+it before sending)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ def test_planned_kinds_are_refused_with_a_clear_422(client: TestClient, auth: Au
     assert r.status_code == 422, r.text
     [problem] = r.json()["detail"]
     assert problem["loc"][-3:] == ["memories", 1, "kind"]
-    assert f"{kind} memories are not available yet" in problem["msg"]
+    expected = ("POST /v1/cubes/{cube_id}/activations" if kind == "activation"
+                else "parametric memories are not available yet")
+    assert expected in problem["msg"]
     assert list_all(client, cube_id, auth) == []  # the whole batch is refused
 
 

@@ -1,0 +1,67 @@
+"""Activation memories (KV-cache snapshots): their heads, the snapshots that depend on a memory, blobs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, defer
+
+from memcube.models import Memory, MemoryVersion, PayloadBlob
+
+KIND = "activation"
+DEPENDANTS_CHUNK = 200  # containment tests per statement (one GIN probe each, OR-ed into a bitmap)
+
+
+def dependants(session: Session, memory_ids: Sequence[uuid.UUID], *, actor: str) -> list[uuid.UUID]:
+    """Activation memories whose history names any of ``memory_ids`` as a source: a containment probe per id
+    on the GIN index of ``memory_versions.provenance`` (the actor narrows it to snapshots' versions)."""
+    found: set[uuid.UUID] = set()
+    ids = [str(m) for m in memory_ids]
+    for start in range(0, len(ids), DEPENDANTS_CHUNK):
+        probes = [MemoryVersion.provenance.contains({"actor": actor, "memory_ids": [m]})
+                  for m in ids[start:start + DEPENDANTS_CHUNK]]
+        found.update(session.scalars(select(MemoryVersion.memory_id).where(or_(*probes)).distinct()))
+    return sorted(found)
+
+
+def heads(session: Session, ids: Sequence[uuid.UUID], *, lock: bool = False) -> list[Memory]:
+    """Live activation heads among ``ids``, locked in id order when asked (the rows as locked)."""
+    if not ids:
+        return []
+    stmt = (select(Memory).options(defer(Memory.embedding))
+            .where(Memory.id.in_(list(ids)), Memory.kind == KIND, Memory.status == "active").order_by(Memory.id))
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return list(session.scalars(stmt))
+
+
+def list_in_cube(session: Session, cube_id: uuid.UUID, *, limit: int) -> list[Memory]:
+    """The cube's live activation memories, newest first."""
+    stmt = (select(Memory).options(defer(Memory.embedding))
+            .where(Memory.cube_id == cube_id, Memory.kind == KIND, Memory.status != "deleted")
+            .order_by(Memory.created_at.desc(), Memory.id.desc()).limit(limit))
+    return list(session.scalars(stmt))
+
+
+def sources(session: Session, ids: Sequence[uuid.UUID]) -> list[Memory]:
+    """The memories of ``ids`` that exist (any kind, any status; RLS hides other tenants')."""
+    if not ids:
+        return []
+    stmt = select(Memory).options(defer(Memory.embedding)).where(Memory.id.in_(list(ids)))
+    return list(session.scalars(stmt))
+
+
+def ensure_blob(session: Session, values: dict[str, Any]) -> uuid.UUID:
+    """The ``payload_blobs`` row of (tenant, sha256), inserted if missing (a re-run re-uses it)."""
+    stmt = insert(PayloadBlob).values(id=uuid.uuid4(), **values).on_conflict_do_nothing().returning(PayloadBlob.id)
+    inserted = session.scalar(stmt)
+    if inserted is not None:
+        return inserted
+    existing = session.scalar(select(PayloadBlob.id).where(PayloadBlob.tenant_id == values["tenant_id"],
+                                                           PayloadBlob.sha256 == values["sha256"]))
+    assert existing is not None
+    return existing
