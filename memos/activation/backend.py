@@ -144,26 +144,18 @@ class TransformersBackend:
     def _steps(
         self, lm: LoadedModel, prompt_ids: list[int], prefix: KVSnapshot | None, max_new_tokens: int, timing: _Timing
     ) -> Iterator[int]:
-        import torch
-
         timing.start = time.perf_counter()
         cache, feed, cached = self._start(lm, prompt_ids, prefix)
         timing.prefill_tokens, timing.cached_tokens = len(feed), cached
-        device = lm.torch_device
-        with torch.no_grad():
-            out = lm.model(
-                input_ids=torch.tensor([feed], device=device), past_key_values=cache, use_cache=True, logits_to_keep=1
-            )
-            token = int(out.logits[0, -1].argmax())  # .item() waits for the device: the time is real on CUDA too
-            timing.first = timing.last = time.perf_counter()
+        token = _next_token(lm, feed, cache)
+        timing.first = timing.last = time.perf_counter()
+        yield token
+        for _ in range(max_new_tokens - 1):
+            if token in lm.eos_token_ids:
+                return
+            token = _next_token(lm, [token], cache)
+            timing.last = time.perf_counter()
             yield token
-            for _ in range(max_new_tokens - 1):
-                if token in lm.eos_token_ids:
-                    return
-                out = lm.model(input_ids=torch.tensor([[token]], device=device), past_key_values=cache, use_cache=True)
-                token = int(out.logits[0, -1].argmax())
-                timing.last = time.perf_counter()
-                yield token
 
     @staticmethod
     def _start(
@@ -181,3 +173,20 @@ class TransformersBackend:
         # does not keep; recompute that one position (exact: the same token at the same position).
         cache.crop(-1)  # a negative count removes that many positions (transformers 5)
         return cache, [prefix.token_ids[-1]], prefix.n_tokens - 1
+
+
+def _next_token(lm: LoadedModel, ids: list[int], cache: DynamicCache) -> int:
+    """Run ``ids`` through the model on top of ``cache`` (which grows by them); the greedy next token.
+
+    ``no_grad`` is entered per step, never held across a ``yield``: grad mode is per thread, and a streamed
+    generation may be resumed on another thread of the server's pool than the one it started on."""
+    import torch
+
+    with torch.no_grad():
+        out = lm.model(
+            input_ids=torch.tensor([ids], device=lm.torch_device),
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,  # the LM head over the last position only, not vocab x len(ids) floats
+        )
+        return int(out.logits[0, -1].argmax())  # int() waits for the device: the time is real on CUDA too

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import torch
 
@@ -117,3 +119,19 @@ def test_streamed_pieces_make_the_generated_text(tiny: LoadedModel, backend: Tra
     assert "".join(pieces) == stream.result.text
     assert stream.result.token_ids == backend.generate(tiny, ids, prefix=snap, max_new_tokens=16).token_ids
     assert 0 < stream.result.ttft_ms <= stream.result.total_ms
+
+
+def test_a_stream_resumed_on_other_threads_leaves_their_grad_mode_alone(
+    tiny: LoadedModel, backend: TransformersBackend
+) -> None:
+    # A server iterates a streamed response from its thread pool: each piece may come from another thread.
+    stream = backend.stream(tiny, prompt_ids(tiny, PROMPTS[0]), prefix=reloaded_snapshot(tiny, PREFIX))
+
+    def step() -> bool:
+        next(stream, None)
+        return torch.is_grad_enabled()
+
+    with ThreadPoolExecutor(1) as first, ThreadPoolExecutor(1) as second:
+        assert first.submit(step).result()
+        assert second.submit(step).result()
+        assert first.submit(step).result()
