@@ -33,9 +33,11 @@ class CacheStats:
 class SnapshotCache:
     """Deserialized snapshots by blob sha256, least recently used evicted beyond ``max_bytes``; thread-safe."""
 
-    def __init__(self, blobs: BlobStore, *, max_bytes: int) -> None:
+    def __init__(self, blobs: BlobStore, *, max_bytes: int, device: str = "cpu") -> None:
         self.blobs = blobs
         self.max_bytes = max_bytes
+        # Where held snapshots live: "cpu" (the CPU tier), or a GPU ("cuda") so requests skip the copy to it.
+        self.device = device
         self.stats = CacheStats()
         self._held: OrderedDict[str, KVSnapshot] = OrderedDict()
         self._bytes = 0
@@ -61,6 +63,7 @@ class SnapshotCache:
                 if not path.is_file():
                     raise SnapshotNotFound(f"no snapshot blob {sha256}")
                 snap, _ = deserialize_file(str(path))
+                snap = snap.to(self.device)
                 self.put(sha256, snap)
                 with self._lock:
                     self.stats.bytes_loaded += snap.nbytes
@@ -71,6 +74,7 @@ class SnapshotCache:
 
     def put(self, sha256: str, snap: KVSnapshot) -> None:
         """Hold ``snap`` as blob ``sha256`` (e.g. right after creating it), evicting others to fit."""
+        snap = snap.to(self.device)
         size = snap.nbytes
         with self._lock:
             if sha256 in self._held:

@@ -89,3 +89,13 @@ def test_concurrent_gets_of_a_cold_snapshot_read_it_once(tmp_path: Path) -> None
     assert len(got) == 6
     assert all(s is got[0] for s in got)
     assert (cache.stats.misses, cache.stats.hits) == (1, 5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_a_gpu_tier_holds_snapshots_on_the_gpu(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path)
+    sha, snap = stored(blobs, 10, 0)
+    cache = SnapshotCache(blobs, max_bytes=1 << 20, device="cuda")
+    assert cache.get(sha).device.startswith("cuda")
+    cache.put(sha, snap)
+    assert cache.get(sha).keys[0].cpu().equal(snap.keys[0])
