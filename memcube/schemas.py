@@ -498,8 +498,16 @@ MAX_ACTIVATION_SOURCES = 200
 DEFAULT_MAX_NEW_TOKENS = 512  # MEMOS_MAX_NEW_TOKENS_LIMIT's default, shown as the maximum (the setting is enforced)
 
 
+def _memory_ids_or_text(schema: dict[str, Any]) -> None:
+    """In the JSON Schema: exactly one of ``memory_ids`` and ``text`` is given (and not null)."""
+    schema["oneOf"] = [{"required": ["memory_ids"], "properties": {"memory_ids": {"type": "array"}}},
+                       {"required": ["text"], "properties": {"text": {"type": "string"}}}]
+
+
 class ActivationCreate(_Base):
     """Exactly one of ``memory_ids`` (plaintext memories of the cube, rendered in a stable order) or ``text``."""
+
+    model_config = ConfigDict(from_attributes=True, extra="forbid", json_schema_extra=_memory_ids_or_text)
 
     model: str = Field(min_length=1, max_length=200, description="a name from GET /v1/models")
     memory_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=MAX_ACTIVATION_SOURCES)

@@ -22,10 +22,14 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic_core import to_jsonable_python
 
 from memcube.schemas import (
+    Activation,
+    ActivationAccepted,
+    ActivationList,
     ApiKeyCreated,
     ContextResponse,
     Cube,
     CubeList,
+    GenerateResponse,
     Grant,
     Graph,
     Job,
@@ -39,6 +43,8 @@ from memcube.schemas import (
     MemoryVersion,
     Message,
     MessagesAccepted,
+    ModelInfo,
+    ModelList,
     SearchFilters,
     SearchResponse,
     SearchResult,
@@ -422,3 +428,58 @@ class _BaseClient:
         """A cube's jobs, newest first."""
         return _Call("GET", f"/v1/cubes/{_id(cube_id)}/jobs",
                      lambda r: JobList.model_validate_json(r.content).jobs, params=_clean(limit=limit))
+
+    # -- activation memory (KV-cache snapshots)
+    @endpoint
+    def list_models(self) -> _Call[list[ModelInfo]]:
+        """The server's models (``MEMOS_MODELS`` and the built-in ``tiny``); loaded ones with their fingerprint."""
+        return _Call("GET", "/v1/models", lambda r: ModelList.model_validate_json(r.content).models)
+
+    @endpoint
+    def create_activation(
+        self,
+        cube_id: IdLike,
+        model: str,
+        *,
+        memory_ids: Iterable[IdLike] | None = None,
+        text: str | None = None,
+        name: str | None = None,
+    ) -> _Call[ActivationAccepted]:
+        """A KV-cache snapshot of ``memory_ids`` (plaintext memories of the cube) or of ``text`` (exactly one),
+        built by a background job: poll ``get_activation(result.activation.id)`` until ``state == "ready"``."""
+        ids = [_id(m) for m in memory_ids] if memory_ids is not None else None
+        body = _clean(model=model, memory_ids=ids, text=text, name=name)
+        return _Call("POST", f"/v1/cubes/{_id(cube_id)}/activations", _model(ActivationAccepted), json=body)
+
+    @endpoint
+    def list_activations(self, cube_id: IdLike, *, limit: int | None = None) -> _Call[list[Activation]]:
+        """A cube's activation memories, newest first (state, model, tokens, bytes, version, stale)."""
+        return _Call("GET", f"/v1/cubes/{_id(cube_id)}/activations",
+                     lambda r: ActivationList.model_validate_json(r.content).activations, params=_clean(limit=limit))
+
+    @endpoint
+    def get_activation(self, activation_id: IdLike) -> _Call[Activation]:
+        return _Call("GET", f"/v1/activations/{_id(activation_id)}", _model(Activation))
+
+    @endpoint
+    def extend_activation(self, activation_id: IdLike, memory_ids: Iterable[IdLike]) -> _Call[ActivationAccepted]:
+        """Add source memories; the job builds the next version from the current snapshot (only the new
+        tokens are prefilled when the old text stays a prefix of the new one)."""
+        body = {"memory_ids": [_id(m) for m in memory_ids]}
+        return _Call("POST", f"/v1/activations/{_id(activation_id)}/extend", _model(ActivationAccepted), json=body)
+
+    @endpoint
+    def generate(
+        self,
+        cube_id: IdLike,
+        model: str,
+        prompt: str,
+        *,
+        activation_id: IdLike | None = None,
+        max_new_tokens: int | None = None,
+    ) -> _Call[GenerateResponse]:
+        """Greedy generation, after the activation's snapshot when given (only the prompt is prefilled):
+        ``.text``, ``.used`` (activation, version, model, fingerprint) and ``.timings``."""
+        body = _clean(model=model, prompt=prompt, activation_id=_id(activation_id) if activation_id else None,
+                      max_new_tokens=max_new_tokens)
+        return _Call("POST", f"/v1/cubes/{_id(cube_id)}/generate", _model(GenerateResponse), json=body)
