@@ -135,3 +135,14 @@ def test_a_stream_resumed_on_other_threads_leaves_their_grad_mode_alone(
         assert first.submit(step).result()
         assert second.submit(step).result()
         assert first.submit(step).result()
+
+
+def test_concurrent_generations_from_one_snapshot_do_not_interfere(
+    tiny: LoadedModel, backend: TransformersBackend
+) -> None:
+    snap = reloaded_snapshot(tiny, PREFIX)
+    requests = [prompt_ids(tiny, p) for p in PROMPTS * 2]
+    alone = [backend.generate(tiny, ids, prefix=snap, max_new_tokens=12).token_ids for ids in requests]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda ids: backend.generate(tiny, ids, prefix=snap, max_new_tokens=12), requests))
+    assert [r.token_ids for r in together] == alone
