@@ -94,6 +94,17 @@ class LoadedModel:
         return int(getattr(self.model.config.get_text_config(decoder=True), "max_position_embeddings", 0) or 0)
 
     @property
+    def kv_bytes_per_token(self) -> int:
+        """What one token of a snapshot costs in memory (keys and values of every layer): a snapshot's size
+        is known before it is computed."""
+        config = self.model.config.get_text_config(decoder=True)
+        heads = config.num_attention_heads
+        kv_heads = getattr(config, "num_key_value_heads", None) or heads
+        head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+        element = self.model.dtype.itemsize
+        return int(2 * config.num_hidden_layers * kv_heads * head_dim * element)
+
+    @property
     def torch_device(self) -> torch.device:
         import torch
 

@@ -31,7 +31,7 @@ def test_a_snapshot_has_the_model_shape_and_its_fingerprint(tiny: LoadedModel, s
     assert len(snap.keys) == len(snap.values) == config.num_hidden_layers
     assert all(t.shape == (1, config.num_key_value_heads, snap.n_tokens, head_dim) for t in snap.keys + snap.values)
     # 4 layers x keys and values x 2 KV heads x 64 dims x 4 bytes per token
-    assert snap.nbytes == snap.n_tokens * 4 * 2 * 2 * 64 * 4
+    assert snap.nbytes == snap.n_tokens * 4 * 2 * 2 * 64 * 4 == snap.n_tokens * tiny.kv_bytes_per_token
     assert (snap.fingerprint, snap.model, snap.dtype) == (tiny.fingerprint, "tiny", "float32")
 
 
