@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, defer
 
@@ -65,3 +65,15 @@ def ensure_blob(session: Session, values: dict[str, Any]) -> uuid.UUID:
                                                            PayloadBlob.sha256 == values["sha256"]))
     assert existing is not None
     return existing
+
+
+def versions_of(
+    session: Session, pairs: Sequence[tuple[uuid.UUID, int]]
+) -> dict[tuple[uuid.UUID, int], tuple[str, str]]:
+    """(memory id, version) -> (content, status) of those versions."""
+    if not pairs:
+        return {}
+    rows = session.execute(select(MemoryVersion.memory_id, MemoryVersion.version, MemoryVersion.content,
+                                  MemoryVersion.status)
+                           .where(tuple_(MemoryVersion.memory_id, MemoryVersion.version).in_(list(pairs))))
+    return {(r.memory_id, r.version): (r.content, r.status) for r in rows}

@@ -211,14 +211,15 @@ def mark_stale(session: Session, changed: Sequence[Memory], *, cause: Attributio
     """Called for every batch of new versions (``memos.memories.versions``): the live activation memories
     built from one of the changed plaintext memories are marked stale and get a rebuild job, in the
     caller's transaction. Returns how many."""
-    sources = {m.id for m in changed if m.kind == "plaintext"}
+    current = {m.id: m for m in changed if m.kind == "plaintext"}
+    sources = set(current)
     if not sources:
         return 0
     ids = repo.dependants(session, list(sources), actor=ACTOR)
     n = 0
     for head in repo.heads(session, ids, lock=True):
         named = {uuid.UUID(str(m)) for m in (head.provenance or {}).get("memory_ids", [])}
-        if not named & sources:
+        if not named & sources or not _text_changed(session, head, current):
             continue
         head.meta = {**head.meta, "state": _pending_state(head)}
         tenant = cause.tenant_id or head.tenant_id
@@ -227,6 +228,20 @@ def mark_stale(session: Session, changed: Sequence[Memory], *, cause: Attributio
     if n:
         session.flush()
     return n
+
+
+def _text_changed(session: Session, head: Memory, current: dict[uuid.UUID, Memory]) -> bool:
+    """Whether a changed source's content or status differs from the version the snapshot was built from
+    (a new version that only re-tags a memory, as linking's evolution does, leaves the snapshot as it is)."""
+    prov = head.provenance or {}
+    named = [uuid.UUID(str(m)) for m in prov.get("memory_ids", [])]
+    versions = prov.get("memory_versions") or []
+    if len(versions) != len(named):
+        return True  # not built yet, or extended since: its build is queued anyway
+    built = dict(zip(named, versions, strict=True))
+    pairs = [(m, int(built[m])) for m in current if m in built]
+    old = repo.versions_of(session, pairs)
+    return any(old.get(pair) != (current[pair[0]].content, current[pair[0]].status) for pair in pairs)
 
 
 def to_schema(head: Memory) -> schemas.Activation:

@@ -28,7 +28,8 @@ from memos.embedding import Embedder
 from memos.jobs.context import JobContext
 from memos.jobs.runner import run_job
 from tests.api.helpers import add, add_one, search
-from tests.consolidation.helpers import get_job, pending_jobs
+from tests.consolidation.helpers import get_job, pending_jobs, post
+from tests.consolidation.helpers import run as run_consolidation
 
 Auth = dict[str, str]
 
@@ -206,6 +207,35 @@ def test_a_changed_source_makes_it_stale_and_a_job_rebuilds_it(
     memory = client.get(f"/v1/memories/{built['id']}", headers=auth).json()
     assert "Nantes" in memory["content"]
     assert memory["provenance"]["memory_versions"] == [2, 1]
+
+
+def test_a_consolidation_update_of_a_source_rebuilds_it(
+        client: TestClient, sessions: sessionmaker[Session], ctx: JobContext, settings: Settings,
+        embedder: Embedder, auth: Auth, cube_id: str) -> None:
+    first = post(client, cube_id, auth, ("Alice", "My favourite color is blue."))
+    run_consolidation(sessions, first["job_id"], settings, embedder)
+    (blue,) = client.get(f"/v1/cubes/{cube_id}/memories", headers=auth).json()["memories"]
+    accepted = create(client, cube_id, auth, memory_ids=[blue["id"]])
+    run(sessions, ctx, accepted["job_id"])
+    second = post(client, cube_id, auth, ("Alice", "My favourite color is now green."))
+    job = run_consolidation(sessions, second["job_id"], settings, embedder)
+    assert job.result is not None
+    assert job.result["counts"]["UPDATE"] == 1
+    stale = activation(client, auth, accepted["activation"]["id"])
+    assert stale["state"] == "stale"
+    run(sessions, ctx, stale["job_id"])
+    memory = client.get(f"/v1/memories/{stale['id']}", headers=auth).json()
+    assert (memory["metadata"]["state"], memory["version"]) == ("ready", 3)
+    assert "green" in memory["content"]
+
+
+def test_a_change_that_leaves_the_text_alone_leaves_the_snapshot_alone(
+        client: TestClient, sessions: sessionmaker[Session], auth: Auth, built: dict[str, Any]) -> None:
+    alice = built["memories"][0]
+    r = client.patch(f"/v1/memories/{alice['id']}", json={"tags": ["moves"]}, headers=auth)
+    assert r.status_code == 200, r.text
+    assert activation(client, auth, built["id"])["state"] == "ready"
+    assert [j for j in pending_jobs(sessions, "activation.build") if j.payload["activation_id"] == built["id"]] == []
 
 
 def test_deleting_every_source_fails_the_rebuild_with_a_safe_error(
