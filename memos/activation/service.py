@@ -11,13 +11,14 @@ failed are the snapshot's condition now, not a new snapshot).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
 from memcube import schemas
+from memcube.db import SYSTEM
 from memcube.models import Cube, Memory
 from memcube.repository import activations as repo
 from memcube.repository import jobs as jobs_repo
@@ -207,10 +208,13 @@ def _pending_state(head: Memory) -> str:
     ).value
 
 
-def mark_stale(session: Session, changed: Sequence[Memory], *, cause: Attribution = SYSTEM_CAUSE) -> int:
+def mark_stale(session: Session, changed: Sequence[Memory], *, cause: Attribution = SYSTEM_CAUSE,
+               causes: Mapping[uuid.UUID, Attribution] | None = None) -> int:
     """Called for every batch of new versions (``memos.memories.versions``): the live activation memories
     built from one of the changed plaintext memories are marked stale and get a rebuild job, in the
-    caller's transaction. Returns how many."""
+    caller's transaction. Returns how many. ``causes``: who caused each changed memory's version (else
+    ``cause``); the rebuild job is the session's tenant's (row-level security allows no other), with the
+    causing key when it is that tenant's."""
     current = {m.id: m for m in changed if m.kind == "plaintext"}
     sources = set(current)
     if not sources:
@@ -222,8 +226,10 @@ def mark_stale(session: Session, changed: Sequence[Memory], *, cause: Attributio
         if not named & sources or not _text_changed(session, head, current):
             continue
         head.meta = {**head.meta, "state": _pending_state(head)}
-        tenant = cause.tenant_id or head.tenant_id
-        enqueue_build(session, head, tenant_id=tenant, key_id=cause.key_id)
+        why = (causes or {}).get(min(named & sources), cause)
+        context = session.info.get("tenant_id")
+        tenant = (why.tenant_id or head.tenant_id) if context in (None, SYSTEM) else uuid.UUID(str(context))
+        enqueue_build(session, head, tenant_id=tenant, key_id=why.key_id if why.tenant_id == tenant else None)
         n += 1
     if n:
         session.flush()

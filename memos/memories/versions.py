@@ -117,7 +117,9 @@ class VersionBatch:
         # transaction. Imported here: the activation records import this module.
         from memos.activation.service import mark_stale
 
-        mark_stale(self.session, heads, cause=self.cause)
+        causes = {row["memory_id"]: Attribution(row["caused_by_key_id"], row["caused_by_tenant_id"], row["job_id"])
+                  for row in rows}
+        mark_stale(self.session, heads, cause=self.cause, causes=causes)
         return len(rows)
 
 

@@ -229,6 +229,25 @@ def test_a_consolidation_update_of_a_source_rebuilds_it(
     assert "green" in memory["content"]
 
 
+def test_a_write_grantee_changing_a_source_queues_the_rebuild_as_itself(
+        client: TestClient, sessions: sessionmaker[Session], ctx: JobContext, make_tenant: Any, auth: Auth,
+        cube_id: str, built: dict[str, Any]) -> None:
+    partner_id, partner = make_tenant("partner")
+    r = client.post(f"/v1/cubes/{cube_id}/grants", json={"tenant_id": str(partner_id), "access": "write"},
+                    headers=auth)
+    assert r.status_code == 201, r.text
+    bob = built["memories"][1]
+    r = client.patch(f"/v1/memories/{bob['id']}", json={"content": "Bob plays the viola."}, headers=partner)
+    assert r.status_code == 200, r.text
+    stale = activation(client, partner, built["id"])
+    assert stale["state"] == "stale"
+    job = get_job(sessions, stale["job_id"])
+    assert job.tenant_id == partner_id
+    assert job.key_id is not None
+    run(sessions, ctx, stale["job_id"])
+    assert "viola" in client.get(f"/v1/memories/{built['id']}", headers=auth).json()["content"]
+
+
 def test_a_change_that_leaves_the_text_alone_leaves_the_snapshot_alone(
         client: TestClient, sessions: sessionmaker[Session], auth: Auth, built: dict[str, Any]) -> None:
     alice = built["memories"][0]
