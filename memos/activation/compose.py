@@ -11,10 +11,15 @@ MemOS's original activation memory did) is wrong twice over:
    they equal a full prefill's; deeper layers do not, because...
 2. **Cross-attention.** A later chunk's tokens never attended to the chunks before it. CacheBlend
    (Yao et al., EuroSys 2025, https://arxiv.org/abs/2405.16444) recomputes a small fraction of tokens with
-   full attention over the composed prefix and patches their keys and values in: recompute layer 0 for every
-   token (cheap: one layer of ``L``), take the tokens whose layer-1 keys/values deviate most from the cached
-   ones ("high KV deviation" tokens), and carry only those tokens through layers ``1..L-1``, each attending
-   to the whole composed cache of its layer.
+   full attention over the composed prefix and patches their keys and values in, layer by layer, each
+   selected token attending to the whole composed cache of its layer. Which tokens:
+   - ``"heads"`` (default): the first tokens of every later chunk, the budget shared evenly. They are the
+     ones that lack the most context (a chunk's first token was also its attention sink), and the layer-0
+     cache is exact, so the selected tokens go through all layers and nothing else is computed.
+   - ``"deviation"``: CacheBlend's rule. Layer 0 for every token (one layer of ``L``), then the tokens whose
+     layer-1 keys/values deviate most from the cached ones go through layers ``1..L-1``.
+   On SmolLM2-135M with LoCoMo chunks (bench/activation.py), "heads" matched or beat "deviation" at every
+   ratio tried, and both came close to an oracle that picks the tokens whose final caches deviate most.
 
 ``recompute_ratio`` is the share of the composed tokens that get recomputed (0 = re-rotation only; 1 =
 every token of the later chunks, which is a full prefill up to float rounding). The first chunk is never
@@ -38,7 +43,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -56,6 +61,8 @@ SUPPORTED_MODEL_TYPES = frozenset({"llama"})
 # rotations compose. ("dynamic" and "longrope" change inv_freq with the length: refused.)
 COMPOSABLE_ROPE_TYPES = frozenset({"default", "linear", "llama3", "yarn"})
 MAX_RECOMPUTE_RATIO = 1.0
+Selection = Literal["heads", "deviation"]
+SELECTIONS: tuple[Selection, ...] = ("heads", "deviation")
 
 
 class CompositionUnsupported(InvalidInput):
@@ -161,6 +168,7 @@ def compose(
     *,
     recompute_ratio: float = 0.15,
     separator: str = MEMORY_SEPARATOR,
+    selection: Selection = "heads",
 ) -> KVSnapshot:
     """One snapshot of the snapshots' texts joined by ``separator``, from their stored keys and values.
 
@@ -187,7 +195,11 @@ def compose(
         on = snap.to(device)
         chunks.append(Chunk(on.token_ids, on.keys, on.values))
     composed = compose_chunks(
-        lm.model, chunks, recompute_ratio=recompute_ratio, always=[i for i, c in enumerate(chunks) if c is sep_chunk]
+        lm.model,
+        chunks,
+        recompute_ratio=recompute_ratio,
+        always=[i for i, c in enumerate(chunks) if c is sep_chunk],
+        selection=selection,
     )
     return KVSnapshot(
         token_ids=composed.token_ids,
@@ -200,6 +212,7 @@ def compose(
                 "chunks": [s.n_tokens for s in snapshots],
                 "separator": separator,
                 "recompute_ratio": recompute_ratio,
+                "selection": selection,
                 "recomputed": len(composed.recomputed),
             }
         },
@@ -208,7 +221,12 @@ def compose(
 
 @torch.no_grad()
 def compose_chunks(
-    model: Any, chunks: Sequence[Chunk], *, recompute_ratio: float = 0.15, always: Sequence[int] = ()
+    model: Any,
+    chunks: Sequence[Chunk],
+    *,
+    recompute_ratio: float = 0.15,
+    always: Sequence[int] = (),
+    selection: Selection = "heads",
 ) -> ComposedKV:
     """Compose independently prefilled chunks into one cache (see the module docstring).
 
@@ -216,6 +234,8 @@ def compose_chunks(
     (the separators ``compose`` inserts), counted in the budget but never left out of it."""
     if not chunks:
         raise InvalidInput("nothing to compose")
+    if selection not in SELECTIONS:
+        raise InvalidInput(f"selection must be one of {list(SELECTIONS)}, got {selection!r}")
     check_composable(model)
     n_layers = len(chunks[0].keys)
     for c in chunks:
@@ -242,12 +262,48 @@ def compose_chunks(
         budget = max(budget, len(forced))
     if budget <= 0 or len(chunks) == 1:
         return out
-    out.recomputed = _blend(model, out, first=len(chunks[0].token_ids), budget=budget, forced=forced)
+    first = len(chunks[0].token_ids)
+    if selection == "deviation":
+        out.recomputed = _blend_by_deviation(model, out, first=first, budget=budget, forced=forced)
+        return out
+    later = [(offsets[i], len(c.token_ids)) for i, c in enumerate(chunks) if i > 0 and i not in set(always)]
+    selected = sorted(set(forced) | set(chunk_heads(later, budget - len(forced))))
+    out.recomputed = _recompute(model, out, torch.tensor(selected, device=keys[0].device))
     return out
 
 
-def _blend(model: Any, kv: ComposedKV, *, first: int, budget: int, forced: Sequence[int] = ()) -> list[int]:
-    """CacheBlend's selective recompute, in place on ``kv``; returns the recomputed positions."""
+def chunk_heads(chunks: Sequence[tuple[int, int]], budget: int) -> list[int]:
+    """The first tokens of each chunk ``(offset, length)``, ``budget`` of them shared out evenly (a short chunk
+    gives its unused share to the others)."""
+    take = [0] * len(chunks)
+    left = max(budget, 0)
+    while left > 0 and any(t < n for t, (_, n) in zip(take, chunks, strict=True)):
+        for i, (_, n) in enumerate(chunks):
+            if left and take[i] < n:
+                take[i] += 1
+                left -= 1
+    return [off + j for (off, _), t in zip(chunks, take, strict=True) for j in range(t)]
+
+
+def _recompute(model: Any, kv: ComposedKV, selected: torch.Tensor) -> list[int]:
+    """Carry the tokens at ``selected`` (sorted positions) through every layer with full attention over the
+    composed cache, patching their keys and values in place. Layer 0's cache is exact already (keys and values
+    of the token alone), so the selected tokens' hidden states are right at every layer's input."""
+    inner = _inner(model)
+    ids = torch.tensor([kv.token_ids], device=selected.device)[:, selected]
+    hidden = inner.embed_tokens(ids)
+    cos, sin = inner.rotary_emb(hidden, selected.unsqueeze(0))
+    for i, layer in enumerate(inner.layers):
+        hidden = _layer_step(layer, hidden, selected, cos, sin, kv, i)
+    return [int(p) for p in selected.tolist()]
+
+
+def _blend_by_deviation(
+    model: Any, kv: ComposedKV, *, first: int, budget: int, forced: Sequence[int] = ()
+) -> list[int]:
+    """CacheBlend's selection (https://arxiv.org/abs/2405.16444, section 4): layer 0 for every token, then the
+    tokens whose layer-1 keys/values deviate most from the cached ones through the remaining layers. In place
+    on ``kv``; returns the recomputed positions."""
     inner = _inner(model)
     layers = inner.layers
     device = kv.keys[0].device
@@ -269,6 +325,7 @@ def _blend(model: Any, kv: ComposedKV, *, first: int, budget: int, forced: Seque
     deviation[:first] = -1.0  # the first chunk is exact
     selected = torch.sort(torch.topk(deviation, budget).indices).values
     hidden = hidden[:, selected]
+    cos, sin = cos[:, selected], sin[:, selected]
     for i in range(1, len(layers)):
         hidden = _layer_step(layers[i], hidden, selected, cos, sin, kv, i)
     return [int(p) for p in selected.tolist()]
@@ -293,7 +350,7 @@ def _layer_step(
     kv: ComposedKV,
     index: int,
 ) -> torch.Tensor:
-    """One Llama decoder layer for the tokens at ``positions`` (``hidden`` is theirs, ``[1, len, H]``).
+    """One Llama decoder layer for the tokens at ``positions`` (``hidden``, ``cos``, ``sin`` are theirs).
 
     Their new keys/values are written into layer ``index`` of ``kv``; their queries attend causally (by
     position) to that whole layer. Mirrors ``LlamaDecoderLayer.forward`` (transformers 5).
@@ -304,7 +361,7 @@ def _layer_step(
     q = attn.q_proj(x).view(shape).transpose(1, 2)
     k = attn.k_proj(x).view(shape).transpose(1, 2)
     v = attn.v_proj(x).view(shape).transpose(1, 2)
-    c, s = cos[:, positions].unsqueeze(1), sin[:, positions].unsqueeze(1)
+    c, s = cos.unsqueeze(1), sin.unsqueeze(1)
     q = q * c + _rotate_half(q) * s
     k = k * c + _rotate_half(k) * s
     kv.keys[index][:, :, positions] = k.to(kv.keys[index].dtype)

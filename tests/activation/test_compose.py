@@ -13,8 +13,11 @@ import pytest
 import torch
 
 from memos.activation.compose import (
+    SELECTIONS,
     CompositionUnsupported,
+    Selection,
     check_composable,
+    chunk_heads,
     compose,
     rerotate,
 )
@@ -103,9 +106,10 @@ def test_rerotate_composes_with_the_models_rotary_embedding(tiny: LoadedModel) -
     assert rerotate(base, 0, inv_freq) is base
 
 
-def test_recomputing_everything_is_a_full_prefill(tiny: LoadedModel) -> None:
+@pytest.mark.parametrize("selection", SELECTIONS)
+def test_recomputing_everything_is_a_full_prefill(tiny: LoadedModel, selection: Selection) -> None:
     snaps = snapshots(tiny)
-    out = compose(tiny, snaps, recompute_ratio=1.0)
+    out = compose(tiny, snaps, recompute_ratio=1.0, selection=selection)
     full = prefill(tiny, out.token_ids)
     assert out.meta["composed"]["recomputed"] == out.n_tokens - snaps[0].n_tokens
     assert max_diff(out.keys, full.keys) < 1e-4
@@ -113,13 +117,51 @@ def test_recomputing_everything_is_a_full_prefill(tiny: LoadedModel) -> None:
     assert kl(logits_after(tiny, full), logits_after(tiny, out)) < 1e-6
 
 
-def test_more_recompute_brings_the_cache_closer_to_a_full_prefill(tiny: LoadedModel) -> None:
+@pytest.mark.parametrize("selection", SELECTIONS)
+def test_more_recompute_brings_the_cache_closer_to_a_full_prefill(tiny: LoadedModel, selection: Selection) -> None:
     snaps = snapshots(tiny)
     ref = logits_after(tiny, prefill(tiny, compose(tiny, snaps, recompute_ratio=0.0).token_ids))
-    kls = {r: kl(ref, logits_after(tiny, compose(tiny, snaps, recompute_ratio=r))) for r in (0.0, 0.1, 0.3, 0.6)}
+    kls = {
+        r: kl(ref, logits_after(tiny, compose(tiny, snaps, recompute_ratio=r, selection=selection)))
+        for r in (0.0, 0.1, 0.3, 0.6)
+    }
     assert kls[0.0] > 0
     assert kls[0.3] <= kls[0.0]
     assert kls[0.6] <= kls[0.1] <= kls[0.0]
+
+
+def test_heads_share_the_budget_evenly_from_each_chunks_start() -> None:
+    assert chunk_heads([(10, 5), (20, 5)], 4) == [10, 11, 20, 21]
+    assert chunk_heads([(10, 5), (20, 5)], 3) == [10, 11, 20]
+    assert chunk_heads([(10, 1), (20, 5)], 4) == [10, 20, 21, 22]  # a short chunk gives up its share
+    assert chunk_heads([(10, 1), (20, 2)], 9) == [10, 20, 21]
+    assert chunk_heads([(10, 3)], 0) == []
+
+
+def test_recomputed_tokens_are_the_heads_of_later_chunks(tiny: LoadedModel) -> None:
+    snaps = snapshots(tiny)
+    out = compose(tiny, snaps, recompute_ratio=0.1)
+    n1, n2 = snaps[0].n_tokens, snaps[1].n_tokens
+    budget = round(0.1 * out.n_tokens)
+    assert out.meta["composed"] == {
+        "chunks": [s.n_tokens for s in snaps],
+        "separator": "\n",
+        "recompute_ratio": 0.1,
+        "selection": "heads",
+        "recomputed": budget,
+    }
+    full = prefill(tiny, out.token_ids)
+    # The first chunk and layer 0 stay exact; the first recomputed token of chunk 2 sees chunk 1 now.
+    assert max_diff([k[..., :n1, :] for k in out.keys], [k[..., :n1, :] for k in full.keys]) < 1e-5
+    assert float((out.keys[0] - full.keys[0]).abs().max()) < 1e-4
+    assert float((out.keys[-1][..., n1, :] - full.keys[-1][..., n1, :]).abs().max()) < 1e-4
+    plain = compose(tiny, snaps, recompute_ratio=0.0)
+    assert torch.equal(out.keys[-1][..., n1 + n2 - 1, :], plain.keys[-1][..., n1 + n2 - 1, :])  # not selected
+
+
+def test_an_unknown_selection_is_refused(tiny: LoadedModel) -> None:
+    with pytest.raises(InvalidInput):
+        compose(tiny, snapshots(tiny)[:2], recompute_ratio=0.1, selection="random")  # type: ignore[arg-type]
 
 
 def test_a_separator_with_tokens_is_inserted_and_recomputed(tiny: LoadedModel) -> None:
