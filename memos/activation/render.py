@@ -15,8 +15,12 @@ the tokenizer cannot merge across the separator:
 - SentencePiece with a dummy prefix (Llama 2, Mistral): encoding ``" " + prompt`` on its own adds a second
   word-start marker, so it may not hold. ``joins_cleanly`` says, for a given text and prompt.
 Where it does not hold, generation is still exactly generation from the ids above; it just differs from
-tokenizing the joined string. A model whose chat template wants another separator can override
-``SEPARATOR`` per call later; one space is what every tokenizer above handles.
+tokenizing the joined string.
+
+A model with a chat template (an instruct model) may rather see the snapshot as its system turn and the
+prompt as a user turn: ``chat_parts`` splits the template's rendering of the two turns into the snapshot's
+text and the prompt's, so the template, not a space, separates them (its turn markers are special tokens,
+which never merge with their neighbours).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
+
+from memos.errors import InvalidInput
 
 if TYPE_CHECKING:
     from memos.activation.models import LoadedModel
@@ -51,3 +57,25 @@ def joins_cleanly(lm: LoadedModel, text: str, prompt: str) -> bool:
     """Whether ``encode(text + SEPARATOR + prompt) == encode(text) + prompt_ids(prompt)`` for this model's
     tokenizer: the snapshot-plus-prompt ids are then exactly the ids of the joined text."""
     return lm.encode(text + SEPARATOR + prompt) == lm.encode(text) + prompt_ids(lm, prompt)
+
+
+def chat_parts(lm: LoadedModel, text: str, prompt: str) -> tuple[str, str]:
+    """``(snapshot_text, prompt_text)`` under the model's chat template: the snapshot is the rendered system
+    turn holding ``text``; the prompt is the rest of the rendered conversation, the user turn holding
+    ``prompt`` and the opening of the assistant's. Their concatenation is the template's rendering of both
+    turns, so a snapshot of ``snapshot_text`` followed by ``lm.encode(prompt_text)`` is exactly that
+    conversation. ``InvalidInput`` if the model has no chat template, or one that does not render the system
+    turn on its own as the start of the conversation (Llama 2 folds it into the first user turn)."""
+    template = getattr(lm.tokenizer, "chat_template", None)
+    if not template:
+        raise InvalidInput(f"model {lm.name!r} has no chat template")
+    system = {"role": "system", "content": text}
+    head = str(lm.tokenizer.apply_chat_template([system], tokenize=False))
+    full = str(
+        lm.tokenizer.apply_chat_template(
+            [system, {"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
+    )
+    if text not in head or not full.startswith(head) or len(full) == len(head):
+        raise InvalidInput(f"the chat template of {lm.name!r} does not start a conversation with its system turn")
+    return head, full[len(head) :]

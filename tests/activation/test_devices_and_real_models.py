@@ -14,7 +14,7 @@ import torch
 from memos.activation.backend import TransformersBackend
 from memos.activation.kv import deserialize, prefill, serialize, to_cache
 from memos.activation.models import LoadedModel, ModelRegistry
-from memos.activation.render import SEPARATOR, joins_cleanly, prompt_ids
+from memos.activation.render import SEPARATOR, chat_parts, joins_cleanly, prompt_ids
 from memos.config import Settings
 
 PREFIX = "Caroline adopted a grey cat named Pixel in March.\nMelanie moved to Lisbon last year; she teaches maths."
@@ -48,3 +48,10 @@ def test_snapshots_on_cuda(backend: TransformersBackend) -> None:
 def test_snapshots_on_a_real_gguf_model(backend: TransformersBackend) -> None:
     lm = ModelRegistry(Settings(models={"real": os.environ["MEMOS_TEST_GGUF"]}, activation_device="cpu")).load("real")
     check_exact(lm, backend, atol=1e-3)
+    if lm.tokenizer.chat_template:  # an instruct model: the snapshot as its system turn
+        head, tail = chat_parts(lm, PREFIX, PROMPT)
+        assert lm.encode(head + tail) == lm.encode(head) + lm.encode(tail)
+        snap = prefill(lm, lm.encode(head))
+        with_snapshot = backend.generate(lm, lm.encode(tail), prefix=snap, max_new_tokens=32)
+        assert with_snapshot.token_ids == backend.generate(lm, lm.encode(head + tail), max_new_tokens=32).token_ids
+        print("chat answer:", with_snapshot.text)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -10,7 +12,8 @@ import torch
 from memos.activation.backend import TransformersBackend
 from memos.activation.kv import KVSnapshot, deserialize, prefill, serialize, to_cache
 from memos.activation.models import LoadedModel
-from memos.activation.render import SEPARATOR, joins_cleanly, prompt_ids
+from memos.activation.render import SEPARATOR, chat_parts, joins_cleanly, prompt_ids
+from memos.errors import InvalidInput
 
 PREFIX = (
     "Caroline adopted a grey cat named Pixel in March. She works as a nurse at the city hospital "
@@ -146,3 +149,40 @@ def test_concurrent_generations_from_one_snapshot_do_not_interfere(
     with ThreadPoolExecutor(4) as pool:
         together = list(pool.map(lambda ids: backend.generate(tiny, ids, prefix=snap, max_new_tokens=12), requests))
     assert [r.token_ids for r in together] == alone
+
+
+# ChatML, the template of SmolLM2-Instruct and Qwen, without their default system prompt.
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+# Llama 2 folds the system prompt into the first user turn: no system turn to snapshot on its own.
+LLAMA2 = (
+    "{% if messages[0]['role'] == 'system' %}{% set sys = messages[0]['content'] %}{% set turns = messages[1:] %}"
+    "{% else %}{% set sys = '' %}{% set turns = messages %}{% endif %}"
+    "{% for m in turns %}[INST] <<SYS>>{{ sys }}<</SYS>> {{ m['content'] }} [/INST]{% endfor %}"
+)
+
+
+def with_template(lm: LoadedModel, template: str) -> LoadedModel:
+    tokenizer = copy.deepcopy(lm.tokenizer)
+    tokenizer.chat_template = template
+    return dataclasses.replace(lm, tokenizer=tokenizer)
+
+
+def test_under_a_chat_template_the_snapshot_is_the_system_turn(tiny: LoadedModel, backend: TransformersBackend) -> None:
+    lm = with_template(tiny, CHATML)
+    head, tail = chat_parts(lm, PREFIX, PROMPTS[0])
+    assert head == f"<|im_start|>system\n{PREFIX}<|im_end|>\n"
+    assert tail == f"<|im_start|>user\n{PROMPTS[0]}<|im_end|>\n<|im_start|>assistant\n"
+    assert lm.encode(head + tail) == lm.encode(head) + lm.encode(tail)
+    snap = reloaded_snapshot(lm, head)
+    with_snapshot = backend.generate(lm, lm.encode(tail), prefix=snap, max_new_tokens=16)
+    assert with_snapshot.token_ids == backend.generate(lm, lm.encode(head + tail), max_new_tokens=16).token_ids
+
+
+def test_chat_parts_needs_a_template_with_a_system_turn_first(tiny: LoadedModel) -> None:
+    with pytest.raises(InvalidInput, match="no chat template"):
+        chat_parts(tiny, PREFIX, PROMPTS[0])
+    with pytest.raises(InvalidInput, match="system turn"):
+        chat_parts(with_template(tiny, LLAMA2), PREFIX, PROMPTS[0])
