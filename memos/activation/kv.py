@@ -213,7 +213,13 @@ def _assemble(tensors: dict[str, torch.Tensor], header: dict[str, str]) -> tuple
         raise InvalidSnapshot("no memos.kv metadata: not a KV snapshot") from exc
     if meta.get("format") != FORMAT:
         raise InvalidSnapshot(f"unknown snapshot format {meta.get('format')!r}, expected {FORMAT}")
-    n_layers, n_tokens = int(meta["n_layers"]), int(meta["n_tokens"])
+    try:
+        n_layers, n_tokens = int(meta["n_layers"]), int(meta["n_tokens"])
+        fingerprint, model = str(meta["fingerprint"]), str(meta["model"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidSnapshot(f"incomplete snapshot metadata: {exc!r}") from exc
+    if n_layers < 1:
+        raise InvalidSnapshot("a snapshot has at least one layer")
     try:
         keys = [tensors[f"k.{i}"] for i in range(n_layers)]
         values = [tensors[f"v.{i}"] for i in range(n_layers)]
@@ -227,8 +233,8 @@ def _assemble(tensors: dict[str, torch.Tensor], header: dict[str, str]) -> tuple
         token_ids=token_ids,
         keys=keys,
         values=values,
-        fingerprint=str(meta["fingerprint"]),
-        model=str(meta["model"]),
+        fingerprint=fingerprint,
+        model=model,
         meta=dict(meta.get("extra") or {}),
     )
     flat = {k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in meta.items()}

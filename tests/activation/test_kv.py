@@ -68,6 +68,9 @@ def test_bytes_that_are_no_snapshot_are_rejected(tiny: LoadedModel, snap: KVSnap
         tensors[f"k.{i}"], tensors[f"v.{i}"] = k, v
     with pytest.raises(InvalidSnapshot, match="inconsistent"):
         deserialize(save(tensors, metadata={METADATA_KEY: json.dumps(meta)}))
+    del meta["fingerprint"]
+    with pytest.raises(InvalidSnapshot, match="incomplete"):
+        deserialize(save(tensors, metadata={METADATA_KEY: json.dumps(meta)}))
 
 
 def test_a_snapshot_of_another_model_is_never_injected(
