@@ -13,13 +13,15 @@ MemOS's original activation memory did) is wrong twice over:
    (Yao et al., EuroSys 2025, https://arxiv.org/abs/2405.16444) recomputes a small fraction of tokens with
    full attention over the composed prefix and patches their keys and values in, layer by layer, each
    selected token attending to the whole composed cache of its layer. Which tokens:
-   - ``"heads"`` (default): the first tokens of every later chunk, the budget shared evenly. They are the
-     ones that lack the most context (a chunk's first token was also its attention sink), and the layer-0
-     cache is exact, so the selected tokens go through all layers and nothing else is computed.
+   - ``"heads"`` (default): the first tokens of every later chunk, the budget shared evenly. They lack
+     the most context (a chunk's first token was also its own attention sink); EPIC (Hu et al., 2024,
+     https://arxiv.org/abs/2410.15332) found recomputing a chunk's first tokens enough. The layer-0 cache
+     is exact, so the selected tokens go through all layers and nothing else is computed.
    - ``"deviation"``: CacheBlend's rule. Layer 0 for every token (one layer of ``L``), then the tokens whose
      layer-1 keys/values deviate most from the cached ones go through layers ``1..L-1``.
-   On SmolLM2-135M with LoCoMo chunks (bench/activation.py), "heads" matched or beat "deviation" at every
-   ratio tried, and both came close to an oracle that picks the tokens whose final caches deviate most.
+   On SmolLM2-135M with LoCoMo chunks (bench/activation.py) the two gave about the same agreement with a
+   full prefill, close to an oracle that picks the tokens whose final caches deviate most; "heads" costs
+   less (no layer-0 pass over every token).
 
 ``recompute_ratio`` is the share of the composed tokens that get recomputed (0 = re-rotation only; 1 =
 every token of the later chunks, which is a full prefill up to float rounding). The first chunk is never
