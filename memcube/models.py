@@ -170,7 +170,9 @@ class Memory(Base):
     trust: Mapped[float] = mapped_column(Float, default=0.5)
     embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM), nullable=True)
     tsv: Mapped[Any] = mapped_column(
-        TSVECTOR, Computed("to_tsvector('english', content)", persisted=True), nullable=True
+        # Plaintext only: an activation's content repeats its sources' (migration 2026-11-30-0800).
+        TSVECTOR, Computed("CASE WHEN kind = 'plaintext' THEN to_tsvector('english', content) END", persisted=True),
+        nullable=True,
     )
     event_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -352,3 +352,27 @@ def test_bad_generations_and_direct_changes_are_refused(client: TestClient, sett
     plain = built["memories"][0]["id"]
     r = client.post(f"/v1/activations/{plain}/extend", json={"memory_ids": [plain]}, headers=auth)
     assert r.status_code == 404, r.text
+
+
+def test_an_activation_leaves_the_cubes_text_statistics_alone(
+    client: TestClient, sessions: sessionmaker[Session], ctx: JobContext, auth: Auth, cube_id: str
+) -> None:
+    """BM25 statistics count plaintext only: a snapshot's text repeats its sources' terms."""
+    from sqlalchemy import text
+
+    def stats() -> tuple[int, int, int]:
+        with tenant_session(sessions, SYSTEM) as s:
+            docs = s.execute(text("SELECT docs FROM cube_text_stats WHERE cube_id = :c"), {"c": cube_id}).scalar()
+            df = s.execute(text("SELECT df FROM cube_lexemes WHERE cube_id = :c AND lexeme = 'cello'"),
+                           {"c": cube_id}).scalar()
+            indexed = s.execute(text("SELECT count(*) FROM memories WHERE cube_id = :c AND tsv IS NOT NULL"),
+                                {"c": cube_id}).scalar()
+            return int(docs or 0), int(df or 0), int(indexed or 0)
+
+    memories = add(client, cube_id, auth, "Alice moved to Lyon in May.", "Bob plays the cello every Sunday.")
+    before = stats()
+    assert before == (2, 1, 2)
+    accepted = create(client, cube_id, auth, memory_ids=[m["id"] for m in memories])
+    run(sessions, ctx, accepted["job_id"])
+    assert activation(client, auth, accepted["activation"]["id"])["state"] == "ready"
+    assert stats() == before
