@@ -314,6 +314,25 @@ def naive_concat(lm: LoadedModel, snaps: Sequence[KVSnapshot], separator: str = 
 
 
 @torch.no_grad()
+def greedy(lm: LoadedModel, snap: KVSnapshot, p_ids: list[int], n: int) -> list[int]:
+    """Exactly ``n`` greedy tokens after ``snap`` and the prompt. Unlike the backend, it does not stop at an
+    end-of-sequence token: every prompt is judged on the same number of positions (a reference that ended at
+    once would otherwise count one position as much as another prompt's 32)."""
+    cache = to_cache(snap, lm)
+    feed, out = p_ids, []
+    for _ in range(n):
+        logits = lm.model(
+            input_ids=torch.tensor([feed], device=lm.torch_device),
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        ).logits
+        feed = [int(logits[0, -1].argmax())]
+        out.append(feed[0])
+    return out
+
+
+@torch.no_grad()
 def teacher_forced(lm: LoadedModel, snap: KVSnapshot, p_ids: list[int], continuation: list[int]) -> torch.Tensor:
     """Log-probabilities of the next token at each of the continuation's positions (the first one right after
     the prompt), the continuation fed as input."""
@@ -368,14 +387,14 @@ def bench_compose(
         full = prefill(lm, ids)  # the reference (generation after it is exactly a full prefill's)
         for question in questions(conv, used, prompts_per_conversation):
             p_ids = prompt_ids(lm, f"Question: {question}\nAnswer:")
-            ref_tokens = backend.generate(lm, p_ids, prefix=full, max_new_tokens=new_tokens).token_ids
+            ref_tokens = greedy(lm, full, p_ids, new_tokens)
             ref_lp = teacher_forced(lm, full, p_ids, ref_tokens)
             for m, snap in built.items():
                 lp = teacher_forced(lm, snap, p_ids, ref_tokens)
-                free = backend.generate(lm, p_ids, prefix=snap, max_new_tokens=new_tokens).token_ids
+                free = greedy(lm, snap, p_ids, new_tokens)
                 div = kl(ref_lp, lp)
                 q[m].agree_tf.append(float((lp.argmax(-1) == ref_lp.argmax(-1)).float().mean()))
-                q[m].agree_free.append(sum(a == b for a, b in zip(free, ref_tokens, strict=False)) / len(ref_tokens))
+                q[m].agree_free.append(sum(a == b for a, b in zip(free, ref_tokens, strict=True)) / len(ref_tokens))
                 q[m].kl_first.append(float(div[0]))
                 q[m].kl_mean.append(float(div.mean()))
                 q[m].recomputed.append(float(snap.meta.get("composed", {}).get("recomputed", 0)) / len(ids))
