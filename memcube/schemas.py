@@ -568,28 +568,79 @@ class ModelList(_Out):
     models: list[ModelInfo]
 
 
+MAX_COMPOSED_ACTIVATIONS = 16
+# The share of tokens compose.py recomputes by default: on SmolLM2-135M, 15% gave 0.92 teacher-forced agreement
+# with a full prefill at 4.5x its speed; more helps slowly (bench/README.md, docs/activation.md).
+DEFAULT_RECOMPUTE_RATIO = 0.15
+
+
+def _prefix_schema(schema: dict[str, Any]) -> None:
+    """In the JSON Schema: not both ``activation_id`` and ``activation_ids``; ``recompute_ratio`` only with
+    ``activation_ids`` (null counts as absent, as in the model)."""
+    schema["not"] = {"required": ["activation_id", "activation_ids"],
+                     "properties": {"activation_id": {"type": "string"}, "activation_ids": {"type": "array"}}}
+    schema["anyOf"] = [{"required": ["activation_ids"], "properties": {"activation_ids": {"type": "array"}}},
+                       {"not": {"required": ["recompute_ratio"],
+                                "properties": {"recompute_ratio": {"type": "number"}}}}]
+
+
 class GenerateRequest(_Base):
+    """A prompt, after at most one prefix: one activation's snapshot (``activation_id``), or several composed
+    into one context (``activation_ids``, see docs/activation.md#composition)."""
+
+    model_config = ConfigDict(from_attributes=True, extra="forbid", json_schema_extra=_prefix_schema)
+
     model: str = Field(min_length=1, max_length=200)
     prompt: str = Field(min_length=1, json_schema_extra=_CONTENT_LIMIT, description=_CONTENT_DOC)
     activation_id: uuid.UUID | None = Field(default=None, description="an activation memory of this cube: the prefix")
+    activation_ids: list[uuid.UUID] | None = Field(
+        default=None, min_length=2, max_length=MAX_COMPOSED_ACTIVATIONS, json_schema_extra={"uniqueItems": True},
+        description="activation memories of this cube composed into one prefix, their texts joined by a newline "
+        "in this order (not with activation_id)")
+    recompute_ratio: float | None = Field(
+        default=None, ge=0.0, le=1.0,
+        description=f"with activation_ids: the share of the composed tokens recomputed where the chunks meet "
+        f"(default {DEFAULT_RECOMPUTE_RATIO}; 0 = positions re-encoded only, 1 = exact)")
     max_new_tokens: int = Field(default=64, ge=1, json_schema_extra={"maximum": DEFAULT_MAX_NEW_TOKENS},
                                 description="at most MEMOS_MAX_NEW_TOKENS_LIMIT (default 512): more is a 422")
     stream: bool = Field(default=False, description="Server-Sent Events: token texts, then one `done` event")
 
+    @model_validator(mode="after")
+    def _check_prefix(self) -> GenerateRequest:
+        if self.activation_id is not None and self.activation_ids is not None:
+            raise ValueError("give activation_id (one snapshot) or activation_ids (composed), not both")
+        if self.activation_ids is not None and len(set(self.activation_ids)) != len(self.activation_ids):
+            raise ValueError("activation_ids names an activation twice")
+        if self.recompute_ratio is not None and self.activation_ids is None:
+            raise ValueError("recompute_ratio applies to a composition: give activation_ids")
+        return self
+
+
+class UsedActivation(_Out):
+    activation_id: uuid.UUID
+    version: int
+    stale: bool
+
 
 class GenerationUsed(_Out):
-    activation_id: uuid.UUID | None = None
+    activation_id: uuid.UUID | None = Field(default=None, description="the one snapshot (null when composed)")
     version: int | None = None
-    stale: bool = Field(default=False, description="a source changed since this version; its rebuild is queued")
+    stale: bool = Field(default=False, description="a source changed since this version (of any composed "
+                        "activation); its rebuild is queued")
     model: str
     fingerprint: str
+    activations: list[UsedActivation] = Field(default_factory=list,
+                                              description="every snapshot in the prefix, in order")
+    recompute_ratio: float | None = Field(default=None, description="when composed")
 
 
 class GenerationTimings(_Out):
-    ttft_ms: float
+    ttft_ms: float = Field(description="to the first token, composition included")
     total_ms: float
     prefill_tokens: int
-    cached_tokens: int
+    cached_tokens: int = Field(description="positions of the prefix (a snapshot, or the composed cache)")
+    compose_ms: float | None = Field(default=None, description="composing the snapshots (when composed)")
+    recomputed_tokens: int | None = Field(default=None, description="composed tokens recomputed (when composed)")
 
 
 class GenerateResponse(_Out):

@@ -120,6 +120,10 @@ class Settings(BaseSettings):
         default=512 * 1024 * 1024, ge=0, description="byte budget of KV snapshots kept in memory per process (LRU)"
     )
     max_new_tokens_limit: int = Field(default=512, ge=1, description="upper bound of a generation's max_new_tokens")
+    max_composed_tokens: int = Field(
+        default=4096, ge=1, description="upper bound of the tokens a generation's activation_ids compose into one"
+        " prefix"
+    )
 
     log_level: str = "INFO"
 

@@ -116,13 +116,15 @@ def generate(
     state: StateDep,
     limits: LimitsDep,
 ) -> schemas.GenerateResponse | StreamingResponse:
-    """Greedy generation after the activation's snapshot (only the prompt is prefilled), or from the prompt
-    alone. Runs in the server's thread pool with no database transaction open."""
+    """Greedy generation after the activation's snapshot (only the prompt is prefilled), after several
+    snapshots composed into one prefix (``activation_ids``), or from the prompt alone. Runs in the server's
+    thread pool with no database transaction open."""
     generation.check_request(body, max_new_tokens_limit=state.settings.max_new_tokens_limit,
                              max_prompt_chars=limits.max_content_chars)
-    ref = generation.snapshot_ref(session, cube_id, tenant_id, body.activation_id)
+    refs = generation.snapshot_refs(session, cube_id, tenant_id, body,
+                                    max_composed_tokens=state.settings.max_composed_tokens)
     session.commit()  # the reads are done: no transaction stays open while the model runs
-    started = generation.start(state.activation, body, ref)
+    started = generation.start(state.activation, body, refs)
     if body.stream:
         return StreamingResponse(generation.sse(started), media_type="text/event-stream")
     return generation.response(started)

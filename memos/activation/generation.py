@@ -1,21 +1,25 @@
-"""Generation for the API: pick the snapshot (a short read), then generate with no transaction open.
+"""Generation for the API: pick the snapshots (a short read), then generate with no transaction open.
 
-``snapshot_ref`` reads what a request needs from the database; the caller ends its transaction; ``start``
-then loads the model and the snapshot (through the process's ``SnapshotCache``), checks the fingerprint
-and starts the backend's stream, so bad requests fail before any byte of a streamed answer is sent.
+``snapshot_refs`` reads what a request needs from the database; the caller ends its transaction; ``start``
+then loads the model and the snapshots (through the process's ``SnapshotCache``), checks the fingerprints,
+composes several snapshots into one prefix (``memos.activation.compose``) and starts the backend's stream,
+so bad requests fail before any byte of a streamed answer is sent.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from memcube import schemas
 from memos.activation.backend import GenerationResult, GenerationStream
+from memos.activation.compose import compose
 from memos.activation.errors import FingerprintMismatch
+from memos.activation.models import LoadedModel
 from memos.activation.render import prompt_ids
 from memos.activation.runtime import ActivationRuntime
 from memos.activation.service import get_activation
@@ -33,6 +37,7 @@ class SnapshotRef:
     fingerprint: str
     sha256: str
     stale: bool
+    tokens: int = 0
 
 
 def check_request(body: schemas.GenerateRequest, *, max_new_tokens_limit: int, max_prompt_chars: int) -> None:
@@ -45,14 +50,32 @@ def check_request(body: schemas.GenerateRequest, *, max_new_tokens_limit: int, m
         raise PayloadTooLarge(f"prompt has {len(body.prompt)} characters; the limit is {max_prompt_chars}")
 
 
-def snapshot_ref(
-    session: Session, cube_id: uuid.UUID, tenant_id: uuid.UUID, activation_id: uuid.UUID | None
-) -> SnapshotRef | None:
-    """The snapshot a request asks for (404 unless it is an activation of this cube the tenant can read;
-    409 unless it has a snapshot: ``building`` and ``failed`` have none yet)."""
+def snapshot_refs(
+    session: Session,
+    cube_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    body: schemas.GenerateRequest,
+    *,
+    max_composed_tokens: int,
+) -> list[SnapshotRef]:
+    """The snapshots a request asks for, in order: none, its ``activation_id`` or its ``activation_ids``
+    (each as ``snapshot_ref`` reads it). A composition of more than ``max_composed_tokens`` is a 413, before
+    any snapshot is loaded."""
     load_cube(session, cube_id, tenant_id)
-    if activation_id is None:
-        return None
+    ids = body.activation_ids or ([body.activation_id] if body.activation_id is not None else [])
+    refs = [snapshot_ref(session, cube_id, tenant_id, a) for a in ids]
+    total = sum(r.tokens for r in refs)
+    if len(refs) > 1 and total > max_composed_tokens:
+        raise PayloadTooLarge(
+            f"the activations hold {total} tokens; a composition takes at most {max_composed_tokens}"
+            " (MEMOS_MAX_COMPOSED_TOKENS)"
+        )
+    return refs
+
+
+def snapshot_ref(session: Session, cube_id: uuid.UUID, tenant_id: uuid.UUID, activation_id: uuid.UUID) -> SnapshotRef:
+    """One snapshot a request asks for (404 unless it is an activation of this cube the tenant can read;
+    409 unless it has a snapshot: ``building`` and ``failed`` have none yet)."""
     head = get_activation(session, activation_id, tenant_id, cube_id=cube_id)
     meta = head.meta or {}
     state = meta.get("state")
@@ -65,6 +88,7 @@ def snapshot_ref(
         str(meta["fingerprint"]),
         str(meta["blob_sha256"]),
         state == schemas.ActivationState.stale.value,
+        int(meta.get("tokens") or 0),
     )
 
 
@@ -72,49 +96,75 @@ def snapshot_ref(
 class Started:
     stream: GenerationStream
     used: schemas.GenerationUsed
+    compose_ms: float | None = None
+    recomputed_tokens: int | None = None
 
 
-def start(runtime: ActivationRuntime, body: schemas.GenerateRequest, ref: SnapshotRef | None) -> Started:
-    """Load the model and the snapshot and start generating (holds no database session: may take seconds)."""
+def _check_fingerprint(ref: SnapshotRef, lm: LoadedModel, model: str) -> None:
+    if ref.fingerprint != lm.fingerprint:
+        raise FingerprintMismatch(
+            f"activation {ref.activation_id} was made by model {ref.model!r}, whose weights, config or "
+            f"tokenizer differ from {model!r}'s: it cannot be injected",
+            detail={
+                "activation_id": str(ref.activation_id),
+                "snapshot_fingerprint": ref.fingerprint,
+                "model_fingerprint": lm.fingerprint,
+                "snapshot_model": ref.model,
+                "model": model,
+            },
+        )
+
+
+def start(runtime: ActivationRuntime, body: schemas.GenerateRequest, refs: Sequence[SnapshotRef]) -> Started:
+    """Load the model and the snapshots, compose several into one prefix, and start generating (holds no
+    database session: may take seconds)."""
     lm = runtime.registry.load(body.model)
+    for ref in refs:
+        _check_fingerprint(ref, lm, body.model)
     prefix = None
-    if ref is not None:
-        if ref.fingerprint != lm.fingerprint:
-            raise FingerprintMismatch(
-                f"activation {ref.activation_id} was made by model {ref.model!r}, whose weights, config or "
-                f"tokenizer differ from {body.model!r}'s: it cannot be injected",
-                detail={
-                    "snapshot_fingerprint": ref.fingerprint,
-                    "model_fingerprint": lm.fingerprint,
-                    "snapshot_model": ref.model,
-                    "model": body.model,
-                },
-            )
-        prefix = runtime.cache.get(ref.sha256)
+    compose_ms = recomputed = None
+    ratio = body.recompute_ratio if body.recompute_ratio is not None else schemas.DEFAULT_RECOMPUTE_RATIO
+    if len(refs) == 1:
+        prefix = runtime.cache.get(refs[0].sha256)
+    elif refs:
+        began = time.perf_counter()
+        # compose copies what it takes: the cache's shared snapshots are never modified.
+        prefix = compose(lm, [runtime.cache.get(r.sha256) for r in refs], recompute_ratio=ratio)
+        compose_ms = (time.perf_counter() - began) * 1000
+        recomputed = int(prefix.meta["composed"]["recomputed"])
     ids = prompt_ids(lm, body.prompt, after_prefix=prefix is not None)
     stream = runtime.backend.stream(lm, ids, prefix=prefix, max_new_tokens=body.max_new_tokens)
+    one = refs[0] if len(refs) == 1 else None
     used = schemas.GenerationUsed(
-        activation_id=ref.activation_id if ref else None,
-        version=ref.version if ref else None,
-        stale=ref.stale if ref else False,
+        activation_id=one.activation_id if one else None,
+        version=one.version if one else None,
+        stale=any(r.stale for r in refs),
         model=body.model,
         fingerprint=lm.fingerprint,
+        activations=[schemas.UsedActivation(activation_id=r.activation_id, version=r.version, stale=r.stale)
+                     for r in refs],
+        recompute_ratio=ratio if len(refs) > 1 else None,
     )
-    return Started(stream, used)
+    return Started(stream, used, compose_ms, recomputed)
 
 
-def timings(result: GenerationResult) -> schemas.GenerationTimings:
+def timings(result: GenerationResult, started: Started) -> schemas.GenerationTimings:
+    """The backend's figures; a composition's time counts in ``ttft_ms`` and ``total_ms``, as the client
+    waited for it."""
+    extra = started.compose_ms or 0.0
     return schemas.GenerationTimings(
-        ttft_ms=round(result.ttft_ms, 3),
-        total_ms=round(result.total_ms, 3),
+        ttft_ms=round(result.ttft_ms + extra, 3),
+        total_ms=round(result.total_ms + extra, 3),
         prefill_tokens=result.prefill_tokens,
         cached_tokens=result.cached_tokens,
+        compose_ms=round(started.compose_ms, 3) if started.compose_ms is not None else None,
+        recomputed_tokens=started.recomputed_tokens,
     )
 
 
 def response(started: Started) -> schemas.GenerateResponse:
     result = started.stream.collect()
-    return schemas.GenerateResponse(text=result.text, used=started.used, timings=timings(result))
+    return schemas.GenerateResponse(text=result.text, used=started.used, timings=timings(result, started))
 
 
 def sse(started: Started) -> Iterator[str]:
@@ -126,5 +176,5 @@ def sse(started: Started) -> Iterator[str]:
         yield f"event: token\ndata: {json.dumps(piece)}\n\n"
     result = started.stream.result
     assert result is not None
-    done = schemas.GenerateResponse(text=result.text, used=started.used, timings=timings(result))
+    done = schemas.GenerateResponse(text=result.text, used=started.used, timings=timings(result, started))
     yield f"event: done\ndata: {done.model_dump_json()}\n\n"

@@ -144,7 +144,8 @@ def test_generation_with_the_snapshot_equals_generation_from_its_text(
     without = generate(client, cube_id, auth, memory["content"] + " " + prompt)
     assert with_snapshot["text"] == without["text"]
     assert with_snapshot["used"] == {"activation_id": built["id"], "version": 2, "stale": False, "model": "tiny",
-                                     "fingerprint": built["fingerprint"]}
+                                     "fingerprint": built["fingerprint"], "recompute_ratio": None,
+                                     "activations": [{"activation_id": built["id"], "version": 2, "stale": False}]}
     assert with_snapshot["timings"]["cached_tokens"] == built["tokens"]
     assert with_snapshot["timings"]["prefill_tokens"] < without["timings"]["prefill_tokens"]
     assert without["used"]["activation_id"] is None

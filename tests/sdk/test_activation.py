@@ -37,6 +37,17 @@ def test_create_build_extend_and_generate(client: MemOSClient, cube: Cube, live_
         assert out.text == plain.text
         assert (out.used.activation_id, out.used.version, out.timings.cached_tokens) == (ready.id, 2, ready.tokens)
 
+        # Composition: two snapshots, everything after the first recomputed, equals the joined text.
+        of_bob = client.create_activation(cube.id, "tiny", memory_ids=[bob.id])
+        assert run_job(database.sessions, of_bob.job_id, ctx) == "succeeded"
+        composed = client.generate(cube.id, "tiny", "Where?", activation_ids=[ready.id, of_bob.activation.id],
+                                   recompute_ratio=1.0, max_new_tokens=4)
+        joined = client.generate(cube.id, "tiny", "Alice moved to Lyon.\nBob plays the cello. Where?",
+                                 max_new_tokens=4)
+        assert composed.text == joined.text
+        assert [u.activation_id for u in composed.used.activations] == [ready.id, of_bob.activation.id]
+        assert (composed.timings.recomputed_tokens or 0) > 0
+
         extended = client.extend_activation(ready.id, [bob.id])
         assert run_job(database.sessions, extended.job_id, ctx) == "succeeded"
         assert client.get_activation(ready.id).version == 3
