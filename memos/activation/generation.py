@@ -80,7 +80,8 @@ def snapshot_ref(session: Session, cube_id: uuid.UUID, tenant_id: uuid.UUID, act
     meta = head.meta or {}
     state = meta.get("state")
     if state not in USABLE or not meta.get("blob_sha256"):
-        raise Conflict(f"the activation is {state}, not ready", detail={"state": state, "error": meta.get("error")})
+        raise Conflict(f"the activation is {state}, not ready",
+                       detail={"state": state, "error": meta.get("error"), "activation_id": str(head.id)})
     return SnapshotRef(
         head.id,
         head.version,

@@ -8,6 +8,7 @@ without any snapshot. The tiny model; fixtures and helpers from test_api."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -84,6 +85,18 @@ def test_ratio_zero_reencodes_positions_only_and_the_default_recomputes_some(
     assert [a["activation_id"] for a in default["used"]["activations"]] == list(reversed(ids))
 
 
+def test_a_composition_streams(client: TestClient, auth: Auth, cube_id: str, pair: list[dict[str, Any]]) -> None:
+    ids = [a["id"] for a in pair]
+    body = {"model": "tiny", "prompt": PROMPT, "activation_ids": ids, "max_new_tokens": 6, "stream": True}
+    with client.stream("POST", f"/v1/cubes/{cube_id}/generate", json=body, headers=auth) as r:
+        assert r.status_code == 200
+        raw = "".join(r.iter_text())
+    done = json.loads(raw.strip().split("\n\n")[-1].split("data: ", 1)[1])
+    plain = generate(client, cube_id, auth, PROMPT, activation_ids=ids, max_new_tokens=6)
+    assert done["text"] == plain["text"]
+    assert done["timings"]["recomputed_tokens"] == plain["timings"]["recomputed_tokens"] > 0
+
+
 def test_a_stale_snapshot_is_composed_and_flagged(client: TestClient, auth: Auth, cube_id: str,
                                                   built: dict[str, Any], pair: list[dict[str, Any]]) -> None:  # noqa: F811
     bob = built["memories"][1]
@@ -117,6 +130,7 @@ def test_a_snapshot_not_built_yet_is_a_409(client: TestClient, auth: Auth, cube_
     r = _post(client, cube_id, auth, activation_ids=[pair[0]["id"], building])
     assert r.status_code == 409, r.text
     assert r.json()["detail"]["state"] == "building"
+    assert r.json()["detail"]["activation_id"] == building
 
 
 def test_another_tenants_activations_are_a_404(client: TestClient, make_tenant: Any, auth: Auth, cube_id: str,
