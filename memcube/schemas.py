@@ -600,7 +600,7 @@ class GenerateRequest(_Base):
     recompute_ratio: float | None = Field(
         default=None, ge=0.0, le=1.0,
         description=f"with activation_ids: the share of the composed tokens recomputed where the chunks meet "
-        f"(default {DEFAULT_RECOMPUTE_RATIO}; 0 = positions re-encoded only, 1 = exact)")
+        f"(default {DEFAULT_RECOMPUTE_RATIO}; 0 = positions re-encoded only, 1 = a full prefill up to float rounding)")
     max_new_tokens: int = Field(default=64, ge=1, json_schema_extra={"maximum": DEFAULT_MAX_NEW_TOKENS},
                                 description="at most MEMOS_MAX_NEW_TOKENS_LIMIT (default 512): more is a 422")
     stream: bool = Field(default=False, description="Server-Sent Events: token texts, then one `done` event")

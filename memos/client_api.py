@@ -482,8 +482,9 @@ class _BaseClient:
     ) -> _Call[GenerateResponse]:
         """Greedy generation, after the activation's snapshot when given (only the prompt is prefilled), or
         after ``activation_ids`` (2 to 16) composed into one prefix with ``recompute_ratio`` of its tokens
-        recomputed (server default 0.15; 1.0 is exact): ``.text``, ``.used`` (activations, versions, model,
-        fingerprint) and ``.timings`` (``compose_ms``, ``recomputed_tokens`` when composed)."""
+        recomputed (server default 0.15; 1.0 is a full prefill up to rounding): ``.text``, ``.used``
+        (activations, versions, model, fingerprint) and ``.timings`` (``compose_ms``, ``recomputed_tokens`` when
+        composed)."""
         ids = [_id(a) for a in activation_ids] if activation_ids is not None else None
         body = _clean(model=model, prompt=prompt, activation_id=_id(activation_id) if activation_id else None,
                       activation_ids=ids, recompute_ratio=recompute_ratio, max_new_tokens=max_new_tokens)
