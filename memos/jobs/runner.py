@@ -172,21 +172,38 @@ def run_job(sessions: sessionmaker[Session], job_id: uuid.UUID | str, ctx: JobCo
             work = session.begin_nested()
             try:
                 _lock_serial(session, claimed)
-                job = repo.get_job(session, job_id, lock=True)
-                if job is None or job.status in FINISHED:
-                    session.commit()
-                    return "missing" if job is None else job.status
-                _succeed(job, handler(session, job, run_ctx), run_ctx)
-                work.commit()
-                session.commit()
-                log.info("job %s (%s) succeeded on attempt %d", job_id, claimed.type, job.attempts)
-                return "succeeded"
+                job = _unfinished(session, job_id)
+                if isinstance(job, str):
+                    return job
+                return _commit_success(session, work, job, handler(session, job, run_ctx), run_ctx)
             except Exception as exc:
-                log.warning("job %s (%s) attempt %d failed: %s", job_id, claimed.type, claimed.attempts, exc,
-                            exc_info=not is_permanent(exc))
+                _log_failure(claimed, exc)
                 return _after_failure(sessions, session, work, job_id, exc, run_ctx.usage, ctx)
         finally:
             session.close()  # rolls back whatever was not committed, and releases the hold
+
+
+def _unfinished(session: Session, job_id: uuid.UUID) -> Job | str:
+    """The job's row, locked; or, when it is gone or finished meanwhile, its status (transaction committed)."""
+    job = repo.get_job(session, job_id, lock=True)
+    if job is None or job.status in FINISHED:
+        session.commit()
+        return "missing" if job is None else job.status
+    return job
+
+
+def _commit_success(session: Session, work: SessionTransaction, job: Job, result: dict[str, Any],
+                    run_ctx: JobContext) -> str:
+    _succeed(job, result, run_ctx)
+    work.commit()
+    session.commit()
+    log.info("job %s (%s) succeeded on attempt %d", job.id, job.type, job.attempts)
+    return "succeeded"
+
+
+def _log_failure(claimed: Job, exc: BaseException) -> None:
+    log.warning("job %s (%s) attempt %d failed: %s", claimed.id, claimed.type, claimed.attempts, exc,
+                exc_info=not is_permanent(exc))
 
 
 def _lock_serial(session: Session, claimed: Job) -> None:
@@ -206,10 +223,9 @@ def _run_staged(sessions: sessionmaker[Session], session: Session, claimed: Job,
         work: SessionTransaction | None = None
         try:
             work = prepare = session.begin_nested()
-            job = repo.get_job(session, job_id, lock=True)
-            if job is None or job.status in FINISHED:
-                session.commit()
-                return "missing" if job is None else job.status
+            job = _unfinished(session, job_id)
+            if isinstance(job, str):
+                return job
             inputs = handler.prepare(session, job, run_ctx)
             prepare.commit()
             session.commit()
@@ -217,18 +233,12 @@ def _run_staged(sessions: sessionmaker[Session], session: Session, claimed: Job,
             outcome = handler.compute(inputs, run_ctx)  # no transaction open here
             work = finish = session.begin_nested()
             _lock_serial(session, claimed)
-            job = repo.get_job(session, job_id, lock=True)
-            if job is None or job.status in FINISHED:
-                session.commit()
-                return "missing" if job is None else job.status
-            _succeed(job, handler.finish(session, job, outcome, run_ctx), run_ctx)
-            finish.commit()
-            session.commit()
-            log.info("job %s (%s) succeeded on attempt %d", job_id, claimed.type, job.attempts)
-            return "succeeded"
+            job = _unfinished(session, job_id)
+            if isinstance(job, str):
+                return job
+            return _commit_success(session, finish, job, handler.finish(session, job, outcome, run_ctx), run_ctx)
         except Exception as exc:
-            log.warning("job %s (%s) attempt %d failed: %s", job_id, claimed.type, claimed.attempts, exc,
-                        exc_info=not is_permanent(exc))
+            _log_failure(claimed, exc)
             return _after_failure(sessions, session, work, job_id, exc, run_ctx.usage, ctx, handler)
     finally:
         try:
