@@ -20,6 +20,14 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path(".memos"), description="data directory of the embedded default")
     host: str = "127.0.0.1"
     port: int = 8000
+    web_concurrency: int = Field(
+        default=1, ge=1, description="`memos serve`: web processes on the port, each with its own embedder and "
+        "database pool (docs/operations.md#serving-layout)"
+    )
+    web_threads: int = Field(
+        default=0, ge=0, description="`memos serve`: threads per web process running request handlers (anyio's "
+        "limiter); 0 = anyio's default, 40"
+    )
 
     database_url: str | None = Field(
         default=None,
@@ -38,6 +46,21 @@ class Settings(BaseSettings):
         "MEMOS_DATABASE_URL, unset on the embedded default = generated under MEMOS_HOME",
     )
     db_pool_size: int = 10
+    db_pool_timeout_s: float = Field(
+        default=3.0, gt=0, le=10, description="longest wait for a pooled connection; past it the request gets a 503"
+    )
+    # Admission control (docs/operations.md#load): requests in flight per process, a short queue, then 503.
+    max_in_flight: int | None = Field(
+        default=None, ge=1, description="requests handled at once per process; unset = MEMOS_DB_POOL_SIZE"
+    )
+    admission_queue: int = Field(default=16, ge=0, description="requests waiting for a slot; more get a 503 at once")
+    admission_timeout_s: float = Field(
+        default=0.5, gt=0, description="longest wait in the admission queue before a 503"
+    )
+    auth_cache_ttl_s: float = Field(
+        default=5.0, ge=0, description="seconds an API key stays resolved in a process (a key revoked by another "
+        "process is refused there within this time; at once in the revoking one); 0 = look it up every request"
+    )
 
     admin_key: str | None = Field(default=None, description="unset = generated at first start under MEMOS_HOME")
 
