@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
+from api.admission import AdmissionMiddleware
 from api.body import BodyLimitMiddleware, reject_duplicate_keys
 from api.errors import document_errors, install_error_handlers
 from api.metrics import install_metrics
@@ -35,7 +36,7 @@ def build_state(settings: Settings, access: DatabaseAccess | None = None) -> App
 
     settings.home.mkdir(parents=True, exist_ok=True)
     access = access or prepare(settings)
-    database = access.database(pool_size=settings.db_pool_size)
+    database = access.database(pool_size=settings.db_pool_size, pool_timeout=settings.db_pool_timeout_s)
     sessions = database.sessions
     admin_hash, new_key = ensure_admin_key(settings.home, settings.admin_key)
     if new_key:
@@ -59,8 +60,9 @@ def create_app(state: AppState | None = None, settings: Settings | None = None,
         finally:
             app.state.memos.access.stop()
 
-    # The byte cap must be known before the state is built (in the lifespan, when none is given).
-    max_body = (state.settings if state is not None else settings or get_settings()).max_body_bytes
+    # The byte cap and admission limits must be known before the state is built (in the lifespan, when none is
+    # given).
+    config = state.settings if state is not None else settings or get_settings()
     app = FastAPI(
         title="MemOS",
         version=__version__,
@@ -70,7 +72,10 @@ def create_app(state: AppState | None = None, settings: Settings | None = None,
     )
     app.state.memos = state
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body)  # inside the metrics: 413s are counted
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)  # inside the metrics: 413s counted
+    # Outside the body cap (a waiting request reads nothing), inside the metrics (503s are counted).
+    app.add_middleware(AdmissionMiddleware, limit=config.max_in_flight or config.db_pool_size,
+                       queue=config.admission_queue, timeout_s=config.admission_timeout_s)
     install_metrics(app)
     for module in (health, tenants, cubes, memories, search, messages, jobs, links, activations):
         app.include_router(module.router)

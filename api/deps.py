@@ -1,7 +1,8 @@
 """Dependencies as ``Annotated`` aliases: ``SessionDep``, ``PrincipalDep``, ``TenantDep``, ``AdminDep``.
 
-One session (one transaction) per request. Authentication looks the key up in the system context, then
-switches the same transaction to the caller's tenant, so everything after runs under row-level security.
+One session (one transaction, one pooled connection checked out once) per request. Authentication resolves
+the key from the process's short-lived key cache, or looks it up in the system context and switches the same
+transaction to the caller's tenant, so everything after runs under row-level security.
 Dependencies that only pick values are ``async def``: FastAPI runs a plain ``def`` dependency in its thread
 pool, a hop per dependency per request; those that touch the database stay ``def``.
 """
@@ -17,7 +18,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from api.state import AppState
-from memcube.db import SYSTEM, set_tenant
 from memos.embedding import Embedder
 from memos.errors import Forbidden, Unauthorized
 from memos.memories.service import Limits
@@ -52,15 +52,8 @@ def get_principal(
 ) -> Principal:
     if creds is None or not creds.credentials:
         raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
-    set_tenant(session, SYSTEM)
-    try:
-        principal = authenticate(session, creds.credentials, admin_hash=state.admin_hash)
-    except BaseException:
-        set_tenant(session, None)
-        raise
-    # Straight from the system context to the caller's (one round trip fewer per request).
-    set_tenant(session, SYSTEM if principal.is_admin else principal.tenant_id)
-    return principal
+    # A key resolved in the last MEMOS_AUTH_CACHE_TTL_S seconds costs no statement (see memos.tenants.cache).
+    return authenticate(session, creds.credentials, admin_hash=state.admin_hash, cache=state.principals)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

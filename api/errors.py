@@ -6,6 +6,7 @@
 - Starlette/FastAPI HTTP errors (malformed body 400, unknown path 404, 405 with its ``Allow`` header, body
   over ``MEMOS_MAX_BODY_BYTES`` 413): the status's code, their headers kept.
 - Database errors: a safe sentence; PostgreSQL's message (it can quote SQL and values) goes to the log only.
+  No pooled connection in time: 503 ``overloaded`` with ``Retry-After``, like admission control's refusals.
 - Anything else: a 500 with a request id that is also in the log line carrying the traceback.
 
 ``document_errors`` makes the OpenAPI document say the same (see ``api.app``).
@@ -23,6 +24,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
@@ -42,10 +44,12 @@ REQUEST_ID_HEADER = "X-Request-ID"
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` for the errors a route can return; every route may also answer 422 (validation)
-    and 503 (database unavailable)."""
+    and 503 (database unavailable, or ``overloaded`` with ``Retry-After``: see ``api.admission``)."""
     out: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in codes}
     out[422] = {"model": ValidationErrorBody, "description": "Validation Error"}
-    out[503] = {"model": ErrorBody, "description": "The database is unavailable"}
+    out[503] = {"model": ErrorBody,
+                "description": "The database is unavailable, or the server is overloaded (`overloaded`, with "
+                               "`Retry-After`)"}
     return out
 
 
@@ -172,6 +176,14 @@ def install_error_handlers(app: FastAPI) -> None:
             raise exc
         log.warning("row-level security refused a write: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
         return error_json(409, "conflict", "the cube was deleted or your access to it changed while this request ran")
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_exhausted(request: Request, exc: PoolTimeout) -> JSONResponse:
+        # Admission keeps requests within the pool; a wait past MEMOS_DB_POOL_TIMEOUT_S means something else
+        # holds connections. Shed the request like admission does rather than fail it as a server error.
+        log.warning("no pooled connection for %s %s: %s", request.method, request.url.path, exc)
+        return error_json(503, "overloaded", "no database connection became free in time; retry shortly",
+                          {"Retry-After": "1"})
 
     @app.exception_handler(OperationalError)
     async def _db_down(_request: Request, exc: OperationalError) -> JSONResponse:

@@ -1,4 +1,5 @@
-"""Prometheus metrics: request counts and latency by route template (not raw path: ids would explode it).
+"""Prometheus metrics: request counts and latency by route template (not raw path: ids would explode it), and
+the admission counters.
 
 A pure ASGI middleware: the router records the route it chose in ``scope["route"]``, read once the request
 has been handled; a path no route matches is labelled ``unmatched``.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import time
 
 from fastapi import FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUESTS = Counter("memos_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -17,6 +18,12 @@ LATENCY = Histogram(
     "memos_http_request_seconds", "HTTP request latency", ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+
+# Admission control (api.admission): what was let in, what was turned away and why, what is running now.
+ADMITTED = Counter("memos_admission_admitted_total", "requests admitted (at once or after a wait in the queue)")
+REJECTED = Counter("memos_admission_rejected_total", "requests answered 503 overloaded", ["reason"])
+IN_FLIGHT = Gauge("memos_admission_in_flight", "admitted requests not yet answered")
+QUEUED = Gauge("memos_admission_queued", "requests waiting for a slot")
 
 
 def route_template(scope: Scope) -> str:
@@ -52,5 +59,5 @@ def install_metrics(app: FastAPI) -> None:
     app.add_middleware(MetricsMiddleware)
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    async def metrics() -> Response:  # on the event loop: answers even when every worker thread is busy
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -12,6 +12,7 @@ from memos.config import Settings
 from memos.embedding import Embedder
 from memos.memories.service import Limits
 from memos.retrieval.access import AccessRecorder
+from memos.tenants.cache import PrincipalCache
 
 if TYPE_CHECKING:
     from memos.activation.runtime import ActivationRuntime
@@ -24,9 +25,14 @@ class AppState:
     embedder: Embedder
     admin_hash: str
     access: AccessRecorder
+    # API keys resolved lately (MEMOS_AUTH_CACHE_TTL_S).
+    principals: PrincipalCache = field(init=False, repr=False)
     # Activation memory's models, backend and snapshot cache (bounded by their settings): made on first use.
     _activation: ActivationRuntime | None = field(default=None, repr=False)
     _activation_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.principals = PrincipalCache(self.settings.auth_cache_ttl_s)
 
     @property
     def limits(self) -> Limits:

@@ -122,9 +122,16 @@ def _ensure_database(admin_uri: str, name: str) -> None:
 HNSW_DEFAULTS = (100, "relaxed_order")
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+# Longest wait for a pooled connection. SQLAlchemy's default (30 s) turned an exhausted pool into requests that
+# hung for half a minute; the API admits no more requests than the pool holds, so a wait here is an anomaly
+# and the request is better answered (503) than held.
+POOL_TIMEOUT_S = 3.0
+
+
+def make_engine(url: str, *, pool_size: int = 10, pool_timeout: float = POOL_TIMEOUT_S) -> Engine:
     """An engine on ``url``; requests use the ``memos_app`` login (see ``assert_unprivileged``)."""
-    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=pool_timeout,
+                           pool_pre_ping=True)
 
     @event.listens_for(engine, "connect")
     def _hnsw_defaults(dbapi_conn: Any, record: Any) -> None:
@@ -229,9 +236,10 @@ def tenant_session(factory: sessionmaker[Session], tenant_id: uuid.UUID | str | 
 class Database:
     """The process's engine and session factory, created lazily (after a Celery fork, not before)."""
 
-    def __init__(self, url: str, *, context_key: bytes, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, context_key: bytes, pool_size: int = 10,
+                 pool_timeout: float = POOL_TIMEOUT_S) -> None:
         self.url = url
-        self.engine = make_engine(url, pool_size=pool_size)
+        self.engine = make_engine(url, pool_size=pool_size, pool_timeout=pool_timeout)
         self.sessions = make_session_factory(self.engine, context_key)
 
     def session(self, tenant_id: uuid.UUID | str | None) -> Any:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from memcube.bootstrap import app_url
-from memcube.db import Database, assert_unprivileged, start_embedded
+from memcube.db import POOL_TIMEOUT_S, Database, assert_unprivileged, start_embedded
 from memos.config import Settings
 
 CONTEXT_SECRET_FILE = "context_secret"
@@ -31,9 +31,10 @@ class DatabaseAccess:
     admin_url: str | None
     context_key: bytes
 
-    def database(self, *, pool_size: int) -> Database:
+    def database(self, *, pool_size: int, pool_timeout: float = POOL_TIMEOUT_S) -> Database:
         """An engine and sessions on the request login, refused if that login could bypass row-level security."""
-        database = Database(self.app_url, context_key=self.context_key, pool_size=pool_size)
+        database = Database(self.app_url, context_key=self.context_key, pool_size=pool_size,
+                            pool_timeout=pool_timeout)
         try:
             assert_unprivileged(database.engine)
         except BaseException:

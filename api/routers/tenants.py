@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from api.deps import AdminDep, PrincipalDep, SessionDep
+from api.deps import AdminDep, PrincipalDep, SessionDep, StateDep
 from api.errors import error_responses
 from memcube import schemas
 from memcube.repository import tenants as tenants_repo
@@ -43,8 +43,11 @@ def create_key(
 
 
 @router.delete("/keys/{key_id}", status_code=204, responses=error_responses(401, 404))
-def revoke_key(key_id: uuid.UUID, session: SessionDep, _principal: PrincipalDep) -> Response:
+def revoke_key(key_id: uuid.UUID, session: SessionDep, state: StateDep, _principal: PrincipalDep) -> Response:
     # Row-level security shows a tenant only its own keys; the admin sees all.
     service.revoke_key(session, key_id)
     session.commit()
+    # After the commit: a lookup racing with it cannot re-cache the key (see memos.tenants.cache). Other
+    # processes refuse it when their entry expires (MEMOS_AUTH_CACHE_TTL_S).
+    state.principals.forget(key_id)
     return Response(status_code=204)

@@ -54,6 +54,17 @@ def get_grant(session: Session, cube_id: uuid.UUID, grantee_id: uuid.UUID) -> Cu
     return session.get(CubeGrant, (cube_id, grantee_id))
 
 
+def get_cube_with_grant(session: Session, cube_id: uuid.UUID, grantee_id: uuid.UUID) -> tuple[Cube, str | None] | None:
+    """The cube as row-level security shows it, with the access ``grantee_id`` was granted on it (``None``
+    without a grant), in one statement: every cube-scoped request starts with it."""
+    row = session.execute(
+        select(Cube, CubeGrant.access)
+        .outerjoin(CubeGrant, (CubeGrant.cube_id == Cube.id) & (CubeGrant.grantee_id == grantee_id))
+        .where(Cube.id == cube_id)
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
 def list_grants(session: Session, cube_id: uuid.UUID) -> list[CubeGrant]:
     return list(session.scalars(select(CubeGrant).where(CubeGrant.cube_id == cube_id)))
 

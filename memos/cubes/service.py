@@ -22,23 +22,30 @@ def create_cube(session: Session, tenant_id: uuid.UUID, *, name: str, descriptio
     return cube
 
 
+def _level(cube: Cube, tenant_id: uuid.UUID, granted: str | None) -> AccessLevel:
+    if cube.tenant_id == tenant_id:
+        return "owner"
+    # Row-level security only shows a foreign cube through a grant, so one exists here.
+    return "write" if granted == "write" else "read"
+
+
 def access_level(session: Session, cube: Cube, tenant_id: uuid.UUID) -> AccessLevel:
     if cube.tenant_id == tenant_id:
         return "owner"
     grant = repo.get_grant(session, cube.id, tenant_id)
-    # Row-level security only shows a foreign cube through a grant, so one exists here.
-    return "write" if grant is not None and grant.access == "write" else "read"
+    return _level(cube, tenant_id, grant.access if grant is not None else None)
 
 
 def load_cube(
     session: Session, cube_id: uuid.UUID, tenant_id: uuid.UUID, *, need: AccessLevel = "read"
 ) -> tuple[Cube, AccessLevel]:
     """The cube if the tenant may see it (else 404, exactly like a missing one) with the access it has;
-    403 when it can see the cube but lacks ``need``."""
-    cube = repo.get_cube(session, cube_id)
-    if cube is None:
+    403 when it can see the cube but lacks ``need``. One statement: the cube and the tenant's grant on it."""
+    found = repo.get_cube_with_grant(session, cube_id, tenant_id)
+    if found is None:
         raise NotFound("cube not found")
-    level = access_level(session, cube, tenant_id)
+    cube, granted = found
+    level = _level(cube, tenant_id, granted)
     allowed = {"read": ("owner", "read", "write"), "write": ("owner", "write"), "owner": ("owner",)}[need]
     if level not in allowed:
         raise Forbidden(f"this key has {level} access to the cube; {need} access is needed")

@@ -9,13 +9,18 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from memcube.db import SYSTEM, set_tenant
 from memcube.models import DEFAULT_KEY_MAX_TRUST, ApiKey, Tenant
 from memcube.repository import tenants as repo
 from memos.errors import NotFound, Unauthorized
 from memos.memories.versions import Attribution
+
+if TYPE_CHECKING:
+    from memos.tenants.cache import PrincipalCache
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +74,34 @@ def revoke_key(session: Session, key_id: uuid.UUID) -> None:
         raise NotFound("key not found")
 
 
-def authenticate(session: Session, secret: str, *, admin_hash: str) -> Principal:
-    """Resolve a bearer secret; the session must be in the system context (keys of every tenant)."""
+def authenticate(session: Session, secret: str, *, admin_hash: str, cache: PrincipalCache | None = None) -> Principal:
+    """Resolve a bearer secret and leave ``session`` in the caller's context (the system one for the admin).
+
+    The admin key and a key in ``cache`` cost no statement: the context is set when the request's transaction
+    begins. Any other key is looked up in the system context (keys of every tenant), then the same transaction
+    switches to the key's tenant.
+    """
     digest = hash_key(secret)
     if secrets.compare_digest(digest, admin_hash):
-        return Principal(tenant_id=None, is_admin=True)
-    key = repo.find_active_key(session, digest)
-    if key is None:
-        raise Unauthorized("invalid or revoked API key")
-    return Principal(tenant_id=key.tenant_id, key_id=key.id, max_trust=key.max_trust)
+        principal = Principal(tenant_id=None, is_admin=True)
+    elif cache is not None and (cached := cache.get(digest)) is not None:
+        principal = cached
+    else:
+        generation = cache.generation if cache is not None else 0
+        set_tenant(session, SYSTEM)
+        try:
+            key = repo.find_active_key(session, digest)
+        except BaseException:
+            set_tenant(session, None)
+            raise
+        if key is None:
+            set_tenant(session, None)
+            raise Unauthorized("invalid or revoked API key")
+        principal = Principal(tenant_id=key.tenant_id, key_id=key.id, max_trust=key.max_trust)
+        if cache is not None:
+            cache.put(digest, principal, generation=generation)
+    set_tenant(session, SYSTEM if principal.is_admin else principal.tenant_id)
+    return principal
 
 
 def ensure_admin_key(home: Path, configured: str | None) -> tuple[str, str | None]:
@@ -93,7 +117,17 @@ def ensure_admin_key(home: Path, configured: str | None) -> tuple[str, str | Non
         return path.read_text().strip(), None
     home.mkdir(parents=True, exist_ok=True)
     secret = new_secret()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(hash_key(secret) + "\n")
+    # Written whole under a private name, then linked into place: link() fails if the file exists, so when
+    # several processes start at once (uvicorn --workers) exactly one key wins, and no process can read a
+    # file another has created but not yet written.
+    tmp = home / f".{ADMIN_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(hash_key(secret) + "\n")
+        os.link(tmp, path)
+    except FileExistsError:
+        return path.read_text().strip(), None
+    finally:
+        tmp.unlink(missing_ok=True)
     return hash_key(secret), secret
