@@ -96,8 +96,12 @@ def run_service(
     startup_timeout_s: float = 180.0,
     keep_home: bool = False,
     home: Path | None = None,
+    command: Sequence[str] | None = None,
 ) -> Iterator[Service]:
     """Start the service on a fresh data dir; yield it once /healthz answers; stop it and the database.
+
+    ``command``: start the service with this instead of plain uvicorn (e.g. ``memos serve``, which reads host
+    and port from the environment and lays out processes and threads from its settings).
 
     ``home``: start on this data dir instead (a database a previous ``run_service(keep_home=True)`` left, so a
     bench can restart the service with other settings without ingesting again); it is never removed here.
@@ -115,6 +119,8 @@ def run_service(
            "--port", str(port), "--log-level", "warning", "--no-access-log"]
     if workers > 1:
         cmd += ["--workers", str(workers)]
+    if command is not None:
+        cmd = list(command)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
     from memcube.schemas import Cube, MemoryCreate
     from memos.client import MemOSClient
     from memos.config import Settings
@@ -84,13 +86,16 @@ def serve(
         _serve(settings)
 
 
+WEB_APP = "memos.cli:web_app"  # what each web process imports when MEMOS_WEB_CONCURRENCY > 1
+
+
 def _serve(settings: Settings) -> None:
     import uvicorn
 
     from api.app import create_app
 
     typer.echo(f"MemOS serving on http://{settings.host}:{settings.port}  (docs: /docs; "
-               f"data: {_where(settings)})")
+               f"data: {_where(settings)}; {settings.web_concurrency} web process(es))")
     # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; with the default handlers the process would
     # die without running atexit (leaving the embedded PostgreSQL it started running) or with a traceback.
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -104,8 +109,65 @@ def _serve(settings: Settings) -> None:
         if bg is not None:
             typer.echo(f"background: broker {bg.redis_url}, worker pid {bg.worker.pid}, light worker pid "
                        f"{bg.light_worker.pid} (logs: {bg.worker_log.parent})")
-        uvicorn.run(create_app(settings=settings, access=access), host=settings.host, port=settings.port,
-                    log_level=settings.log_level.lower())
+        if settings.web_concurrency > 1:
+            _prepare_web_processes(settings, access)
+            # uvicorn's supervisor binds the socket here and spawns the processes; on SIGTERM it stops them and
+            # returns, so this process still stops the background and the embedded PostgreSQL.
+            uvicorn.run(WEB_APP, factory=True, workers=settings.web_concurrency, host=settings.host,
+                        port=settings.port, log_level=settings.log_level.lower())
+        else:
+            uvicorn.run(limit_threads(create_app(settings=settings, access=access), settings.web_threads),
+                        host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+
+
+def _prepare_web_processes(settings: Settings, access: DatabaseAccess) -> None:
+    """What the web processes must find ready: the database set up (done), the admin key made once (here,
+    not by N processes at once), and a login that needs no embedded-server handle of their own.
+
+    They get ``memos_app``'s URL and the context secret the way the Celery workers do, so none of them
+    attaches to the embedded PostgreSQL (a handle they would not release when uvicorn stops them with a
+    re-raised SIGTERM, which would keep this process from stopping the server) or sets the database up again.
+    """
+    import os
+
+    from memos.tenants.service import ensure_admin_key
+
+    _, new_key = ensure_admin_key(settings.home, settings.admin_key)
+    if new_key:
+        typer.echo(f"\n  MemOS admin key (shown once, keep it): {new_key}\n")
+    # Spawned processes inherit this environment and read their settings from it.
+    os.environ.update({"MEMOS_DATABASE_URL": access.app_url, "MEMOS_CONTEXT_SECRET": access.context_key.decode(),
+                       "MEMOS_HOME": str(settings.home), "MEMOS_WEB_THREADS": str(settings.web_threads)})
+    os.environ.pop("MEMOS_ADMIN_DATABASE_URL", None)
+
+
+def web_app() -> ASGIApp:
+    """The app of one web process under ``MEMOS_WEB_CONCURRENCY`` > 1 (uvicorn imports it by name in every
+    process it spawns), configured from the environment :func:`_prepare_web_processes` left."""
+    from api.app import create_app
+    from memos.config import Settings
+
+    settings = Settings()
+    return limit_threads(create_app(settings=settings), settings.web_threads)
+
+
+def limit_threads(app: ASGIApp, threads: int) -> ASGIApp:
+    """``app`` with its request threads capped at ``threads`` (0: anyio's default of 40).
+
+    Sync handlers and dependencies run in anyio's default thread limiter, which belongs to the event loop;
+    it is resized when the lifespan starts, i.e. in the loop that serves the requests.
+    """
+    if threads <= 0:
+        return app
+
+    async def limited(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            import anyio.to_thread
+
+            anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        await app(scope, receive, send)
+
+    return limited
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:

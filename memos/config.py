@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     embedding_dim: int = 384
     embedding_batch_size: int = 64
     embedding_threads: int = 0  # 0 = half the cores (memos.embedding.auto_threads)
+    embedding_backend: Literal["onnx", "torch"] = Field(
+        default="onnx", description="onnx = ONNX Runtime on a graph exported once from the model's weights under "
+        "MEMOS_HOME/cache/embedding (torch is used when the model cannot be exported); torch = sentence-transformers"
+    )
+    query_cache_size: int = Field(
+        default=4096, ge=0, description="recent search queries whose embedding a process keeps (LRU); 0 = none"
+    )
 
     # Bad-input limits.
     max_content_chars: int = 32_000
