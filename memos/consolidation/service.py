@@ -13,6 +13,7 @@ written as an ADD of the new claim beside the old memory, and the decision recor
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -20,9 +21,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from memcube import schemas
-from memcube.models import DEFAULT_KEY_MAX_TRUST, ChatMessage, Cube, Job
+from memcube.models import DEFAULT_KEY_MAX_TRUST, ChatMessage, Cube, Job, Memory
 from memcube.repository import cubes as cubes_repo
 from memcube.repository import jobs as jobs_repo
+from memcube.repository import links as links_repo
 from memcube.repository import memories as memories_repo
 from memcube.repository import messages as messages_repo
 from memcube.repository import neighbours
@@ -45,6 +47,10 @@ log = logging.getLogger(__name__)
 
 ACTOR = "system:consolidation"
 DENSE_K = 8
+# Why a claim was added beside a memory instead of rewriting or retracting it (``conflict.why``).
+OTHER_TENANT = "another tenant's memory"
+OTHER_SPEAKER = "another speaker's memory"
+LESS_TRUSTED = "written with more trust"
 SPEAKER_K = 4  # nearest of the fact's speaker's own memories, beyond the cube's DENSE_K nearest
 LEXICAL_K = 5
 CANDIDATES_EF_SEARCH = 40  # HNSW beam for the 8 nearest of each fact (search uses 100 for its 50 candidates)
@@ -101,15 +107,44 @@ def _turns(messages: list[ChatMessage]) -> list[Turn]:
             for m in messages]
 
 
+def fact_trust(msg: ChatMessage, max_trust: float) -> float:
+    """A user's own words are trusted more than an assistant's or a tool's; never above the key's ceiling."""
+    return min(0.7 if msg.role.lower() in USER_ROLES else 0.5, max_trust)
+
+
+def memory_author(memory: Memory) -> str | None:
+    """Who said what a memory holds: its speaker (``role``, or ``metadata.speaker``), if it has one."""
+    speaker = memory.role or (memory.meta or {}).get("speaker")
+    return str(speaker) if speaker else None
+
+
+def no_authority(speaker: str | None, trust: float, target_content: str, target_author: str | None,
+                 target_trust: float) -> str | None:
+    """Why a fact may not rewrite or retract a memory of the same tenant, or None when it may.
+
+    Only its own speaker may correct what someone said (a poster chooses the speaker names it sends, so a
+    message as "Bob" that "Alice quit" must not retract Alice's job); a memory nobody is named as the
+    speaker of (an agent's note) only by the person it names. And only with at least the trust the memory
+    was written with (a tool's output does not overrule the user's own words)."""
+    mine = (speaker or "").strip().casefold()
+    if target_author is None:
+        if not mine or not re.search(rf"\b{re.escape(mine)}\b", target_content.casefold()):
+            return OTHER_SPEAKER
+    elif mine != target_author.strip().casefold():
+        return OTHER_SPEAKER
+    if trust + 1e-9 < target_trust:
+        return LESS_TRUSTED
+    return None
+
+
 def _provenance(job: Job, msg: ChatMessage, superseded: list[uuid.UUID], session_id: str | None,
                 max_trust: float) -> dict[str, Any]:
     """The actor is the key that posted the message (the speaker is a name in the message, which the
     poster chose: it stays in ``role`` and ``metadata.speaker``); trust is capped by that key's ceiling."""
-    user = msg.role.lower() in USER_ROLES
     return schemas.Provenance(
         source=schemas.SourceType.consolidation, actor=f"key:{job.key_id}" if job.key_id else ACTOR,
         message_ids=[msg.id], memory_ids=superseded, session_id=session_id,
-        trust=min(0.7 if user else 0.5, max_trust),
+        trust=fact_trust(msg, max_trust),
     ).model_dump(mode="json")
 
 
@@ -263,6 +298,9 @@ def apply_decisions(
     # Whose request created each target; not recorded (before attribution, or a system write): the owner's.
     creators = memories_repo.creator_tenants(session, list(heads))
     creator = {mid: creators.get(mid) or m.tenant_id for mid, m in heads.items()}
+    author = {mid: memory_author(m) for mid, m in heads.items()}
+    trusts = {mid: m.trust for mid, m in heads.items()}
+    texts = {mid: m.content for mid, m in heads.items()}
     ceilings = _trust_ceilings(session, list({j.id: j for j in job_of.values()}.values()))
     written: dict[int, uuid.UUID] = {}  # fact index -> memory it added or updated
     plan: list[tuple[Decision, Action, uuid.UUID | None, dict[str, Any]]] = []
@@ -280,16 +318,22 @@ def apply_decisions(
             action = Action.ADD if action is Action.UPDATE else Action.NOOP
         row: dict[str, Any] = {"fact": fact.text, "action": action.value, "reason": d.reason,
                                "message_id": str(msg.id), "target_id": str(target_id) if target_id else None}
-        if action in (Action.UPDATE, Action.DELETE) and target_id is not None and creator[target_id] != tenant:
-            # Another tenant's memory: keep it, and add this claim beside it (attributed to its own poster).
-            row["conflict"] = {"memory_id": str(target_id), "proposed": action.value,
-                               "created_by_tenant_id": str(creator[target_id])}
-            action = Action.ADD
-            row["action"] = action.value
+        trust = fact_trust(msg, ceilings[job_of[msg.id].id])
+        if action in (Action.UPDATE, Action.DELETE) and target_id is not None:
+            why = (OTHER_TENANT if creator[target_id] != tenant
+                   else no_authority(fact.speaker, trust, texts[target_id], author[target_id], trusts[target_id]))
+            if why is not None:
+                # Not this claim's to rewrite or retract: keep the memory, add the claim beside it (attributed
+                # to its own poster) and link it to the memory it disputes.
+                row["conflict"] = {"memory_id": str(target_id), "proposed": action.value, "why": why,
+                                   "created_by_tenant_id": str(creator[target_id])}
+                action = Action.ADD
+                row["action"] = action.value
         if action is Action.ADD:
             new_id = uuid.uuid4()
             status[new_id] = "active"
             creator[new_id] = tenant
+            author[new_id], trusts[new_id], texts[new_id] = fact.speaker, trust, fact.text
             written[d.fact_index] = new_id
             adds.append((len(plan), new_id))
             row["memory_id"] = str(new_id)
@@ -325,6 +369,13 @@ def apply_decisions(
                                           embeddings=vectors if have_all else None,
                                           extra=[{"id": new_id} for _, new_id in adds], cause=causes)
         heads.update((h.id, h) for h in new_heads)
+        disputes = [(new_id, plan[index][3]["conflict"]) for index, new_id in adds if "conflict" in plan[index][3]]
+        links_repo.upsert_links(session, [
+            {"tenant_id": cube.tenant_id, "cube_id": cube.id, "source_id": new_id,
+             "target_id": uuid.UUID(c["memory_id"]), "type": "contradicts", "strength": 1.0,
+             "reason": f"disputes it ({c['why']}): proposed {c['proposed']}, kept it",
+             "provenance": {"actor": ACTOR, "source": "consolidation"}}
+            for new_id, c in disputes])
 
     created = [new_id for _, new_id in adds]
     updated: list[uuid.UUID] = []
