@@ -112,10 +112,14 @@ def median(xs: Sequence[float]) -> float:
 # --- 1. time to first token ------------------------------------------------------------------------------
 
 
-# cold: evicted from the snapshot cache and its file dropped from the OS page cache (read from the disk);
-# page cache: evicted from the snapshot cache only (the blob file still in the OS page cache, as a recently
-# used file is on a server with free memory); warm: in the snapshot cache; full: no snapshot.
-MODES = ("cold", "page cache", "warm", "full")
+# cold: evicted from the snapshot cache and its file dropped from the OS page cache (read from the disk),
+# streamed in layer by layer while the prompt is prefilled (SnapshotCache.open, what the service does);
+# cold, read first: the same, but the whole snapshot read before the prefill starts (SnapshotCache.get: the
+# service's path before layer-wise loading, the same-run baseline for streaming); page cache: evicted from the
+# snapshot cache only (the blob file still in the OS page cache, as a recently used file is on a server with
+# free memory), streamed; warm: in the snapshot cache; full: no snapshot.
+MODES = ("cold", "cold, read first", "page cache", "warm", "full")
+LOADED = ("cold", "cold, read first", "page cache")
 
 
 @dataclass
@@ -123,7 +127,7 @@ class TTFTRow:
     model: str
     tokens: int
     ms: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in MODES})
-    load_ms: dict[str, list[float]] = field(default_factory=lambda: {"cold": [], "page cache": []})
+    load_ms: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in LOADED})
     bytes_per_token: float = 0.0
     file_bytes_per_token: float = 0.0
     same_first_token: bool = True
@@ -195,13 +199,15 @@ def _ttft_once(
         else:
             if mode != "warm":
                 cache.evict(sha)
-            if mode == "cold":
+            if mode.startswith("cold"):
                 drop_page_cache(cache.blobs.path(sha))
             t0 = time.perf_counter()
-            snap = cache.get(sha)
+            snap = cache.get(sha) if mode == "cold, read first" else cache.open(sha)
             get_ms = (time.perf_counter() - t0) * 1000
             r = backend.generate(lm, p_ids, prefix=snap, max_new_tokens=1)
             ms = get_ms + r.ttft_ms
+            if mode != "warm":
+                cache.get(sha)  # let a streamed read finish (and the cache keep it) before the next mode
             if record and mode in row.load_ms:
                 row.load_ms[mode].append(get_ms)
         if record:
@@ -213,7 +219,9 @@ def _ttft_once(
 def print_ttft(rows: list[TTFTRow], repeats: int) -> None:
     table = []
     for r in rows:
-        full, warm, page, cold = (r.median(m) for m in ("full", "warm", "page cache", "cold"))
+        full, warm, page, cold, first = (
+            r.median(m) for m in ("full", "warm", "page cache", "cold", "cold, read first")
+        )
         table.append(
             [
                 r.model,
@@ -222,10 +230,12 @@ def print_ttft(rows: list[TTFTRow], repeats: int) -> None:
                 warm,
                 page,
                 cold,
+                first,
                 median(r.load_ms["cold"]),
                 full / warm,
                 page / warm,
                 cold / warm,
+                first / warm,
                 r.bytes_per_token / 1024,
                 r.file_bytes_per_token / 1024,
                 "yes" if r.same_first_token else "NO",
@@ -233,7 +243,8 @@ def print_ttft(rows: list[TTFTRow], repeats: int) -> None:
         )
     print_table(
         f"Time to first token, median of {repeats} interleaved runs (ms). warm: snapshot in memory; page cache: "
-        "read from its blob file in the OS page cache; cold: read from the disk",
+        "streamed from its blob file in the OS page cache; cold: streamed from the disk, layer by layer during the "
+        "prefill; cold, read first: read whole from the disk, then the prefill (the baseline for streaming)",
         [
             "model",
             "prefix tokens",
@@ -241,10 +252,12 @@ def print_ttft(rows: list[TTFTRow], repeats: int) -> None:
             "warm",
             "page cache",
             "cold",
-            "cold: get",
+            "cold, read first",
+            "cold: open",
             "full/warm",
             "page/warm",
             "cold/warm",
+            "read first/warm",
             "KiB/token (mem)",
             "KiB/token (file)",
             "same 1st token",
@@ -253,14 +266,16 @@ def print_ttft(rows: list[TTFTRow], repeats: int) -> None:
     )
     for r in rows:
         if r.tokens == 2048:
-            full, warm, page, cold = (r.median(m) for m in ("full", "warm", "page cache", "cold"))
+            full, warm, page, cold, first = (
+                r.median(m) for m in ("full", "warm", "page cache", "cold", "cold, read first")
+            )
             verdict = {True: "met", False: "MISSED"}
             print(
                 f"  {r.model} @2,048: warm {full / warm:.1f}x faster than full prefill (target >= "
                 f"{TARGET_WARM_SPEEDUP:.0f}x: {verdict[full / warm >= TARGET_WARM_SPEEDUP]}); cold/warm "
-                f"{cold / warm:.2f} from the disk, {page / warm:.2f} from the page cache (target <= "
-                f"{TARGET_COLD_OVER_WARM}: {verdict[cold / warm <= TARGET_COLD_OVER_WARM]} / "
-                f"{verdict[page / warm <= TARGET_COLD_OVER_WARM]})"
+                f"{cold / warm:.2f} streamed from the disk ({first / warm:.2f} read first), {page / warm:.2f} from "
+                f"the page cache (target <= {TARGET_COLD_OVER_WARM}: {verdict[cold / warm <= TARGET_COLD_OVER_WARM]}"
+                f" / {verdict[page / warm <= TARGET_COLD_OVER_WARM]})"
             )
 
 

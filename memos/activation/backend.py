@@ -3,7 +3,9 @@
 ``TransformersBackend`` runs greedy decoding with transformers on the model's device (CPU, or CUDA: the same
 code; tensors are created on ``lm.device``). Only the prompt is prefilled; the snapshot's keys and values
 enter through a fresh ``DynamicCache`` (``memos.activation.kv.to_cache``), so the stored snapshot never
-changes and concurrent requests never share a cache.
+changes and concurrent requests never share a cache. A prefix still being read from disk (a
+``StreamedSnapshot``) enters layer by layer: the prompt's prefill at layer ``i`` waits for that layer only
+(``memos.activation.stream``).
 
 Another engine can serve the same snapshots behind ``GenerationBackend``: a snapshot is plain per-layer
 key/value tensors ``[1, kv_heads, T, head_dim]`` with its token ids and the model fingerprint, which is
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from memos.activation.kv import KVSnapshot, check_compatible, to_cache
+from memos.activation.stream import StreamedSnapshot, streamed_cache
 from memos.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -41,17 +44,20 @@ class GenerationResult:
     cached_tokens: int  # tokens whose keys and values came from the snapshot
 
 
+Prefix = KVSnapshot | StreamedSnapshot  # a snapshot in memory, or one whose layers are still being read
+
+
 class GenerationBackend(Protocol):
     """Greedy generation after an optional snapshot prefix."""
 
     name: str
 
     def generate(
-        self, lm: LoadedModel, prompt_ids: list[int], *, prefix: KVSnapshot | None = None, max_new_tokens: int = 32
+        self, lm: LoadedModel, prompt_ids: list[int], *, prefix: Prefix | None = None, max_new_tokens: int = 32
     ) -> GenerationResult: ...
 
     def stream(
-        self, lm: LoadedModel, prompt_ids: list[int], *, prefix: KVSnapshot | None = None, max_new_tokens: int = 32
+        self, lm: LoadedModel, prompt_ids: list[int], *, prefix: Prefix | None = None, max_new_tokens: int = 32
     ) -> GenerationStream: ...
 
 
@@ -120,13 +126,13 @@ class TransformersBackend:
     name = "transformers"
 
     def generate(
-        self, lm: LoadedModel, prompt_ids: list[int], *, prefix: KVSnapshot | None = None, max_new_tokens: int = 32
+        self, lm: LoadedModel, prompt_ids: list[int], *, prefix: Prefix | None = None, max_new_tokens: int = 32
     ) -> GenerationResult:
         """Generate up to ``max_new_tokens`` after ``prefix`` (its keys and values) and ``prompt_ids``."""
         return self.stream(lm, prompt_ids, prefix=prefix, max_new_tokens=max_new_tokens).collect()
 
     def stream(
-        self, lm: LoadedModel, prompt_ids: list[int], *, prefix: KVSnapshot | None = None, max_new_tokens: int = 32
+        self, lm: LoadedModel, prompt_ids: list[int], *, prefix: Prefix | None = None, max_new_tokens: int = 32
     ) -> GenerationStream:
         """Like ``generate``, text piece by piece. Checks (fingerprint, lengths) run now, not on first read."""
         if max_new_tokens < 1:
@@ -142,7 +148,7 @@ class TransformersBackend:
         return GenerationStream(lm, self._steps(lm, list(prompt_ids), prefix, max_new_tokens, timing), timing)
 
     def _steps(
-        self, lm: LoadedModel, prompt_ids: list[int], prefix: KVSnapshot | None, max_new_tokens: int, timing: _Timing
+        self, lm: LoadedModel, prompt_ids: list[int], prefix: Prefix | None, max_new_tokens: int, timing: _Timing
     ) -> Iterator[int]:
         timing.start = time.perf_counter()
         cache, feed, cached = self._start(lm, prompt_ids, prefix)
@@ -159,13 +165,17 @@ class TransformersBackend:
 
     @staticmethod
     def _start(
-        lm: LoadedModel, prompt_ids: list[int], prefix: KVSnapshot | None
+        lm: LoadedModel, prompt_ids: list[int], prefix: Prefix | None
     ) -> tuple[DynamicCache, list[int], int]:
         """The cache to start from, the ids to prefill, and how many positions the cache already holds."""
         from transformers import DynamicCache
 
         if prefix is None:
             return DynamicCache(config=lm.model.config), prompt_ids, 0
+        if isinstance(prefix, StreamedSnapshot):
+            if prompt_ids:
+                return streamed_cache(prefix, lm), prompt_ids, prefix.n_tokens
+            prefix = prefix.snapshot()  # no prompt: cropping below needs the layers anyway
         cache = to_cache(prefix, lm)
         if prompt_ids:
             return cache, prompt_ids, prefix.n_tokens

@@ -1,9 +1,10 @@
 """Snapshots kept in memory under a byte budget, loaded from the blob store on a miss.
 
 This is the one place snapshots move between disk and memory, so the tier scheduler can drive it: ``get``
-promotes (disk -> memory), ``evict`` demotes, ``resident`` reports what is held and its size. Within the
-budget the least recently used snapshot goes first. A snapshot larger than the whole budget is served but
-not kept.
+promotes (disk -> memory), ``open`` promotes too but hands out a ``StreamedSnapshot`` at once, whose layers
+arrive while the caller's prefill runs (``memos.activation.stream``), ``evict`` demotes, ``resident`` reports
+what is held and its size. Within the budget the least recently used snapshot goes first. A snapshot larger
+than the whole budget is served but not kept.
 
 Snapshots handed out are shared between callers and must not be modified; generation never does, since it
 works on a copy (``memos.activation.kv.to_cache``). One instance per process, on the app or worker state.
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 
 from memcube.blobs import BlobStore
 from memos.activation.errors import SnapshotNotFound
-from memos.activation.kv import KVSnapshot, deserialize_file
+from memos.activation.kv import KVSnapshot
+from memos.activation.stream import StreamedSnapshot
 
 
 @dataclass
@@ -43,34 +45,54 @@ class SnapshotCache:
         self._bytes = 0
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
+        self._streams: dict[str, StreamedSnapshot] = {}  # being read from disk
 
     def get(self, sha256: str) -> KVSnapshot:
         """The snapshot stored as blob ``sha256``: from memory (warm) or read from disk (cold) and kept.
         ``SnapshotNotFound`` if the blob is missing; ``InvalidSnapshot`` if it is not a snapshot."""
+        got = self.open(sha256)
+        return got if isinstance(got, KVSnapshot) else got.snapshot()
+
+    def open(self, sha256: str) -> KVSnapshot | StreamedSnapshot:
+        """The snapshot from memory, or, on a miss, a ``StreamedSnapshot`` whose layers a background thread is
+        reading from disk (kept here once complete). Requests for a snapshot being read share that read.
+        ``SnapshotNotFound`` if the blob is missing; ``InvalidSnapshot`` if its header is not a snapshot's
+        (a file that breaks off later fails whoever waits for the missing layers)."""
         with self._lock:
-            if (snap := self._touch(sha256)) is not None:
+            if (found := self._touch(sha256) or self._streams.get(sha256)) is not None:
                 self.stats.hits += 1
-                return snap
+                return found
             gate = self._loading.setdefault(sha256, threading.Lock())
         with gate:  # two requests for one cold snapshot read it once
             with self._lock:
-                if (snap := self._touch(sha256)) is not None:
+                if (found := self._touch(sha256) or self._streams.get(sha256)) is not None:
                     self.stats.hits += 1
-                    return snap
+                    return found
                 self.stats.misses += 1
             try:
                 path = self.blobs.path(sha256)
-                if not path.is_file():
-                    raise SnapshotNotFound(f"no snapshot blob {sha256}")
-                snap, _ = deserialize_file(str(path))
-                snap = snap.to(self.device)
-                self.put(sha256, snap)
+                try:
+                    stream = StreamedSnapshot(str(path), device=self.device,
+                                              on_done=lambda snap: self._finished(sha256, stream, snap))
+                except FileNotFoundError:
+                    raise SnapshotNotFound(f"no snapshot blob {sha256}") from None
                 with self._lock:
-                    self.stats.bytes_loaded += snap.nbytes
-                return snap
+                    self._streams[sha256] = stream
+                return stream.start()
             finally:
                 with self._lock:
                     self._loading.pop(sha256, None)
+
+    def _finished(self, sha256: str, stream: StreamedSnapshot, snap: KVSnapshot | None) -> None:
+        """Called by a stream's reader thread: keep the snapshot unless it was evicted meanwhile."""
+        with self._lock:
+            if self._streams.get(sha256) is not stream:
+                return
+            del self._streams[sha256]
+            if snap is not None:
+                self.stats.bytes_loaded += snap.nbytes
+        if snap is not None:
+            self.put(sha256, snap)
 
     def put(self, sha256: str, snap: KVSnapshot) -> None:
         """Hold ``snap`` as blob ``sha256`` (e.g. right after creating it), evicting others to fit."""
@@ -90,8 +112,9 @@ class SnapshotCache:
                 self.stats.evictions += 1
 
     def evict(self, sha256: str) -> None:
-        """Drop the snapshot from memory (its blob stays on disk)."""
+        """Drop the snapshot from memory (its blob stays on disk); one being read is not kept when done."""
         with self._lock:
+            self._streams.pop(sha256, None)
             dropped = self._held.pop(sha256, None)
             if dropped is not None:
                 self._bytes -= dropped.nbytes

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from memcube import schemas
-from memos.activation.backend import GenerationResult, GenerationStream
+from memos.activation.backend import GenerationResult, GenerationStream, Prefix
 from memos.activation.compose import compose
 from memos.activation.errors import FingerprintMismatch
 from memos.activation.models import LoadedModel
@@ -122,17 +122,19 @@ def start(runtime: ActivationRuntime, body: schemas.GenerateRequest, refs: Seque
     lm = runtime.registry.load(body.model)
     for ref in refs:
         _check_fingerprint(ref, lm, body.model)
-    prefix = None
+    prefix: Prefix | None = None
     compose_ms = recomputed = None
     ratio = body.recompute_ratio if body.recompute_ratio is not None else schemas.DEFAULT_RECOMPUTE_RATIO
     if len(refs) == 1:
-        prefix = runtime.cache.get(refs[0].sha256)
+        # a cold snapshot streams in layer by layer while the prompt is prefilled (memos.activation.stream)
+        prefix = runtime.cache.open(refs[0].sha256)
     elif refs:
         began = time.perf_counter()
         # compose copies what it takes: the cache's shared snapshots are never modified.
-        prefix = compose(lm, [runtime.cache.get(r.sha256) for r in refs], recompute_ratio=ratio)
+        composed = compose(lm, [runtime.cache.get(r.sha256) for r in refs], recompute_ratio=ratio)
         compose_ms = (time.perf_counter() - began) * 1000
-        recomputed = int(prefix.meta["composed"]["recomputed"])
+        recomputed = int(composed.meta["composed"]["recomputed"])
+        prefix = composed
     ids = prompt_ids(lm, body.prompt, after_prefix=prefix is not None)
     stream = runtime.backend.stream(lm, ids, prefix=prefix, max_new_tokens=body.max_new_tokens)
     one = refs[0] if len(refs) == 1 else None

@@ -4,11 +4,16 @@ A snapshot is immutable by contract: ``to_cache`` hands out a fresh ``DynamicCac
 grow and crop, and the snapshot's own tensors never change. It carries the fingerprint of the model that
 computed it; ``to_cache`` and ``prefill(past=...)`` refuse a snapshot made by any other model.
 
-On disk a snapshot is one safetensors file (``serialize``): tensors ``k.{layer}``/``v.{layer}`` of shape
-``[1, kv_heads, tokens, head_dim]`` and ``token_ids`` (int64), plus one metadata entry ``memos.kv`` holding
-canonical JSON (format, model, fingerprint, dtype, n_tokens, n_layers). One entry rather than one per field
-because safetensors writes its metadata map in hash order: with several keys the same snapshot would get
-different bytes, hence a different content address, in each process.
+On disk a snapshot is one safetensors file (``serialize``): tensors ``{layer:04d}.k``/``{layer:04d}.v`` of
+shape ``[1, kv_heads, tokens, head_dim]`` and ``token_ids`` (int64), plus one metadata entry ``memos.kv``
+holding canonical JSON (format, model, fingerprint, dtype, n_tokens, n_layers). One entry rather than one per
+field because safetensors writes its metadata map in hash order: with several keys the same snapshot would
+get different bytes, hence a different content address, in each process.
+
+Format ``memos.kv/2`` names the tensors so that safetensors (which lays data out by dtype, then by name)
+stores them in layer order, each layer's keys then values: a reader that streams the file front to back
+(``memos.activation.stream``) gets layer 0 first, and reads sequentially. ``memos.kv/1`` (``k.{layer}`` /
+``v.{layer}``: every key before every value, layers in string order 0, 1, 10, 11, ..., 2) is still read.
 """
 
 from __future__ import annotations
@@ -25,9 +30,18 @@ if TYPE_CHECKING:
     from transformers import DynamicCache
 
     from memos.activation.models import LoadedModel
+    from memos.activation.stream import StreamedSnapshot
 
-FORMAT = "memos.kv/1"
+FORMAT = "memos.kv/2"  # what serialize writes
+FORMAT_V1 = "memos.kv/1"  # still read: blobs stored before layer-ordered names
 METADATA_KEY = "memos.kv"
+
+
+def tensor_names(fmt: str, layer: int) -> tuple[str, str]:
+    """The names of layer ``layer``'s key and value tensors in a snapshot of format ``fmt``."""
+    if fmt == FORMAT_V1:
+        return f"k.{layer}", f"v.{layer}"
+    return f"{layer:04d}.k", f"{layer:04d}.v"
 
 
 @dataclass
@@ -52,6 +66,10 @@ class KVSnapshot:
         return sum(t.numel() * t.element_size() for t in (*self.keys, *self.values))
 
     @property
+    def n_layers(self) -> int:
+        return len(self.keys)
+
+    @property
     def dtype(self) -> str:
         return str(self.keys[0].dtype).removeprefix("torch.") if self.keys else ""
 
@@ -73,7 +91,7 @@ class KVSnapshot:
         )
 
 
-def check_compatible(snap: KVSnapshot, lm: LoadedModel) -> None:
+def check_compatible(snap: KVSnapshot | StreamedSnapshot, lm: LoadedModel) -> None:
     """``FingerprintMismatch`` unless ``snap`` was computed by this very model (same weights, config and
     tokenizer, same dtype)."""
     if snap.fingerprint != lm.fingerprint:
@@ -86,8 +104,8 @@ def check_compatible(snap: KVSnapshot, lm: LoadedModel) -> None:
                 "model": lm.name,
             },
         )
-    if len(snap.keys) != lm.n_layers or len(snap.values) != lm.n_layers:
-        raise InvalidSnapshot(f"the snapshot has {len(snap.keys)} layers, {lm.name!r} has {lm.n_layers}")
+    if snap.n_layers != lm.n_layers:
+        raise InvalidSnapshot(f"the snapshot has {snap.n_layers} layers, {lm.name!r} has {lm.n_layers}")
 
 
 def to_cache(snap: KVSnapshot, lm: LoadedModel) -> DynamicCache:
@@ -158,8 +176,9 @@ def serialize(snap: KVSnapshot, *, model: str, fingerprint: str) -> bytes:
         raise InvalidSnapshot("a snapshot needs keys and values for every layer")
     tensors: dict[str, torch.Tensor] = {"token_ids": torch.tensor(snap.token_ids, dtype=torch.int64)}
     for i, (k, v) in enumerate(zip(snap.keys, snap.values, strict=True)):
-        tensors[f"k.{i}"] = k.detach().to("cpu").contiguous()
-        tensors[f"v.{i}"] = v.detach().to("cpu").contiguous()
+        k_name, v_name = tensor_names(FORMAT, i)
+        tensors[k_name] = k.detach().to("cpu").contiguous()
+        tensors[v_name] = v.detach().to("cpu").contiguous()
     meta = {
         "format": FORMAT,
         "model": model,
@@ -206,12 +225,30 @@ def _header_metadata(data: bytes) -> dict[str, str]:
     return dict(header.get("__metadata__") or {})
 
 
-def _assemble(tensors: dict[str, torch.Tensor], header: dict[str, str]) -> tuple[KVSnapshot, dict[str, str]]:
+@dataclass(frozen=True)
+class Header:
+    """What a snapshot file's ``memos.kv`` metadata says."""
+
+    format: str
+    n_layers: int
+    n_tokens: int
+    fingerprint: str
+    model: str
+    extra: dict[str, Any]
+    flat: dict[str, str]  # every field, values as strings
+
+    def names(self, layer: int) -> tuple[str, str]:
+        return tensor_names(self.format, layer)
+
+
+def parse_header(header: dict[str, str]) -> Header:
+    """The ``memos.kv`` metadata of a safetensors header map; ``InvalidSnapshot`` unless it is a snapshot's
+    in a format this version reads."""
     try:
         meta = json.loads(header[METADATA_KEY])
     except (KeyError, json.JSONDecodeError) as exc:
         raise InvalidSnapshot("no memos.kv metadata: not a KV snapshot") from exc
-    if meta.get("format") != FORMAT:
+    if meta.get("format") not in (FORMAT, FORMAT_V1):
         raise InvalidSnapshot(f"unknown snapshot format {meta.get('format')!r}, expected {FORMAT}")
     try:
         n_layers, n_tokens = int(meta["n_layers"]), int(meta["n_tokens"])
@@ -220,22 +257,23 @@ def _assemble(tensors: dict[str, torch.Tensor], header: dict[str, str]) -> tuple
         raise InvalidSnapshot(f"incomplete snapshot metadata: {exc!r}") from exc
     if n_layers < 1:
         raise InvalidSnapshot("a snapshot has at least one layer")
+    flat = {k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in meta.items()}
+    return Header(str(meta["format"]), n_layers, n_tokens, fingerprint, model, dict(meta.get("extra") or {}), flat)
+
+
+def _assemble(tensors: dict[str, torch.Tensor], header: dict[str, str]) -> tuple[KVSnapshot, dict[str, str]]:
+    h = parse_header(header)
     try:
-        keys = [tensors[f"k.{i}"] for i in range(n_layers)]
-        values = [tensors[f"v.{i}"] for i in range(n_layers)]
+        names = [h.names(i) for i in range(h.n_layers)]
+        keys = [tensors[k] for k, _ in names]
+        values = [tensors[v] for _, v in names]
         token_ids = [int(t) for t in tensors["token_ids"].tolist()]
     except KeyError as exc:
         raise InvalidSnapshot(f"the snapshot lacks tensor {exc}") from exc
     shapes = {tuple(t.shape) for t in (*keys, *values)}
-    if len(token_ids) != n_tokens or any(len(s) != 4 or s[2] != n_tokens for s in shapes):
-        raise InvalidSnapshot(f"inconsistent snapshot: {n_tokens} tokens, tensor shapes {sorted(shapes)}")
+    if len(token_ids) != h.n_tokens or any(len(s) != 4 or s[2] != h.n_tokens for s in shapes):
+        raise InvalidSnapshot(f"inconsistent snapshot: {h.n_tokens} tokens, tensor shapes {sorted(shapes)}")
     snap = KVSnapshot(
-        token_ids=token_ids,
-        keys=keys,
-        values=values,
-        fingerprint=fingerprint,
-        model=model,
-        meta=dict(meta.get("extra") or {}),
+        token_ids=token_ids, keys=keys, values=values, fingerprint=h.fingerprint, model=h.model, meta=h.extra
     )
-    flat = {k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in meta.items()}
-    return snap, flat
+    return snap, h.flat

@@ -12,7 +12,16 @@ from safetensors.torch import save
 
 from memos.activation.backend import TransformersBackend
 from memos.activation.errors import FingerprintMismatch, InvalidSnapshot
-from memos.activation.kv import METADATA_KEY, KVSnapshot, deserialize, prefill, serialize, to_cache
+from memos.activation.kv import (
+    FORMAT,
+    METADATA_KEY,
+    KVSnapshot,
+    deserialize,
+    prefill,
+    serialize,
+    tensor_names,
+    to_cache,
+)
 from memos.activation.models import LoadedModel, fingerprint
 from memos.errors import InvalidInput
 
@@ -47,7 +56,7 @@ def test_serialization_round_trips_and_is_deterministic(tiny: LoadedModel, snap:
     assert meta["fingerprint"] == tiny.fingerprint
     assert meta["dtype"] == "float32"
     assert meta["n_tokens"] == str(snap.n_tokens)
-    assert meta["format"] == "memos.kv/1"
+    assert meta["format"] == FORMAT == "memos.kv/2"
 
 
 def test_extras_survive_serialization(tiny: LoadedModel, snap: KVSnapshot) -> None:
@@ -65,7 +74,8 @@ def test_bytes_that_are_no_snapshot_are_rejected(tiny: LoadedModel, snap: KVSnap
     tensors = {name: t for name, t in zip(["token_ids"], [torch.tensor(snap.token_ids[:-1])], strict=True)}
     meta = json.loads(json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])["__metadata__"][METADATA_KEY])
     for i, (k, v) in enumerate(zip(snap.keys, snap.values, strict=True)):
-        tensors[f"k.{i}"], tensors[f"v.{i}"] = k, v
+        k_name, v_name = tensor_names(FORMAT, i)
+        tensors[k_name], tensors[v_name] = k, v
     with pytest.raises(InvalidSnapshot, match="inconsistent"):
         deserialize(save(tensors, metadata={METADATA_KEY: json.dumps(meta)}))
     del meta["fingerprint"]
