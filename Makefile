@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test pytest lint typecheck bench migrate install clean-data
+.PHONY: run test pytest lint typecheck bench bench-million migrate install clean-data
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -39,6 +39,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest_search.py --sizes 10000
 	$(BIN)/python bench/locomo.py
 	$(BIN)/python bench/consolidation.py
+
+bench-million: $(STAMP)  # ~30 min: 10k through the API, then 1M bulk-loaded (bench/_bulkload.py), same run
+	$(BIN)/python bench/ingest_search.py --sizes 10000,1000000 --real 10000
 
 clean-data:
 	rm -rf .memos

@@ -38,29 +38,10 @@ class LexemeStats:
     df: dict[str, int]  # query lexeme -> document frequency in the cube (0 = absent)
 
 
-_STATS_SQL = """
-    SELECT q.lexeme, coalesce(l.df, 0), s.docs, s.total_len{speakers}
-    FROM (SELECT 1) AS one
-    LEFT JOIN cube_text_stats s ON s.cube_id = :cube
-    LEFT JOIN (SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', :q))) AS q ON true
-    LEFT JOIN cube_lexemes l ON l.cube_id = :cube AND l.lexeme = q.lexeme
-"""
-_SPEAKERS_COL = ", (SELECT array_agg(r.role ORDER BY r.role) FROM cube_roles r WHERE r.cube_id = :cube AND r.n > 0)"
-
-
 def _lexeme_stats(rows: Sequence[Any]) -> LexemeStats:
     docs = int(rows[0][2] or 0) if rows else 0
     total = int(rows[0][3] or 0) if rows else 0
     return LexemeStats(docs, (total / docs) if docs else 1.0, {r[0]: int(r[1]) for r in rows if r[0] is not None})
-
-
-def speakers_and_lexeme_stats(session: Session, cube_id: uuid.UUID, query: str) -> tuple[list[str], LexemeStats]:
-    """The distinct speakers (roles) of the cube's memories and the query's lexeme statistics (as
-    :func:`lexeme_stats_many`) in one round trip."""
-    rows = session.execute(
-        text(_STATS_SQL.format(speakers=_SPEAKERS_COL)), {"q": query, "cube": cube_id}
-    ).all()
-    return list(rows[0][4] or []), _lexeme_stats(rows)
 
 
 def lexeme_stats_many(session: Session, cube_id: uuid.UUID, queries: Sequence[str]) -> list[LexemeStats]:
@@ -132,13 +113,64 @@ def _filter_sql(session: Session, flt: MemoryFilter) -> tuple[str, dict[str, Any
 # Parameters use the driver's paramstyle; a literal % would have to be doubled. Rows are fetched by id through
 # LATERAL (... OFFSET 0): a primary-key probe per row whatever the statistics say (right after a bulk load,
 # before autovacuum has analysed the table, the planner hashed whole-cube scans instead: 4 ms each at 2k).
+#
+# The query's BM25 inputs are computed in the same statement (one round trip fewer than reading the statistics
+# first): the query's lexemes with their document frequencies, N and avgdl (``cube_lexemes``,
+# ``cube_text_stats``), the cube's speakers, then idf with common-term pruning and the lexical match terms,
+# the same rules as ``memos.retrieval.service.bm25_idf`` / ``match_terms`` (ties broken by lexeme in code-point
+# order there and here), every float computed in double precision in the same order as there, so the scores
+# equal the two-step path's (tests/retrieval/test_candidate_statement.py).
+_STATS = r"""
+qlx AS MATERIALIZED (
+  SELECT DISTINCT t.lexeme FROM unnest(tsvector_to_array(to_tsvector('english', %(c_q)s))) AS t(lexeme)
+),
+st AS MATERIALIZED (
+  SELECT coalesce(s.docs, 0) AS docs, coalesce(s.total_len, 0) AS total_len,
+    (SELECT array_agg(r.role ORDER BY r.role) FROM cube_roles r WHERE r.cube_id = %(c_cube)s AND r.n > 0) AS speakers
+  FROM (SELECT 1) AS one LEFT JOIN cube_text_stats s ON s.cube_id = %(c_cube)s
+),
+dfs AS MATERIALIZED (
+  SELECT q.lexeme, coalesce(l.df, 0) AS df
+  FROM qlx q LEFT JOIN cube_lexemes l ON l.cube_id = %(c_cube)s AND l.lexeme = q.lexeme
+),
+present AS (
+  SELECT d.lexeme, d.df,
+    st.docs < %(c_prune_min)s OR d.df <= CAST(%(c_ratio)s AS double precision) * st.docs AS ok
+  FROM dfs d, st WHERE d.df > 0 AND st.docs > 0
+),
+kept AS MATERIALIZED (
+  SELECT lexeme, df FROM present WHERE ok
+  UNION ALL
+  (SELECT lexeme, df FROM present WHERE NOT EXISTS (SELECT 1 FROM present WHERE ok)
+   ORDER BY df, lexeme COLLATE "C" LIMIT 1)
+),
+ranked AS (
+  SELECT k.lexeme,
+    ln(1 + (CAST(st.docs - k.df AS double precision) + CAST(0.5 AS double precision))
+           / (CAST(k.df AS double precision) + CAST(0.5 AS double precision))) AS idf,
+    st.docs < %(c_prune_min)s
+      OR row_number() OVER w = 1 OR sum(k.df) OVER (w ROWS UNBOUNDED PRECEDING) <= %(c_budget)s AS matched,
+    row_number() OVER w AS rk
+  FROM kept k, st
+  WINDOW w AS (ORDER BY k.df, k.lexeme COLLATE "C")
+),
+terms AS MATERIALIZED (
+  SELECT array_agg(lexeme ORDER BY rk) AS lexemes, array_agg(idf ORDER BY rk) AS idfs,
+    array_agg(lexeme ORDER BY rk) FILTER (WHERE matched) AS matched,
+    string_agg('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''', ' | ' ORDER BY rk)
+      FILTER (WHERE matched) AS tsq,
+    (SELECT CASE WHEN docs > 0 THEN greatest(CAST(total_len AS double precision) / docs, 1e-9) ELSE 1.0 END
+     FROM st) AS avgdl
+  FROM ranked
+),"""
 _LEX = """
 lex AS MATERIALIZED (
   SELECT lm.memory_id AS id, lm.score
-  FROM memos_lexical_matches(
-      CAST(%(c_cubes)s AS uuid[]), to_tsquery('simple', %(c_tsq)s), CAST(%(c_lx)s AS text[]),
-      CAST(%(c_idf)s AS double precision[]), CAST(%(c_st)s AS text[]), CAST(%(c_avgdl)s AS double precision),
-      CAST(%(c_k1)s AS double precision), CAST(%(c_b)s AS double precision), CAST(%(c_inner)s AS integer)) AS lm
+  FROM (SELECT * FROM terms WHERE tsq IS NOT NULL) AS t
+  CROSS JOIN LATERAL memos_lexical_matches(
+      CAST(%(c_cubes)s AS uuid[]), to_tsquery('simple', t.tsq), t.lexemes, t.idfs, CAST(%(c_st)s AS text[]),
+      t.avgdl, CAST(%(c_k1)s AS double precision), CAST(%(c_b)s AS double precision),
+      CAST(%(c_inner)s AS integer)) AS lm
   -- One primary-key probe per match (OFFSET 0 keeps the planner from hashing the whole cube instead).
   CROSS JOIN LATERAL (SELECT 1 FROM memories WHERE memories.id = lm.memory_id AND {flt} OFFSET 0) AS ok
   ORDER BY lm.score DESC
@@ -162,80 +194,108 @@ x AS (
   SELECT id FROM nb
   UNION SELECT prev_id FROM nb WHERE prev_id IS NOT NULL
   UNION SELECT next_id FROM nb WHERE next_id IS NOT NULL
+),
+res AS (
+  SELECT m.id, nb.id IS NOT NULL AS is_candidate, m.session_id, m.created_at, m.role, m.content, m.event_time,
+         m.metadata ? 'dates' AS has_dates, nb.prev_id, nb.next_id, {dense} AS dense,
+         coalesce(lex.score, 0) AS lexical
+  FROM x CROSS JOIN LATERAL (SELECT * FROM memories WHERE memories.id = x.id OFFSET 0) AS m
+  LEFT JOIN nb ON nb.id = x.id
+  LEFT JOIN lex ON lex.id = x.id
 )
-SELECT m.id, nb.id IS NOT NULL, m.session_id, m.created_at, m.role, m.content, m.event_time,
-       m.metadata ? 'dates', nb.prev_id, nb.next_id, {dense}, {lex}
-FROM x CROSS JOIN LATERAL (SELECT * FROM memories WHERE memories.id = x.id OFFSET 0) AS m
-LEFT JOIN nb ON nb.id = x.id
-{lex_join}"""
+-- The statistics on every row (a few values), and alone on one row when there is no candidate.
+SELECT st.docs, st.total_len, st.speakers, (SELECT array_agg(lexeme) FROM dfs) AS lexemes,
+       (SELECT array_agg(df) FROM dfs) AS dfs, terms.lexemes AS kept, terms.idfs, terms.matched, res.*
+FROM st CROSS JOIN terms LEFT JOIN res ON true"""
 _NEIGHBOUR = """(SELECT p.id FROM memories p
       WHERE p.cube_id = m.cube_id AND p.session_id = m.session_id AND p.created_at {op} m.created_at
         AND p.status = ANY(CAST(%(c_live)s AS text[]))
       ORDER BY p.created_at {order} LIMIT 1)"""
 
 
+@dataclass(frozen=True)
+class Bm25:
+    """How lexical candidates are found and scored (the rules are ``memos.retrieval.service``'s)."""
+
+    k1: float
+    b: float
+    max_df_ratio: float  # in cubes of ``prune_min_docs`` or more, terms in more of the memories are dropped
+    prune_min_docs: int
+    match_budget: int  # a large cube's lexical candidates: matches of its rarest terms up to this many rows
+    n_lexical: int  # lexical candidates
+    lexical_fetch: int  # best lexical matches scored (so that neighbours get their lexical score too)
+
+
+@dataclass(frozen=True)
+class CandidateSet:
+    """The candidate statement's answer: the cube's speakers, the query's lexeme statistics, the BM25 terms
+    it used (idf of the kept lexemes, the lexemes whose matches became candidates), the rows."""
+
+    speakers: list[str]
+    stats: LexemeStats
+    idf: dict[str, float]
+    match: list[str]
+    rows: list[Candidate]
+
+
 def candidates(
     session: Session,
     flt: MemoryFilter,
     *,
+    cube_id: uuid.UUID,
+    query: str,
     vector: Sequence[float] | None,
-    idf: dict[str, float],
-    avg_len: float,
-    k1: float,
-    b: float,
+    bm25: Bm25,
     n_dense: int,
-    match: Sequence[str] | None = None,
-    n_lexical: int,
-    lexical_fetch: int,
     neighbours: bool = True,
-) -> list[Candidate]:
-    """One statement: dense top ``n_dense`` (HNSW) and BM25 top ``n_lexical`` under the filter, their union,
-    and (``neighbours``) the previous and next memory of each candidate's session, every row with its dense
-    similarity and BM25 score (0 when outside the ``lexical_fetch`` best lexical matches). Lexical candidates
-    are the memories containing one of ``match`` (default: every ``idf`` term), scored with every ``idf`` term;
-    they come only from ``flt.cube_ids`` (an empty list means no lexical candidates, not every cube).
+) -> CandidateSet:
+    """One statement: the query's BM25 statistics in ``cube_id`` and the cube's speakers; dense top
+    ``n_dense`` (HNSW; none when ``vector`` is None) and BM25 top ``bm25.n_lexical`` under the filter, their
+    union, and (``neighbours``) the previous and next memory of each candidate's session, every row with its
+    dense similarity and BM25 score (0 when outside the ``bm25.lexical_fetch`` best lexical matches).
+    Lexical candidates contain one of the match terms and are scored with every kept term; they come only
+    from ``flt.cube_ids`` (an empty list means no lexical candidates, not every cube).
 
     The BM25 matching runs in ``memos_lexical_matches`` (SECURITY DEFINER, checks cube access itself, see
     migration 2026-11-24-1200) so the GIN index on ``tsv`` is usable under row-level security; its rows are
     joined back to ``memories`` under RLS, which also applies the filter's other conditions."""
-    if not idf and vector is None:
-        return []
     flt_sql, params = _filter_sql(session, flt)
-    ctes: list[str] = []
-    parts: list[str] = []
-    if idf:
-        lexemes = list(idf)
-        matched = [x for x in (match if match is not None else lexemes) if x in idf] or lexemes
-        ctes.append(_LEX.format(flt=flt_sql))
-        parts.append("SELECT id FROM (SELECT id FROM lex ORDER BY score DESC LIMIT %(c_n_lex)s) AS lt")
-        params.update(
-            c_cubes=list(flt.cube_ids), c_tsq=or_tsquery(matched), c_lx=lexemes, c_idf=[idf[x] for x in lexemes],
-            c_st=list(flt.statuses), c_avgdl=max(avg_len, 1e-9), c_k1=k1, c_b=b,
-            # Only cube and status are applied inside; with any other condition it returns every match.
-            c_inner=None if _has_extra_conditions(flt) else lexical_fetch,
-            c_lex_fetch=lexical_fetch, c_n_lex=n_lexical,
-        )
+    ctes = [_STATS, _LEX.format(flt=flt_sql)]
+    parts = ["SELECT id FROM (SELECT id FROM lex ORDER BY score DESC LIMIT %(c_n_lex)s) AS lt"]
+    params.update(
+        c_q=query, c_cube=cube_id, c_prune_min=bm25.prune_min_docs, c_ratio=bm25.max_df_ratio,
+        c_budget=bm25.match_budget, c_cubes=list(flt.cube_ids), c_st=list(flt.statuses), c_k1=bm25.k1,
+        c_b=bm25.b,
+        # Only cube and status are applied inside; with any other condition it returns every match.
+        c_inner=None if _has_extra_conditions(flt) else bm25.lexical_fetch,
+        c_lex_fetch=bm25.lexical_fetch, c_n_lex=bm25.n_lexical,
+    )
     if vector is not None:
-        ctes.append(_DENSE.format(flt=flt_sql))
+        ctes.append("," + _DENSE.format(flt=flt_sql))
         parts.append("SELECT id FROM dn")
         params.update(c_qv=vector_literal(vector), c_n_dense=n_dense)
-    ctes.append(f"\ncand AS ({' UNION '.join(parts)})")
+    ctes.append(f",\ncand AS ({' UNION '.join(parts)}),")
     params["c_live"] = list(flt.statuses) or ["active"]
     if neighbours:
         prev, nxt = _NEIGHBOUR.format(op="<", order="DESC"), _NEIGHBOUR.format(op=">", order="ASC")
     else:
         prev = nxt = "CAST(NULL AS uuid)"
-    sql = "WITH" + ",".join(ctes) + "," + _NB.format(
+    sql = "WITH" + "".join(ctes) + _NB.format(
         prev=prev, next=nxt,
         dense="coalesce(1 - (m.embedding <=> CAST(%(c_qv)s AS vector)), 0)" if vector is not None else "0.0",
-        lex="coalesce(lex.score, 0)" if idf else "0.0",
-        lex_join="LEFT JOIN lex ON lex.id = x.id" if idf else "",
     )
     rows = session.connection().exec_driver_sql(sql, params).all()
-    return [
-        Candidate(r[0], bool(r[1]), r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9], float(r[10]), float(r[11]))
-        for r in rows
+    head = rows[0]
+    docs, total = int(head.docs or 0), int(head.total_len or 0)
+    stats = LexemeStats(docs, (total / docs) if docs else 1.0,
+                        dict(zip(head.lexemes or [], [int(d) for d in head.dfs or []], strict=True)))
+    out = [
+        Candidate(r.id, bool(r.is_candidate), r.session_id, r.created_at, r.role, r.content, r.event_time,
+                  bool(r.has_dates), r.prev_id, r.next_id, float(r.dense), float(r.lexical))
+        for r in rows if r.id is not None
     ]
+    idf = dict(zip(head.kept or [], [float(x) for x in head.idfs or []], strict=True))
+    return CandidateSet(list(head.speakers or []), stats, idf, list(head.matched or []), out)
 
 
 def vector_literal(vector: Any) -> str:

@@ -3,8 +3,9 @@
 Hybrid, the default (docs/retrieval.md has the measurements):
 
 1. the query is analysed against the cube's known speakers (:mod:`memos.retrieval.query`);
-2. one SQL statement fetches dense (HNSW) and BM25 candidates under the filters, plus the previous and next
-   memory of each candidate's session (:func:`memcube.repository.retrieval.candidates`);
+2. one SQL statement reads the query's BM25 statistics and the cube's speakers, then fetches dense (HNSW) and
+   BM25 candidates under the filters, plus the previous and next memory of each candidate's session
+   (:func:`memcube.repository.retrieval.candidates`);
 3. :func:`memos.retrieval.fusion.rerank` fuses and boosts; optional MMR diversity and reranker;
 4. optionally the hits' session neighbours and linked memories are appended (``expand``).
 
@@ -89,15 +90,15 @@ def bm25_idf(stats: repo.LexemeStats, max_df_ratio: float) -> dict[str, float]:
         kept = present  # small cubes: the scan is cheap and every matching term is evidence
     else:
         kept = {lx: df for lx, df in present.items() if df <= max_df_ratio * stats.docs}
-    if not kept:
-        rarest = min(present, key=lambda lx: present[lx])
+    if not kept:  # ties by lexeme, as the candidate statement breaks them
+        rarest = min(present, key=lambda lx: (present[lx], lx))
         kept = {rarest: present[rarest]}
     n = stats.docs
     return {lx: math.log(1 + (n - df + 0.5) / (df + 0.5)) for lx, df in kept.items()}
 
 
-# The last speakers list seen per cube: the query is analysed with it before the one statistics round trip,
-# which returns the current list too; a stale guess only costs a second statistics query.
+# The last speakers list seen per cube: the query is planned with it before the candidate statement,
+# which returns the current list too; a stale guess only costs running that statement again.
 _SPEAKERS_SEEN: dict[uuid.UUID, list[str]] = {}
 _SPEAKERS_SEEN_MAX = 10_000
 
@@ -118,17 +119,10 @@ def match_terms(stats: repo.LexemeStats, idf: dict[str, float], budget: int = LE
     return out
 
 
-def analyse(session: Session, cube: Cube, query: str) -> tuple[QueryPlan, repo.LexemeStats]:
-    """The query plan under the cube's current speakers, and the BM25 statistics of its text."""
-    guess = plan(query, _SPEAKERS_SEEN.get(cube.id, []))
-    speakers, stats = repo.speakers_and_lexeme_stats(session, cube.id, guess.text)
+def _remember_speakers(cube_id: uuid.UUID, speakers: list[str]) -> None:
     if len(_SPEAKERS_SEEN) >= _SPEAKERS_SEEN_MAX:
         _SPEAKERS_SEEN.clear()
-    _SPEAKERS_SEEN[cube.id] = speakers
-    q = plan(query, speakers)
-    if q.text != guess.text:
-        (stats,) = repo.lexeme_stats_many(session, cube.id, [q.text])
-    return q, stats
+    _SPEAKERS_SEEN[cube_id] = speakers
 
 
 def search(
@@ -150,8 +144,7 @@ def search(
         return _expand(session, hits, req, flt) if req.expand else hits
 
     if req.mode == "lexical":
-        _, bm25 = _lexical_plan(session, cube, req, flt, s)
-        rows = repo.candidates(session, flt, vector=None, n_dense=0, neighbours=False, **bm25)  # type: ignore[arg-type]
+        _, rows = _candidates(session, cube, req, flt, embedder=None, settings=s)
         ranked = sorted(((r.id, r.lexical) for r in rows if r.is_candidate), key=lambda kv: kv[1], reverse=True)
     else:
         q, rows = hybrid_candidates(session, cube, req, flt, embedder=embedder, settings=s)
@@ -170,32 +163,48 @@ def search(
     return _expand(session, hits, req, flt) if req.expand else hits
 
 
-def _lexical_plan(
-    session: Session, cube: Cube, req: schemas.SearchRequest, flt: memories_repo.MemoryFilter, s: Settings
-) -> tuple[QueryPlan, dict[str, object]]:
-    """The query's plan and the BM25 parameters of its candidate statement (a hard time filter narrows ``flt``)."""
-    q, stats = analyse(session, cube, req.query)
-    if s.search_time_filter == "hard" and q.time_range is not None:
-        flt.time_from = max(filter(None, [flt.time_from, q.time_range.start]), default=None)
-        flt.time_to = min(filter(None, [flt.time_to, q.time_range.end]), default=None)
-    idf = bm25_idf(stats, s.search_max_df_ratio)
-    n_lexical = max(s.search_lexical_candidates, req.top_k)
-    return q, {"idf": idf, "match": match_terms(stats, idf), "avg_len": stats.avg_len, "k1": s.search_bm25_k1,
-               "b": s.search_bm25_b, "n_lexical": n_lexical, "lexical_fetch": n_lexical * LEXICAL_FETCH_FACTOR}
-
-
 def hybrid_candidates(
     session: Session, cube: Cube, req: schemas.SearchRequest, flt: memories_repo.MemoryFilter, *,
     embedder: Embedder, settings: Settings,
 ) -> tuple[QueryPlan, list[repo.Candidate]]:
     """A hybrid search's candidate set before fusion: the dense and BM25 top candidates and their session
     neighbours, with the query plan ``fusion.rerank`` scores them by (bench/locomo.py re-ranks it per setting)."""
-    q, bm25 = _lexical_plan(session, cube, req, flt, settings)
-    n_dense = max(settings.search_dense_candidates, req.top_k)
-    memories_repo.tune_vector_search(session, ef_search=max(settings.search_ef_search, n_dense))
-    vector = embedder.embed_one(q.text).tolist()
-    rows = repo.candidates(session, flt, vector=vector, n_dense=n_dense, **bm25)  # type: ignore[arg-type]
-    return q, rows
+    return _candidates(session, cube, req, flt, embedder=embedder, settings=settings)
+
+
+def _candidates(
+    session: Session, cube: Cube, req: schemas.SearchRequest, flt: memories_repo.MemoryFilter, *,
+    embedder: Embedder | None, settings: Settings,
+) -> tuple[QueryPlan, list[repo.Candidate]]:
+    """The candidate statement for the query (dense part only with an ``embedder``), in one round trip.
+
+    The query is planned (speaker names stripped) with the cube's speakers as last seen; the statement returns
+    the current ones. Only when they change what is embedded and matched (a cube's first search in this
+    process, or a new speaker named in the query) does it run again with the corrected text."""
+    s = settings
+    n_lexical = max(s.search_lexical_candidates, req.top_k)
+    bm25 = repo.Bm25(k1=s.search_bm25_k1, b=s.search_bm25_b, max_df_ratio=s.search_max_df_ratio,
+                     prune_min_docs=PRUNE_MIN_DOCS, match_budget=LEXICAL_MATCH_BUDGET, n_lexical=n_lexical,
+                     lexical_fetch=n_lexical * LEXICAL_FETCH_FACTOR)
+    n_dense = max(s.search_dense_candidates, req.top_k)
+    if embedder is not None:
+        memories_repo.tune_vector_search(session, ef_search=max(s.search_ef_search, n_dense))
+    q = plan(req.query, _SPEAKERS_SEEN.get(cube.id, []))
+    if s.search_time_filter == "hard" and q.time_range is not None:  # the period does not depend on speakers
+        flt.time_from = max(filter(None, [flt.time_from, q.time_range.start]), default=None)
+        flt.time_to = min(filter(None, [flt.time_to, q.time_range.end]), default=None)
+    for attempt in range(2):
+        vector = embedder.embed_one(q.text).tolist() if embedder is not None else None
+        found = repo.candidates(session, flt, cube_id=cube.id, query=q.text, vector=vector, bm25=bm25,
+                                n_dense=n_dense if vector is not None else 0, neighbours=embedder is not None)
+        _remember_speakers(cube.id, found.speakers)
+        actual = plan(req.query, found.speakers)
+        if actual.text == q.text:
+            return actual, found.rows
+        if attempt == 1:  # the speakers changed again in between: keep the plan these rows were found with
+            return q, found.rows
+        q = actual
+    raise AssertionError("unreachable")
 
 
 def _expand(

@@ -1,0 +1,143 @@
+"""The candidate statement computes the query's BM25 inputs itself (statistics, idf with common-term pruning,
+the match terms) in the same round trip as the candidates: it must choose exactly what the Python rules
+(``bm25_idf``, ``match_terms``) choose from the same statistics, and score exactly as
+``memos_lexical_matches`` does when given those inputs, in a cube large enough for pruning to apply."""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from memcube import schemas
+from memcube.db import set_tenant
+from memcube.models import Cube
+from memcube.repository import retrieval as repo
+from memcube.repository.memories import MemoryFilter
+from memcube.repository.retrieval import or_tsquery
+from memos.embedding import Embedder
+from memos.memories.service import Limits, add_memories
+from memos.retrieval.service import LEXICAL_MATCH_BUDGET, PRUNE_MIN_DOCS, bm25_idf, match_terms
+
+COMMON = ["meeting", "project", "team"]  # in most memories: pruned in a large cube
+MID = ["budget", "deadline", "review", "launch", "design", "hiring"]
+RARE = ["zeppelin", "quokka", "marzipan", "obsidian"]
+BM25 = repo.Bm25(k1=1.2, b=0.4, max_df_ratio=0.5, prune_min_docs=PRUNE_MIN_DOCS, match_budget=LEXICAL_MATCH_BUDGET,
+                 n_lexical=50, lexical_fetch=200)
+QUERIES = ["meeting about the project team", "budget review meeting", "the zeppelin launch deadline",
+           "quokka marzipan design hiring project", "nothing matches xylophone", "", "team meeting project"]
+
+
+def _contents(n: int, seed: int) -> list[str]:
+    r = random.Random(seed)
+    out = []
+    for i in range(n):
+        words = r.sample(COMMON, 2) + r.sample(MID, r.randint(1, 3))
+        if i % 97 == 0:
+            words.append(r.choice(RARE))
+        r.shuffle(words)
+        out.append(" ".join(words) + f" note {i}")
+    return out
+
+
+class FakeEmbedder:
+    """Never called: the test gives the vectors."""
+
+
+@pytest.fixture
+def cube(client: TestClient, make_tenant: object, sessions: sessionmaker[Session]) -> tuple[uuid.UUID, uuid.UUID]:
+    tenant_id, auth = make_tenant("stats")  # type: ignore[operator]
+    cube_id = uuid.UUID(client.post("/v1/cubes", json={"name": "big"}, headers=auth).json()["id"])
+    rng = np.random.default_rng(3)
+    contents = _contents(PRUNE_MIN_DOCS + 200, seed=5)
+    with sessions() as session:
+        set_tenant(session, tenant_id)
+        c = session.get(Cube, cube_id)
+        assert c is not None
+        for k in range(0, len(contents), 500):
+            part = contents[k:k + 500]
+            vecs = rng.standard_normal((len(part), 384)).astype(np.float32)
+            vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+            add_memories(session, c, [schemas.MemoryCreate(content=t) for t in part], actor="test",
+                         limits=Limits(max_batch_size=1_000), embedder=FakeEmbedder(),  # type: ignore[arg-type]
+                         embeddings=list(vecs))
+        session.commit()
+    return tenant_id, cube_id
+
+
+def _two_step_scores(session: Session, cube_id: uuid.UUID, idf: dict[str, float], match: list[str],
+                     avg_len: float) -> dict[uuid.UUID, float]:
+    """BM25 as the two-statement path computed it: inputs from Python, matching by the same function."""
+    lexemes = list(idf)
+    rows = session.execute(
+        text("SELECT memory_id, score FROM memos_lexical_matches(CAST(:cubes AS uuid[]), to_tsquery('simple', :tsq),"
+             " CAST(:lx AS text[]), CAST(:idf AS double precision[]), ARRAY['active'], :avgdl, 1.2, 0.4, NULL)"),
+        {"cubes": [cube_id], "tsq": or_tsquery(match), "lx": lexemes, "idf": [idf[x] for x in lexemes],
+         "avgdl": max(avg_len, 1e-9)},
+    ).all()
+    return {r[0]: r[1] for r in rows}
+
+
+def test_the_statement_chooses_and_scores_as_the_python_rules(
+    sessions: sessionmaker[Session], cube: tuple[uuid.UUID, uuid.UUID]
+) -> None:
+    tenant_id, cube_id = cube
+    with sessions() as session:
+        set_tenant(session, tenant_id)
+        flt = MemoryFilter(cube_ids=[cube_id], statuses=["active"], kind="plaintext")
+        for query in QUERIES:
+            found = repo.candidates(session, flt, cube_id=cube_id, query=query, vector=None, bm25=BM25, n_dense=0,
+                                    neighbours=False)
+            assert found.stats.docs == PRUNE_MIN_DOCS + 200
+            if query:
+                assert [found.stats] == repo.lexeme_stats_many(session, cube_id, [query])
+            idf = bm25_idf(found.stats, BM25.max_df_ratio)
+            assert found.idf == idf, query  # the same floats, not merely close
+            assert found.match == (match_terms(found.stats, idf, BM25.match_budget) if idf else []), query
+            if not idf:
+                assert found.rows == [], query
+                continue
+            assert found.match, "a query with kept terms matches some"
+            expected = _two_step_scores(session, cube_id, idf, found.match, found.stats.avg_len)
+            best = sorted(expected.values(), reverse=True)[:BM25.n_lexical]
+            got = sorted((r.lexical for r in found.rows if r.is_candidate), reverse=True)
+            assert got == best, query
+            for r in found.rows:
+                assert r.lexical == expected[r.id], query
+        session.rollback()
+
+
+def test_common_terms_are_pruned_and_the_rarest_kept_alone(
+    sessions: sessionmaker[Session], cube: tuple[uuid.UUID, uuid.UUID]
+) -> None:
+    tenant_id, cube_id = cube
+    with sessions() as session:
+        set_tenant(session, tenant_id)
+        flt = MemoryFilter(cube_ids=[cube_id], statuses=["active"], kind="plaintext")
+        found = repo.candidates(session, flt, cube_id=cube_id, query="team meeting project budget", vector=None,
+                                bm25=BM25, n_dense=0, neighbours=False)
+        assert set(found.idf) == {"budget"}
+        only_common = repo.candidates(session, flt, cube_id=cube_id, query="team meeting project", vector=None,
+                                      bm25=BM25, n_dense=0, neighbours=False)
+        # every term is in more than half the cube: the rarest alone (ties by lexeme) is kept
+        dfs = only_common.stats.df
+        assert list(only_common.idf) == [min(dfs, key=lambda x: (dfs[x], x))]
+        session.rollback()
+
+
+def test_an_empty_cube_returns_its_statistics_and_no_rows(
+    client: TestClient, make_tenant: object, sessions: sessionmaker[Session], embedder: Embedder
+) -> None:
+    tenant_id, auth = make_tenant("empty")  # type: ignore[operator]
+    cube_id = uuid.UUID(client.post("/v1/cubes", json={"name": "e"}, headers=auth).json()["id"])
+    with sessions() as session:
+        set_tenant(session, tenant_id)
+        flt = MemoryFilter(cube_ids=[cube_id], statuses=["active"], kind="plaintext")
+        found = repo.candidates(session, flt, cube_id=cube_id, query="anything at all",
+                                vector=embedder.embed_one("anything at all").tolist(), bm25=BM25, n_dense=10)
+        assert (found.rows, found.speakers, found.idf, found.stats.docs) == ([], [], {}, 0)
