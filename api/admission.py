@@ -19,7 +19,7 @@ from collections import deque
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_json
-from api.metrics import ADMITTED, IN_FLIGHT, QUEUED, REJECTED
+from api.metrics import ADMITTED, IN_FLIGHT, QUEUED, REJECTED, note_route
 
 # Answered whatever the load: orchestrators and scrapers must see a busy process as alive.
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/livez", "/metrics"})
@@ -96,6 +96,7 @@ class AdmissionMiddleware:
         refused = await self.admission.acquire()
         if refused is not None:
             REJECTED.labels(refused).inc()
+            note_route(scope)  # the request metrics name the route that was refused, not "unmatched"
             detail = (f"the server is at its limit of {self.admission.limit} requests in flight"
                       f" and {self.admission.queue} waiting; retry after {RETRY_AFTER_S} s")
             response = error_json(503, "overloaded", detail, {"Retry-After": str(RETRY_AFTER_S)})

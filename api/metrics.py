@@ -8,9 +8,11 @@ has been handled; a path no route matches is labelled ``unmatched``.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUESTS = Counter("memos_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -26,8 +28,30 @@ IN_FLIGHT = Gauge("memos_admission_in_flight", "admitted requests not yet answer
 QUEUED = Gauge("memos_admission_queued", "requests waiting for a slot")
 
 
+REFUSED_ROUTE = "memos.route"  # scope key: the route template of a request answered before routing
+
+
 def route_template(scope: Scope) -> str:
-    return getattr(scope.get("route"), "path", None) or "unmatched"
+    return getattr(scope.get("route"), "path", None) or scope.get(REFUSED_ROUTE) or "unmatched"
+
+
+def note_route(scope: Scope) -> None:
+    """Record in ``scope`` the template of the route the router would choose, for a request answered before
+    routing (a refusal by admission control), so its metrics name the route it was refused on. Matched against
+    the OpenAPI paths, as ``api.errors.allowed_methods`` does (FastAPI's included routers do not expose the
+    final route before they handle the request)."""
+    app = scope.get("app")
+    if app is None:
+        return
+    index: list[tuple[Any, set[str], str]] | None = getattr(app.state, "route_index", None)
+    if index is None:
+        index = [(compile_path(template)[0], {m.upper() for m in item}, template)
+                 for template, item in app.openapi().get("paths", {}).items()]
+        app.state.route_index = index
+    for regex, methods, template in index:
+        if scope["method"] in methods and regex.match(scope["path"]):
+            scope[REFUSED_ROUTE] = template
+            return
 
 
 class MetricsMiddleware:

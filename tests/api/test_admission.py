@@ -257,6 +257,8 @@ def test_forty_concurrent_searches_on_a_pool_of_two(database: Database, embedder
             rest = [f.result(timeout=HANG) for f in futures if f not in done]
         assert [r.status_code for r in rest] == [200] * 4
         assert all(r.json()["results"] for r in rest)
+        # Refusals are counted under the route they were refused on.
+        assert 'method="POST",route="/v1/cubes/{cube_id}/search",status="503"' in client.get("/metrics").text
     assert sample("memos_admission_rejected_total", reason="queue_full") - rejected_before == 36
 
 
