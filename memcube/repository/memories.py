@@ -258,7 +258,10 @@ def dense_search(
         .order_by(distance)
         .limit(limit)
     )
-    return [(m, 1.0 - float(d)) for m, d in session.execute(stmt).all()]
+    # Under hnsw.iterative_scan = relaxed_order the index may return rows slightly out of distance order
+    # (pgvector 0.8): sorted again here, which costs nothing for k rows.
+    rows = sorted(session.execute(stmt).all(), key=lambda r: float(r[1]))
+    return [(m, 1.0 - float(d)) for m, d in rows]
 
 
 def add_access_counts(session: Session, counts: dict[uuid.UUID, int], at: datetime) -> None:
