@@ -35,6 +35,7 @@ import asyncio
 import itertools
 import os
 import random
+import shutil
 import sys
 import tempfile
 import threading
@@ -71,6 +72,7 @@ class Sample:
     status: int | str  # an HTTP status, or the exception's name (timeout, connection error ...)
     started: float  # on the level's clock
     latency: float  # seconds
+    in_window: bool = True  # completed before the level's end (counts towards throughput)
 
     @property
     def ok(self) -> bool:
@@ -83,17 +85,18 @@ class Sample:
 
 @dataclass
 class Level:
+    layout: str
     workload: str
     clients: int
     duration: float
     samples: list[Sample] = field(default_factory=list)
     health: list[Sample] = field(default_factory=list)
     load: float = 0.0  # 1-minute load average at the end
+    client_cpu: float = 0.0  # CPU seconds this (client) process used per second of the level
 
     def done(self, op: str | None = None) -> list[Sample]:
         """Successful requests that completed inside the window."""
-        return [s for s in self.samples if s.ok and (op is None or s.op == op)
-                and s.started + s.latency <= self.duration]
+        return [s for s in self.samples if s.ok and s.in_window and (op is None or s.op == op)]
 
     def throughput(self, op: str | None = None) -> float:
         return len(self.done(op)) / self.duration
@@ -126,6 +129,7 @@ class Capacity:
     """Single-query embeddings per second in this process (service idle)."""
 
     threads: int
+    backend: str = "?"
     shared: float = 0.0  # one Embedder, `threads` threads
     per_thread: float = 0.0  # one Embedder per thread
 
@@ -142,8 +146,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--memories", type=int, default=2000, help="memories seeded in the cube (default 2,000)")
     ap.add_argument("--timeout", type=float, default=30.0, help="client timeout per request, s (default 30)")
     ap.add_argument("--baseline-s", type=float, default=8.0, help="seconds per embedding baseline (default 8)")
-    ap.add_argument("--web-concurrency", type=int, default=None, help="MEMOS_WEB_CONCURRENCY of the service")
-    ap.add_argument("--web-threads", type=int, default=None, help="MEMOS_WEB_THREADS of the service")
+    ap.add_argument("--layouts", default="",
+                    help="serving layouts to compare, comma-separated PROCESSESxTHREADS[xIN_FLIGHT] (e.g. "
+                         "1x0,2x0,1x8x4; 0 threads = anyio's 40, no in-flight = the service default): the cube is "
+                         "seeded once and the service restarted on it per layout (default: the service's defaults)")
+    ap.add_argument("--rounds", type=int, default=1, help="times to cycle through the layouts (default 1)")
     ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                     help="another setting for the service (repeatable), e.g. MEMOS_DB_POOL_SIZE=5")
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 and 16 clients, 5 s each, 500 memories")
@@ -156,15 +163,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = set(args.workload_list) - set(WORKLOADS)
     if unknown:
         ap.error(f"unknown workload(s): {', '.join(sorted(unknown))}")
+    try:
+        args.layout_list = [layout_env(x.strip()) for x in str(args.layouts).split(",") if x.strip()] or [{}]
+    except ValueError as exc:
+        ap.error(str(exc))
     return args
 
 
-def service_settings(args: argparse.Namespace) -> dict[str, str]:
+def layout_env(spec: str) -> dict[str, str]:
+    """``PxT[xI]`` -> the service's MEMOS_WEB_CONCURRENCY, MEMOS_WEB_THREADS and MEMOS_MAX_IN_FLIGHT."""
+    parts = spec.lower().split("x")
+    if not 2 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"layout {spec!r}: expected PROCESSESxTHREADS[xIN_FLIGHT], e.g. 2x0 or 1x8x4")
+    env = {"MEMOS_WEB_CONCURRENCY": parts[0], "MEMOS_WEB_THREADS": parts[1]}
+    if len(parts) == 3:
+        env["MEMOS_MAX_IN_FLIGHT"] = parts[2]
+    return env
+
+
+def layout_name(env: dict[str, str]) -> str:
+    if "MEMOS_WEB_CONCURRENCY" not in env:
+        return "service defaults"
+    threads = env["MEMOS_WEB_THREADS"]
+    return (f"{env['MEMOS_WEB_CONCURRENCY']} proc x {threads if threads != '0' else '40'} threads, in-flight "
+            f"{env.get('MEMOS_MAX_IN_FLIGHT', 'default')}")
+
+
+def extra_settings(args: argparse.Namespace) -> dict[str, str]:
     env: dict[str, str] = {}
-    if args.web_concurrency is not None:
-        env["MEMOS_WEB_CONCURRENCY"] = str(args.web_concurrency)
-    if args.web_threads is not None:
-        env["MEMOS_WEB_THREADS"] = str(args.web_threads)
     for item in args.env:
         name, _, value = item.partition("=")
         env[name] = value
@@ -205,13 +231,16 @@ def vacuum_analyze(svc: Service) -> None:
 
 
 # ---------------------------------------------------------------- the baseline
-def make_embedder() -> Any:
-    """The service's embedder class with the service's settings (the same env reaches both processes)."""
+def make_embedder(svc: Service) -> Any:
+    """The service's embedder class with the service's settings (the same env reaches both processes) and
+    the encoder graph the service exported under its home."""
     from memos.config import Settings
     from memos.embedding import Embedder
 
     s = Settings()
-    emb = Embedder(s.embedding_model, batch_size=s.embedding_batch_size, threads=s.embedding_threads)
+    emb = Embedder(s.embedding_model, batch_size=s.embedding_batch_size, threads=s.embedding_threads,
+                   backend=s.embedding_backend, cache_dir=svc.home / "cache" / "embedding",
+                   query_cache_size=s.query_cache_size)
     emb.embed(["warm-up"])
     return emb
 
@@ -244,12 +273,13 @@ def _embed_for(embedders: Sequence[Any], threads: int, seconds: float, queries: 
     return sum(counts) / (time.perf_counter() - t0)
 
 
-def embedding_capacity(seconds: float, queries: Queries) -> Capacity:
+def embedding_capacity(svc: Service, seconds: float, queries: Queries) -> Capacity:
     threads = max(2, os.cpu_count() or 2)
     cap = Capacity(threads=threads)
-    shared = make_embedder()
+    shared = make_embedder(svc)
+    cap.backend = str(getattr(shared, "backend_name", "torch"))
     cap.shared = _embed_for([shared], threads, seconds, queries)
-    cap.per_thread = _embed_for([shared] + [make_embedder() for _ in range(threads - 1)], threads, seconds,
+    cap.per_thread = _embed_for([shared] + [make_embedder(svc) for _ in range(threads - 1)], threads, seconds,
                                 queries)
     return cap
 
@@ -267,6 +297,7 @@ async def _client(i: int, http: httpx.AsyncClient, ws: Workspace, level: Level, 
     deadline = t0 + level.duration
     while time.perf_counter() < deadline:
         op = pick(rng)
+        body: dict[str, Any]
         if op == "search":
             url, body = f"/v1/cubes/{ws.cube_id}/search", {"query": queries.next()}
         elif op == "context":
@@ -289,7 +320,8 @@ async def _client(i: int, http: httpx.AsyncClient, ws: Workspace, level: Level, 
             status = "timeout"
         except httpx.TransportError as exc:
             status = type(exc).__name__
-        level.samples.append(Sample(op, status, t - t0, time.perf_counter() - t))
+        now = time.perf_counter()
+        level.samples.append(Sample(op, status, t - t0, now - t, in_window=now <= deadline))
         if retry_after:
             await asyncio.sleep(min(retry_after, max(0.0, deadline - time.perf_counter())))
 
@@ -310,17 +342,18 @@ async def _prober(base_url: str, level: Level, t0: float) -> None:
             await asyncio.sleep(0.5)
 
 
-async def run_level(svc: Service, ws: Workspace, workload: str, clients: int, args: argparse.Namespace,
-                    queries: Queries, adds: itertools.cycle[Fact]) -> Level:
-    level = Level(workload=workload, clients=clients, duration=args.duration)
+async def run_level(svc: Service, ws: Workspace, layout: str, workload: str, clients: int,
+                    args: argparse.Namespace, queries: Queries, adds: itertools.cycle[Fact]) -> Level:
+    level = Level(layout=layout, workload=workload, clients=clients, duration=args.duration)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=svc.base_url, headers=ws.headers, timeout=args.timeout,
                                  limits=limits) as http:
         pick = _picker(WORKLOADS[workload])
-        t0 = time.perf_counter()
+        cpu0, t0 = time.process_time(), time.perf_counter()
         await asyncio.gather(_prober(svc.base_url, level, t0),
                              *[_client(i, http, ws, level, pick, queries, adds, t0, args.seed)
                                for i in range(clients)])
+        level.client_cpu = (time.process_time() - cpu0) / (time.perf_counter() - t0)
     level.load = os.getloadavg()[0]
     return level
 
@@ -337,40 +370,94 @@ def _errors(level: Level) -> str:
     return ", ".join(f"{k} x{v}" for k, v in sorted(level.errors.items())) or "0"
 
 
-def report(levels: list[Level], cap: Capacity, args: argparse.Namespace, layout: str) -> None:
+def merge(levels: Sequence[Level]) -> Level:
+    """One level out of the same level's rounds (samples pooled, durations added)."""
+    first = levels[0]
+    out = Level(layout=first.layout, workload=first.workload, clients=first.clients,
+                duration=sum(lv.duration for lv in levels))
+    for lv in levels:
+        out.samples += lv.samples
+        out.health += lv.health
+    out.load = sum(lv.load for lv in levels) / len(levels)
+    out.client_cpu = sum(lv.client_cpu for lv in levels) / len(levels)
+    return out
+
+
+def merged(levels: Sequence[Level]) -> list[Level]:
+    groups: dict[tuple[str, str, int], list[Level]] = {}
+    for lv in levels:
+        groups.setdefault((lv.layout, lv.workload, lv.clients), []).append(lv)
+    return [merge(g) for g in groups.values()]
+
+
+def report(levels: list[Level], caps: dict[str, list[Capacity]], args: argparse.Namespace) -> None:
     ops_of = {w: [op for op, _ in WORKLOADS[w]] for w in WORKLOADS}
+    levels = merged(levels)
+    rounds = f", {args.rounds} rounds pooled" if args.rounds > 1 else ""
+    for layout, layout_caps in caps.items():
+        mine = [lv for lv in levels if lv.layout == layout]
+        for workload in args.workload_list:
+            rows = []
+            for lv in (x for x in mine if x.workload == workload):
+                shed = lv.shed
+                health = [s.latency for s in lv.health]
+                rows.append([lv.clients, lv.throughput(), lv.throughput("search"), len(lv.done()), len(shed),
+                             percentile([s.latency for s in shed], 99) * 1000 if shed else float("nan"),
+                             _errors(lv), f"{lv.answered_within:.1%}",
+                             max(health) * 1000 if health else float("nan"), sum(not s.ok for s in lv.health),
+                             f"{lv.client_cpu:.0%}", f"{lv.load:.2f}"])
+            print_table(f"[{layout}] {workload}: {args.duration:.0f} s per level{rounds}",
+                        ["clients", "ops/s", "search/s", "ok", "503 shed", "503 p99 ms", "errors", "<=5 s",
+                         "healthz max ms", "healthz fail", "client CPU", "load"], rows)
+            rows = []
+            for lv in (x for x in mine if x.workload == workload):
+                for op in ops_of[workload]:
+                    n = len(lv.latencies(op))
+                    p50, p95, p99 = (lv.pct(op, p) for p in (50, 95, 99))
+                    rows.append([f"{lv.clients} {op}", n, p50, p95, p99, p99 / p50 if n else float("nan")])
+            print_table(f"[{layout}] {workload}: latency of successful requests",
+                        ["clients / op", "n", "p50 ms", "p95 ms", "p99 ms", "p99/p50"], rows)
+        cap = mean_capacity(layout_caps)
+        print(f"\n[{layout}] baseline: single-query embeddings ({cap.backend}) in this process, service idle, "
+              f"{cap.threads} threads: {cap.shared:.1f}/s from one shared Embedder, {cap.per_thread:.1f}/s with "
+              f"one Embedder per thread; capacity = {cap.best:.1f}/s")
+        targets(mine, cap, layout)
+    if len(caps) > 1:
+        compare(levels, caps, args)
+
+
+def mean_capacity(caps: Sequence[Capacity]) -> Capacity:
+    return Capacity(threads=caps[0].threads, backend=caps[0].backend,
+                    shared=sum(c.shared for c in caps) / len(caps),
+                    per_thread=sum(c.per_thread for c in caps) / len(caps))
+
+
+def compare(levels: list[Level], caps: dict[str, list[Capacity]], args: argparse.Namespace) -> None:
+    """The layouts side by side: throughput per level relative to the layout's own embedding baseline."""
+    by = {(lv.layout, lv.workload, lv.clients): lv for lv in levels}
     for workload in args.workload_list:
         rows = []
-        for lv in (x for x in levels if x.workload == workload):
-            shed = lv.shed
-            health = [s.latency for s in lv.health]
-            rows.append([lv.clients, lv.throughput(), lv.throughput("search"), len(lv.done()), len(shed),
-                         percentile([s.latency for s in shed], 99) * 1000 if shed else float("nan"), _errors(lv),
-                         f"{lv.answered_within:.1%}",
-                         max(health) * 1000 if health else float("nan"),
-                         sum(not s.ok for s in lv.health), f"{lv.load:.2f}"])
-        print_table(f"{workload}: {args.duration:.0f} s per level ({layout})",
-                    ["clients", "ops/s", "search/s", "ok", "503 shed", "503 p99 ms", "errors", "<=5 s",
-                     "healthz max ms", "healthz fail", "load"], rows)
-        rows = []
-        for lv in (x for x in levels if x.workload == workload):
-            for op in ops_of[workload]:
-                n = len(lv.latencies(op))
-                p50, p95, p99 = (lv.pct(op, p) for p in (50, 95, 99))
-                rows.append([f"{lv.clients} {op}", n, p50, p95, p99, p99 / p50 if n else float("nan")])
-        print_table(f"{workload}: latency of successful requests",
-                    ["clients / op", "n", "p50 ms", "p95 ms", "p99 ms", "p99/p50"], rows)
-    print(f"\nbaseline: single-query embeddings in this process, service idle, {cap.threads} threads: "
-          f"{cap.shared:.1f}/s from one shared Embedder, {cap.per_thread:.1f}/s with one Embedder per thread; "
-          f"capacity = {cap.best:.1f}/s")
-    targets(levels, cap)
+        for layout, layout_caps in caps.items():
+            cap = mean_capacity(layout_caps).best
+            row: list[Any] = [layout, cap]
+            for clients in args.client_list:
+                lv = by.get((layout, workload, clients))
+                row.append(f"{lv.throughput():.1f} ({lv.throughput() / cap:.2f})" if lv and cap else "n/a")
+            top = by.get((layout, workload, max(args.client_list)))
+            shed = top.shed if top else []
+            row += [f"{len(shed)} / {percentile([s.latency for s in shed], 99) * 1000:.0f}" if shed else "0",
+                    f"{top.answered_within:.1%}" if top else "n/a"]
+            rows.append(row)
+        print_table(f"Layouts, {workload}: ops/s (share of the embedding capacity)",
+                    ["layout", "capacity/s", *[f"{c} clients" for c in args.client_list],
+                     f"503 n / p99 ms at {max(args.client_list)}", f"<=5 s at {max(args.client_list)}"], rows)
 
 
 def _verdict(ok: bool) -> str:
     return "yes" if ok else "NO"
 
 
-def targets(levels: list[Level], cap: Capacity) -> None:
+def targets(levels: list[Level], cap: Capacity, layout: str) -> None:
     by = {(lv.workload, lv.clients): lv for lv in levels}
     rows: list[list[Any]] = []
     for workload in ("search", "mix"):
@@ -401,7 +488,7 @@ def targets(levels: list[Level], cap: Capacity) -> None:
                              f"{l16.throughput():.1f} = {keep:.2f}", f">= {KEEP_AT_64:.2f}",
                              _verdict(keep >= KEEP_AT_64)])
     if rows:
-        print_table("Targets (issue 10)", ["what", "measured", "target", "met"], rows)
+        print_table(f"[{layout}] targets (issue 10)", ["what", "measured", "target", "met"], rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -411,33 +498,43 @@ def main(argv: list[str] | None = None) -> int:
     seeded, extra = facts[:args.memories], facts[args.memories:]
     queries = Queries(seeded, args.seed)
     adds = itertools.cycle(extra)
-    env = service_settings(args)
+    extra_env = extra_settings(args)
     memos = [PY, "-c", "from memos.cli import main; main()", "serve"]
     levels: list[Level] = []
-    print(f"starting the service (memos serve; {env or 'default layout'}) ...", flush=True)
-    with run_service(command=memos, extra_env=env) as svc:
-        ws = create_workspace(svc)
-        took = seed_cube(svc, ws, seeded)
-        print(f"seeded {len(seeded):,} memories in {took:.1f}s ({len(seeded) / took:.0f}/s)", flush=True)
-        vacuum_analyze(svc)
-        warm_up(svc, ws, queries)
-        print(f"embedding baseline ({args.baseline_s:.0f} s x 2, service idle) ...", flush=True)
-        cap = embedding_capacity(args.baseline_s, queries)
-        print(f"   capacity {cap.best:.1f} queries/s (shared {cap.shared:.1f}, per thread {cap.per_thread:.1f})",
-              flush=True)
-        for workload in args.workload_list:
-            for clients in args.client_list:
-                lv = asyncio.run(run_level(svc, ws, workload, clients, args, queries, adds))
-                levels.append(lv)
-                print(f"   {workload:6s} {clients:3d} clients: {lv.throughput():6.1f} ops/s, search p50 "
-                      f"{lv.pct('search', 50):.0f} ms p99 {lv.pct('search', 99):.0f} ms, shed {len(lv.shed)}, "
-                      f"errors {_errors(lv)}, load {lv.load:.2f}", flush=True)
-                time.sleep(2.0)  # let the last requests' commits and the access recorder settle
-    layout = (f"{env.get('MEMOS_WEB_CONCURRENCY', 'default')} web process(es), "
-              f"{env.get('MEMOS_WEB_THREADS', 'default')} threads")
-    print(f"\nmachine: {os.cpu_count()} cores; {args.memories:,} memories seeded; service: memos serve, {layout}; "
-          f"clients: closed loop, one connection each, timeout {args.timeout:.0f} s")
-    report(levels, cap, args, layout)
+    caps: dict[str, list[Capacity]] = {layout_name(env): [] for env in args.layout_list}
+    home = Path(tempfile.mkdtemp(prefix="memos-load-"))
+    os.chmod(home, 0o755)  # the embedded server may run as its own system user when we are root
+    try:
+        print(f"seeding a cube (memos serve on {home}) ...", flush=True)
+        with run_service(command=memos, extra_env=extra_env, home=home) as svc:
+            ws = create_workspace(svc)
+            took = seed_cube(svc, ws, seeded)
+            print(f"seeded {len(seeded):,} memories in {took:.1f}s ({len(seeded) / took:.0f}/s)", flush=True)
+            vacuum_analyze(svc)
+        for rnd in range(args.rounds):
+            for env in args.layout_list:
+                layout = layout_name(env)
+                print(f"round {rnd + 1}/{args.rounds}, {layout}: starting memos serve ...", flush=True)
+                with run_service(command=memos, extra_env={**extra_env, **env}, home=home) as svc:
+                    warm_up(svc, ws, queries)
+                    cap = embedding_capacity(svc, args.baseline_s, queries)
+                    caps[layout].append(cap)
+                    print(f"   embedding capacity {cap.best:.1f} queries/s (shared {cap.shared:.1f}, per thread "
+                          f"{cap.per_thread:.1f}), service idle", flush=True)
+                    for workload in args.workload_list:
+                        for clients in args.client_list:
+                            lv = asyncio.run(run_level(svc, ws, layout, workload, clients, args, queries, adds))
+                            levels.append(lv)
+                            print(f"   {workload:6s} {clients:3d} clients: {lv.throughput():6.1f} ops/s, search p50 "
+                                  f"{lv.pct('search', 50):.0f} ms p99 {lv.pct('search', 99):.0f} ms, shed "
+                                  f"{len(lv.shed)}, errors {_errors(lv)}, load {lv.load:.2f}", flush=True)
+                            time.sleep(2.0)  # let the last requests' commits and the access recorder settle
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    print(f"\nmachine: {os.cpu_count()} cores; {args.memories:,} memories seeded; service: memos serve "
+          f"{extra_env or ''}; clients: closed loop, one connection each, timeout {args.timeout:.0f} s; "
+          f"each query text unique")
+    report(levels, caps, args)
     return 0
 
 
