@@ -20,7 +20,7 @@ from memos.activation.backend import GenerationResult, GenerationStream, Prefix
 from memos.activation.compose import compose
 from memos.activation.errors import FingerprintMismatch
 from memos.activation.models import LoadedModel
-from memos.activation.render import prompt_ids
+from memos.activation.render import JOIN_SPACE, joined_prompt_ids, prompt_ids
 from memos.activation.runtime import ActivationRuntime
 from memos.activation.service import get_activation
 from memos.cubes.service import load_cube
@@ -38,6 +38,7 @@ class SnapshotRef:
     sha256: str
     stale: bool
     tokens: int = 0
+    text: str = ""  # the activation's content: under a chat template the prompt's turn is rendered after it
 
 
 def check_request(body: schemas.GenerateRequest, *, max_new_tokens_limit: int, max_prompt_chars: int) -> None:
@@ -90,6 +91,7 @@ def snapshot_ref(session: Session, cube_id: uuid.UUID, tenant_id: uuid.UUID, act
         str(meta["blob_sha256"]),
         state == schemas.ActivationState.stale.value,
         int(meta.get("tokens") or 0),
+        head.content or "",
     )
 
 
@@ -125,17 +127,28 @@ def start(runtime: ActivationRuntime, body: schemas.GenerateRequest, refs: Seque
     prefix: Prefix | None = None
     compose_ms = recomputed = None
     ratio = body.recompute_ratio if body.recompute_ratio is not None else schemas.DEFAULT_RECOMPUTE_RATIO
+    join = JOIN_SPACE
     if len(refs) == 1:
         # a cold snapshot streams in layer by layer while the prompt is prefilled (memos.activation.stream)
         prefix = runtime.cache.open(refs[0].sha256)
+        join = str(prefix.meta.get("join", JOIN_SPACE))
     elif refs:
         began = time.perf_counter()
+        snaps = [runtime.cache.get(r.sha256) for r in refs]
+        joins = {str(s.meta.get("join", JOIN_SPACE)) for s in snaps}
+        if len(joins) > 1:
+            raise Conflict("these activations were rendered differently (some as chat turns, some as plain text) "
+                           "and cannot be composed; rebuild the older ones", detail={"joins": sorted(joins)})
+        (join,) = joins
         # compose copies what it takes: the cache's shared snapshots are never modified.
-        composed = compose(lm, [runtime.cache.get(r.sha256) for r in refs], recompute_ratio=ratio)
+        composed = compose(lm, snaps, recompute_ratio=ratio)
         compose_ms = (time.perf_counter() - began) * 1000
         recomputed = int(composed.meta["composed"]["recomputed"])
         prefix = composed
-    ids = prompt_ids(lm, body.prompt, after_prefix=prefix is not None)
+    if prefix is None:
+        ids = prompt_ids(lm, body.prompt, after_prefix=False)  # the prompt is the whole context, as given
+    else:
+        ids = joined_prompt_ids(lm, body.prompt, join=join, snapshot_text=refs[-1].text)
     stream = runtime.backend.stream(lm, ids, prefix=prefix, max_new_tokens=body.max_new_tokens)
     one = refs[0] if len(refs) == 1 else None
     used = schemas.GenerationUsed(

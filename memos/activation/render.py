@@ -38,6 +38,11 @@ if TYPE_CHECKING:
 SEPARATOR = " "  # between the snapshot's text and the prompt
 MEMORY_SEPARATOR = "\n"  # between two memories in a snapshot's text
 
+# How a snapshot was rendered, so its prompt joins it the same way (the snapshot's ``meta["join"]``):
+JOIN_SPACE = "space"  # the text as it is; the prompt follows after SEPARATOR (and no meta entry: older blobs)
+JOIN_CHAT = "chat"  # the model's chat template: the text as the system turn, the prompt as the user turn
+_PROBE = ("{system}", "{user}")  # placeholder turns to test a chat template with
+
 
 def render(contents: Sequence[tuple[datetime, uuid.UUID, str]]) -> str:
     """The snapshot text of memories ``(created_at, id, content)``: oldest first, ties broken by id, so the
@@ -79,3 +84,32 @@ def chat_parts(lm: LoadedModel, text: str, prompt: str) -> tuple[str, str]:
     if text not in head or not full.startswith(head) or len(full) == len(head):
         raise InvalidInput(f"the chat template of {lm.name!r} does not start a conversation with its system turn")
     return head, full[len(head) :]
+
+
+def chat_join_supported(lm: LoadedModel) -> bool:
+    """Whether the model has a chat template that renders a system turn on its own as the start of the
+    conversation (``chat_parts`` accepts it), so snapshots of it are built and joined as chat turns."""
+    try:
+        chat_parts(lm, *_PROBE)
+    except Exception:  # InvalidInput, or the template failing on a system turn (jinja errors)
+        return False
+    return True
+
+
+def snapshot_source(lm: LoadedModel, text: str) -> tuple[str, str]:
+    """``(text_to_prefill, join)`` for a snapshot of ``text``: under a usable chat template, the system turn
+    holding ``text`` rendered by it (``JOIN_CHAT``); otherwise ``text`` itself (``JOIN_SPACE``)."""
+    if chat_join_supported(lm):
+        return chat_parts(lm, text, _PROBE[1])[0], JOIN_CHAT
+    return text, JOIN_SPACE
+
+
+def joined_prompt_ids(lm: LoadedModel, prompt: str, *, join: str, snapshot_text: str) -> list[int]:
+    """The prompt's ids after a snapshot rendered with ``join`` from ``snapshot_text`` (the activation's
+    content): ``JOIN_SPACE`` as ``prompt_ids``; ``JOIN_CHAT`` the user turn and the assistant's opening, the
+    rest of the template's rendering of ``[system: snapshot_text, user: prompt]`` after the system turn."""
+    if join == JOIN_CHAT:
+        return lm.encode(chat_parts(lm, snapshot_text, prompt)[1])
+    if join != JOIN_SPACE:
+        raise InvalidInput(f"unknown snapshot join {join!r}")
+    return prompt_ids(lm, prompt)

@@ -11,6 +11,7 @@ A ``Staged`` handler (``memos.jobs.registry``), so the prefill holds no database
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from memcube.models import Job, Memory
 from memcube.repository import activations as repo
 from memcube.repository import memories as memories_repo
 from memos.activation.errors import SnapshotNotFound
+from memos.activation.render import JOIN_SPACE, snapshot_source
 from memos.activation.runtime import runtime_in
 from memos.activation.service import ACTOR, FROM_MEMORIES, JOB_TYPE, KIND, render_memories, snapshot_provenance
 from memos.errors import InvalidInput
@@ -86,7 +88,9 @@ class BuildActivation(Staged):
 
         runtime = runtime_in(ctx.resources, ctx.settings)
         lm = runtime.registry.load(inputs.model)
-        ids = lm.encode(inputs.text)
+        # Under the model's chat template the snapshot is the system turn holding the text (render.py)
+        source, join = snapshot_source(lm, inputs.text)
+        ids = lm.encode(source)
         if not ids:
             raise InvalidInput("the snapshot's text has no tokens for this model")
         snap, prefilled = None, len(ids)
@@ -99,6 +103,8 @@ class BuildActivation(Staged):
                 snap, prefilled = prefill(lm, ids[old.n_tokens :], past=old), len(ids) - old.n_tokens
         if snap is None:
             snap = prefill(lm, ids)
+        if join != JOIN_SPACE:  # recorded in the blob, so generation joins the prompt the same way
+            snap = dataclasses.replace(snap, meta={**snap.meta, "join": join})
         sha, size = runtime.blobs.put(serialize(snap, model=lm.name, fingerprint=lm.fingerprint))
         runtime.cache.put(sha, snap)
         return BuildOutcome(inputs, sha, size, snap.n_tokens, prefilled, lm.fingerprint, snap.dtype)
