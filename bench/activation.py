@@ -389,6 +389,7 @@ def bench_compose(
     full_ms: list[float] = []
     sizes: list[int] = []
     for ci, conv in enumerate(tqdm(conversations[:n_conversations], desc="compose: conversations", leave=False)):
+        # ci == 0 (the timed conversation) is the first of the set chosen with --first-conversation
         texts, used = chunk_conversation(lm, conv, n_chunks, total)
         snaps = [prefill(lm, lm.encode(t)) for t in texts]
         built: dict[str, KVSnapshot] = {"naive concat": naive_concat(lm, snaps)}
@@ -493,6 +494,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--chunks", type=int, default=4, help="chunks per composed context")
     ap.add_argument("--compose-tokens", type=int, default=2048, help="approximate tokens per composed context")
     ap.add_argument("--conversations", type=int, default=4)
+    ap.add_argument(
+        "--first-conversation", type=int, default=0,
+        help="LoCoMo index of the first composed conversation: 0 (0-3) is the set composition's rules were chosen "
+        "on; 4 (4-7) the held-out set, fixed before any rule was tuned on 0-3",
+    )
     ap.add_argument("--questions", type=int, default=4, help="questions per conversation")
     ap.add_argument("--new-tokens", type=int, default=32)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: the registry's default)")
@@ -539,7 +545,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         note = "" if smol is not None else " (no SmolLM2: the tiny model's random weights, quality means little)"
         q, full_ms, sizes = bench_compose(
             lm,
-            conversations,
+            conversations[args.first_conversation :],
             n_conversations=args.conversations,
             n_chunks=args.chunks,
             total=args.compose_tokens,
@@ -547,6 +553,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             new_tokens=args.new_tokens,
             timing_repeats=args.repeats,
         )
+        first = args.first_conversation
+        note += f"; LoCoMo conversations {first}-{first + len(sizes) - 1}" + (" (held out)" if first >= 4 else "")
         print_compose(lm, q, full_ms, sizes, args.chunks, note)
     print(f"total {time.perf_counter() - started:.0f} s")
 
