@@ -143,6 +143,7 @@ def bench_ttft(
     *,
     repeats: int,
     blobs: BlobStore,
+    full: bool = True,
 ) -> list[TTFTRow]:
     backend = TransformersBackend()
     p_ids = prompt_ids(lm, TTFT_PROMPT)
@@ -155,11 +156,12 @@ def bench_ttft(
         row = TTFTRow(lm.name, n, bytes_per_token=snap.nbytes / n, file_bytes_per_token=size / n)
         del snap
         # one untimed round: first-call allocations and lazy imports are not what we measure
-        firsts = _ttft_once(lm, backend, cache, sha, ids, p_ids, MODES, row, record=False)
+        modes = MODES if full else tuple(m for m in MODES if m != "full")
+        firsts = _ttft_once(lm, backend, cache, sha, ids, p_ids, modes, row, record=False)
         row.same_first_token = len(set(firsts.values())) == 1
         for rep in tqdm(range(repeats), desc=f"ttft {lm.name} {n}", leave=False):
-            k = rep % len(MODES)
-            order = MODES[k:] + MODES[:k]  # rotate, so no mode always runs after another
+            k = rep % len(modes)
+            order = modes[k:] + modes[:k]  # rotate, so no mode always runs after another
             firsts = _ttft_once(lm, backend, cache, sha, ids, p_ids, order, row, record=True)
             row.same_first_token &= len(set(firsts.values())) == 1
         rows.append(row)
@@ -491,6 +493,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--no-download", action="store_true", help="use SmolLM2 only if already in the cache dir")
     ap.add_argument("--skip-ttft", action="store_true")
     ap.add_argument("--skip-compose", action="store_true")
+    ap.add_argument("--no-full", action="store_true",
+                    help="TTFT without the full-prefill mode (cold/warm only: many more repetitions in the same time)")
     ap.add_argument("--chunks", type=int, default=4, help="chunks per composed context")
     ap.add_argument("--compose-tokens", type=int, default=2048, help="approximate tokens per composed context")
     ap.add_argument("--conversations", type=int, default=4)
@@ -536,9 +540,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="memos-bench-activation-") as tmp:
         blobs = BlobStore(Path(tmp))
         if not args.skip_ttft:
-            rows = bench_ttft(tiny, conversations, _sizes(args.tiny_sizes), repeats=args.repeats, blobs=blobs)
+            full = not args.no_full
+            sizes = _sizes(args.tiny_sizes)
+            rows = bench_ttft(tiny, conversations, sizes, repeats=args.repeats, blobs=blobs, full=full)
             if smol is not None:
-                rows += bench_ttft(smol, conversations, _sizes(args.smollm2_sizes), repeats=args.repeats, blobs=blobs)
+                rows += bench_ttft(
+                    smol, conversations, _sizes(args.smollm2_sizes), repeats=args.repeats, blobs=blobs, full=full
+                )
             print_ttft(rows, args.repeats)
     if not args.skip_compose:
         lm = smol or tiny
