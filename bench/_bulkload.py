@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 from _synthetic import Fact
 
-REBUILT = ("ix_memories_embedding_hnsw", "ix_memories_tsv", "ix_memories_tags")
+# Rebuilt after the COPY rather than maintained row by row (the GIN on versions' provenance included).
+REBUILT = ("ix_memories_embedding_hnsw", "ix_memories_tsv", "ix_memories_tags", "ix_memory_versions_provenance")
 COPY_CHUNK = 50_000
 
 
@@ -82,7 +83,7 @@ def derived_vectors(bases: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _index_defs(conn: Any) -> dict[str, str]:
-    rows = conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'memories'"
+    rows = conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('memories', 'memory_versions')"
                         " AND indexname = ANY(%s)", (list(REBUILT),)).fetchall()
     return {r[0]: r[1] for r in rows}
 
