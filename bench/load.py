@@ -113,7 +113,7 @@ class Level:
 
     @property
     def errors(self) -> Counter[str]:
-        return Counter(str(s.status) for s in self.samples if not s.ok and not s.shed)
+        return Counter(f"{s.op} {s.status}" for s in self.samples if not s.ok and not s.shed)
 
     @property
     def answered_within(self) -> float:
