@@ -73,6 +73,7 @@ class Sample:
     started: float  # on the level's clock
     latency: float  # seconds
     in_window: bool = True  # completed before the level's end (counts towards throughput)
+    why: str = ""  # a 503's cause: "admission" (refused at the door) or "pool" (no database connection in time)
 
     @property
     def ok(self) -> bool:
@@ -110,6 +111,11 @@ class Level:
     @property
     def shed(self) -> list[Sample]:
         return [s for s in self.samples if s.shed]
+
+    @property
+    def shed_kinds(self) -> str:
+        kinds = Counter(s.why for s in self.shed)
+        return ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "-"
 
     @property
     def errors(self) -> Counter[str]:
@@ -307,11 +313,13 @@ async def _client(i: int, http: httpx.AsyncClient, ws: Workspace, level: Level, 
             url, body = f"/v1/cubes/{ws.cube_id}/memories", {"memories": [memory_payload(next(adds))]}
         t = time.perf_counter()
         retry_after = 0.0
+        why = ""
         status: int | str
         try:
             resp = await http.post(url, json=body)
             status = resp.status_code
             if status == 503:
+                why = _shed_cause(resp)
                 try:
                     retry_after = min(float(resp.headers.get("retry-after", "1")), RETRY_AFTER_CAP_S)
                 except ValueError:
@@ -321,9 +329,21 @@ async def _client(i: int, http: httpx.AsyncClient, ws: Workspace, level: Level, 
         except httpx.TransportError as exc:
             status = type(exc).__name__
         now = time.perf_counter()
-        level.samples.append(Sample(op, status, t - t0, now - t, in_window=now <= deadline))
+        level.samples.append(Sample(op, status, t - t0, now - t, in_window=now <= deadline, why=why))
         if retry_after:
             await asyncio.sleep(min(retry_after, max(0.0, deadline - time.perf_counter())))
+
+
+def _shed_cause(resp: httpx.Response) -> str:
+    try:
+        detail = str(resp.json().get("detail", ""))
+    except ValueError:
+        return "other"
+    if "requests in flight" in detail:
+        return "admission"
+    if "database connection" in detail:
+        return "pool"
+    return "other"
 
 
 async def _prober(base_url: str, level: Level, t0: float) -> None:
@@ -403,11 +423,11 @@ def report(levels: list[Level], caps: dict[str, list[Capacity]], args: argparse.
                 health = [s.latency for s in lv.health]
                 rows.append([lv.clients, lv.throughput(), lv.throughput("search"), len(lv.done()), len(shed),
                              percentile([s.latency for s in shed], 99) * 1000 if shed else float("nan"),
-                             _errors(lv), f"{lv.answered_within:.1%}",
+                             lv.shed_kinds, _errors(lv), f"{lv.answered_within:.1%}",
                              max(health) * 1000 if health else float("nan"), sum(not s.ok for s in lv.health),
                              f"{lv.client_cpu:.0%}", f"{lv.load:.2f}"])
             print_table(f"[{layout}] {workload}: {args.duration:.0f} s per level{rounds}",
-                        ["clients", "ops/s", "search/s", "ok", "503 shed", "503 p99 ms", "errors", "<=5 s",
+                        ["clients", "ops/s", "search/s", "ok", "503 shed", "503 p99 ms", "503 why", "errors", "<=5 s",
                          "healthz max ms", "healthz fail", "client CPU", "load"], rows)
             rows = []
             for lv in (x for x in mine if x.workload == workload):
