@@ -17,7 +17,7 @@ from api.admission import AdmissionMiddleware
 from api.body import BodyLimitMiddleware, reject_duplicate_keys
 from api.errors import document_errors, install_error_handlers
 from api.metrics import install_metrics
-from api.routers import activations, cubes, health, jobs, links, memories, messages, search, tenants
+from api.routers import activations, cubes, guard, health, jobs, links, memories, messages, search, tenants
 from api.state import AppState
 from memos import __version__
 from memos.config import Settings, get_settings
@@ -77,7 +77,7 @@ def create_app(state: AppState | None = None, settings: Settings | None = None,
     app.add_middleware(AdmissionMiddleware, limit=config.max_in_flight or config.db_pool_size,
                        queue=config.admission_queue, timeout_s=config.admission_timeout_s)
     install_metrics(app)
-    for module in (health, tenants, cubes, memories, search, messages, jobs, links, activations):
+    for module in (health, tenants, cubes, memories, search, messages, jobs, links, activations, guard):
         app.include_router(module.router)
 
     def openapi() -> dict[str, Any]:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -94,6 +95,8 @@ class Cube(Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
+    # The cube's guard settings (memos.guard.settings.GuardSettings); NULL = the service's defaults.
+    guard: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = _now_col()
 
 
@@ -145,6 +148,8 @@ class Memory(Base):
             "ix_memories_expires_at", "expires_at",
             postgresql_where="expires_at IS NOT NULL AND status <> 'deleted'",
         ),
+        Index("ix_memories_cube_quarantine", "cube_id", text("risk DESC"), "id",
+              postgresql_where=text("status = 'quarantined'")),  # the guard's queue, riskiest first
         Index(
             "ix_memories_embedding_hnsw",
             "embedding",
@@ -168,6 +173,9 @@ class Memory(Base):
     role: Mapped[str | None] = mapped_column(String(200))
     provenance: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     trust: Mapped[float] = mapped_column(Float, default=0.5)
+    # The guard's score in [0, 1] and its reasons (memos.guard); a quarantined memory is listed by risk.
+    risk: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    guard: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM), nullable=True)
     tsv: Mapped[Any] = mapped_column(
         # Plaintext only: an activation's content repeats its sources' (migration 2026-11-30-0800).
@@ -213,6 +221,8 @@ class MemoryVersion(Base):
     provenance: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     actor: Mapped[str | None] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
+    risk: Mapped[float | None] = mapped_column(Float)
+    guard: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Attribution, written by the server only (never from a request body): the API key and tenant whose
@@ -241,6 +251,26 @@ class MemoryLink(Base):
     strength: Mapped[float] = mapped_column(Float, default=0.5)
     reason: Mapped[str | None] = mapped_column(Text)
     provenance: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _now_col()
+
+
+class GuardLesson(Base):
+    """What a rejected or dropped record looked like; later records that resemble it are screened harder."""
+
+    __tablename__ = "guard_lessons"
+    __table_args__ = (_cube_owned("guard_lessons"), Index("ix_guard_lessons_cube", "cube_id", "created_at"))
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    cube_id: Mapped[uuid.UUID] = mapped_column()
+    memory_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("memories.id", ondelete="SET NULL"))
+    content: Mapped[str] = mapped_column(Text)
+    embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM), nullable=True)
+    cues: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    source: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(Text)
+    trigger: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now_col()
 
 

@@ -293,11 +293,61 @@ class Memory(_Out):
     provenance: Provenance | None = None
     access_count: int = 0
     last_accessed_at: datetime | None = None
+    risk: float = Field(default=0.0, description="the guard's score in [0, 1] (see `guard` for its reasons)")
+    guard: GuardVerdict | None = None
 
 
 class MemoryList(_Out):
     memories: list[Memory]
     next_cursor: str | None = None
+
+
+class GuardVerdict(_Out):
+    """Why the guard scored a memory as it did: each reason (a content cue or a provenance signal) with its
+    weight; the score combines them (1 - prod(1 - w))."""
+
+    score: float
+    reasons: dict[str, float] = Field(default_factory=dict)
+    by: str = Field(default="screen", description="screen (at write) | review | read")
+    note: str | None = None
+
+
+class GuardSettings(_Base):
+    """A cube's guard settings (``PUT /v1/cubes/{cube_id}/guard``)."""
+
+    enabled: bool = Field(default=True, description="screen writes; off: nothing is scored or quarantined")
+    quarantine_threshold: float = Field(default=0.5, ge=0.05, le=1.0,
+                                        description="a new or changed memory scoring at least this is quarantined")
+    read_check: bool = Field(default=True, description="the read-time check of /context (and search's "
+                             "`guard` flag): suspect and disputed memories are dropped and reported")
+    read_threshold: float = Field(default=0.3, ge=0.0, le=1.0,
+                                  description="at read time, a memory scoring at least this is dropped")
+    trusted_sources: list[str] = Field(
+        default_factory=list, max_length=100,
+        description="provenance `source` values or actors (`key:<id>`) whose writes are not scored on content")
+    untrusted_sources: list[str] = Field(
+        default_factory=list, max_length=100,
+        description="provenance `source` values or actors whose writes are scored as untrusted")
+
+
+class ReviewDecision(enum.StrEnum):
+    approve = "approve"
+    reject = "reject"
+
+
+class ReviewRequest(_Base):
+    decision: ReviewDecision
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class QuarantineList(_Out):
+    memories: list[Memory]
+    next_cursor: str | None = None
+
+
+class DroppedMemory(_Out):
+    memory: Memory
+    reasons: dict[str, float] = Field(description="why the read-time check left it out of the context")
 
 
 class MemoryVersion(_Out):
@@ -318,6 +368,8 @@ class MemoryVersion(_Out):
         default=None, description="the tenant of that key (set by the server)")
     job_id: uuid.UUID | None = Field(
         default=None, description="the background job that wrote this version; null for a direct write")
+    risk: float | None = None
+    guard: GuardVerdict | None = None
 
 
 class MemoryHistory(_Out):
@@ -366,6 +418,9 @@ class SearchRequest(_Base):
         default=None, ge=0, le=1, description="MMR lambda (1 = relevance only, 0 = diversity only); off when unset"
     )
     rerank: bool = Field(default=False, description="apply the configured reranker (MEMOS_RERANK_MODEL)")
+    include_quarantined: bool = Field(
+        default=False, description="also quarantined memories (the cube's owner only; or ask for status "
+        "`quarantined` in filters)")
 
 
 class SearchResult(_Out):
@@ -393,6 +448,8 @@ class ContextResponse(_Out):
     context: str = Field(description="the memories, grouped by session in time order, with dates and speakers")
     memories: list[Memory]
     tokens: int
+    dropped: list[DroppedMemory] = Field(
+        default_factory=list, description="memories the guard's read-time check left out, with its reasons")
 
 
 # ---------------------------------------------------------------- messages

@@ -40,7 +40,7 @@ def add_memories(
     heads = service.add_memories(
         session, cube, body.memories, actor=principal.actor, limits=limits, embedder=embedder, caller=principal
     )
-    plaintext = [m.id for m in heads if m.kind == "plaintext"]
+    plaintext = [m.id for m in heads if m.kind == "plaintext" and m.status == "active"]  # not quarantined ones
     if plaintext:  # one linking job per request, in the same transaction (outbox)
         enqueue_linking(session, cube, plaintext, tenant_id=tenant_id, key_id=principal.key_id)
     session.commit()

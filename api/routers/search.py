@@ -6,16 +6,35 @@ import uuid
 
 from fastapi import APIRouter
 
-from api.deps import EmbedderDep, SessionDep, StateDep, TenantDep
+from api.deps import EmbedderDep, PrincipalDep, SessionDep, StateDep, TenantDep
 from api.errors import error_responses
 from memcube import schemas
 from memos.cubes.service import load_cube
+from memos.errors import Forbidden
+from memos.guard.read import check as read_check
+from memos.guard.read import learn_from
+from memos.guard.screen import cube_settings
 from memos.memories.service import to_schema
 from memos.retrieval import service
 from memos.retrieval.context import assemble
 from memos.retrieval.rerank import get_reranker
 
 router = APIRouter(prefix="/v1", tags=["search"])
+
+
+def with_quarantined(req: schemas.SearchRequest, access: str) -> schemas.SearchRequest:
+    """Quarantined memories are searched only for the cube's owner, who asks for them (``include_quarantined``
+    or status ``quarantined`` in the filters)."""
+    statuses = list(req.filters.status or []) if req.filters else []
+    if not req.include_quarantined and schemas.MemoryStatus.quarantined not in statuses:
+        return req
+    if access != "owner":
+        raise Forbidden("quarantined memories are for the cube's owner to see")
+    if req.include_quarantined:
+        statuses = [*(statuses or [schemas.MemoryStatus.active]), schemas.MemoryStatus.quarantined]
+        filters = (req.filters or schemas.SearchFilters()).model_copy(update={"status": statuses})
+        return req.model_copy(update={"filters": filters})
+    return req
 
 
 @router.post(
@@ -29,7 +48,8 @@ def search(
     embedder: EmbedderDep,
     state: StateDep,
 ) -> schemas.SearchResponse:
-    cube, _ = load_cube(session, cube_id, tenant_id)
+    cube, access = load_cube(session, cube_id, tenant_id)
+    body = with_quarantined(body, access)
     reranker = get_reranker(state.settings) if body.rerank else None
     hits = service.search(session, cube, body, embedder=embedder, settings=state.settings, reranker=reranker)
     state.access.record([h.memory.id for h in hits if h.via == "search"])
@@ -46,14 +66,23 @@ def context(
     body: schemas.ContextRequest,
     session: SessionDep,
     tenant_id: TenantDep,
+    principal: PrincipalDep,
     embedder: EmbedderDep,
     state: StateDep,
 ) -> schemas.ContextResponse:
-    cube, _ = load_cube(session, cube_id, tenant_id)
-    req = schemas.SearchRequest(query=body.query, top_k=body.top_k, filters=body.filters, mode=body.mode,
-                                expand=body.expand)
+    cube, access = load_cube(session, cube_id, tenant_id)
+    req = with_quarantined(schemas.SearchRequest(query=body.query, top_k=body.top_k, filters=body.filters,
+                                                 mode=body.mode, expand=body.expand), access)
     hits = service.search(session, cube, req, embedder=embedder, settings=state.settings)
-    out = assemble([h.memory for h in hits], token_budget=body.token_budget)
+    # The guard's read-time check: what the query retrieved, looked at together (memos/guard/read.py).
+    checked = read_check(session, cube, [h.memory for h in hits], cube_settings(cube))
+    out = assemble(checked.kept, token_budget=body.token_budget)
     state.access.record([m.id for m in out.memories])
-    return schemas.ContextResponse(context=out.context, memories=[to_schema(m) for m in out.memories],
-                                   tokens=out.tokens)
+    response = schemas.ContextResponse(
+        context=out.context, memories=[to_schema(m) for m in out.memories], tokens=out.tokens,
+        dropped=[schemas.DroppedMemory(memory=to_schema(m), reasons=why) for m, why in checked.dropped])
+    # Each drop leaves a lesson for later screening (a read-only grantee's reads teach nothing).
+    if checked.dropped and access != "read" and learn_from(session, cube, checked.dropped, query=body.query,
+                                                           actor=principal.actor):
+        session.commit()
+    return response

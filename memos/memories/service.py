@@ -22,10 +22,14 @@ from memos.config import Settings
 from memos.cubes.service import load_cube
 from memos.embedding import Embedder
 from memos.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from memos.guard.screen import cube_settings, rescreen, screen_batch
 from memos.memories.provenance import client_provenance
 from memos.memories.versions import SYSTEM_CAUSE, Attribution, VersionBatch, append_version, version_row
 from memos.retrieval.documents import document_metadata, document_vectors
 from memos.tenants.service import Principal
+
+QUARANTINED_ON_WRITE = "created; quarantined by the guard (see `guard` for its reasons)"
+QUARANTINED_ON_CHANGE = "quarantined by the guard (see `guard` for its reasons)"
 
 
 @dataclass(frozen=True)
@@ -115,16 +119,22 @@ def add_memories(
         provenances = [provenance_dict(item.provenance, actor=actor) for item in items]
     # Indexed as "role: content" blended with the session's previous vector; relative dates resolved.
     vectors = document_vectors(session, cube, items, embedder) if embeddings is None else embeddings
+    # The guard screens every plaintext write; a risky one is stored quarantined (kept, out of search).
+    risks = screen_batch(session, cube, [it.content for it in items], provenances, vectors)
+    threshold = cube_settings(cube).quarantine_threshold
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     for i, item in enumerate(items):
         prov = provenances[i]
+        risk = risks[i]
         row: dict[str, Any] = {
             "id": uuid.uuid4(),
             "tenant_id": cube.tenant_id,
             "cube_id": cube.id,
             "kind": item.kind.value,
-            "status": "active",
+            "status": "quarantined" if risk.score >= threshold else "active",
+            "risk": risk.score,
+            "guard": risk.verdict() if risk.reasons else None,
             "tier": "long_term",
             "content": item.content,
             "meta": document_metadata(item),
@@ -146,8 +156,10 @@ def add_memories(
         rows.append(row)
     heads = repo.insert_memories(session, rows)
     causes = [cause] * len(heads) if isinstance(cause, Attribution) else list(cause)
-    repo.insert_versions(session, [version_row(h, actor=actor, reason="created", at=now, cause=c)
-                                   for h, c in zip(heads, causes, strict=True)])
+    repo.insert_versions(session, [
+        version_row(h, actor=actor, reason="created" if h.status == "active" else QUARANTINED_ON_WRITE, at=now,
+                    cause=c)
+        for h, c in zip(heads, causes, strict=True)])
     return heads
 
 
@@ -211,7 +223,17 @@ def update_memory(
         head.tags = check_tags(patch.tags)
     if patch.event_time is not None:
         head.event_time = utc(patch.event_time)
-    return append_version(session, head, actor=actor, reason=patch.reason or "updated", cause=cause)
+    reason = patch.reason or "updated"
+    if patch.content is not None and _rescreen(session, head):
+        reason = f"{reason}; {QUARANTINED_ON_CHANGE}"
+    return append_version(session, head, actor=actor, reason=reason, cause=cause)
+
+
+def _rescreen(session: Session, head: Memory) -> bool:
+    from memcube.repository import cubes as cubes_repo
+
+    cube = cubes_repo.get_cube(session, head.cube_id)
+    return cube is not None and rescreen(session, head, cube)
 
 
 def revise(
@@ -234,9 +256,11 @@ def revise(
     """A new version written by the system (consolidation, linking) with its own provenance: what it
     came from and what it superseded. ``embedding`` must match ``content`` when both are given. With
     ``batch``, the version is written by ``batch.write()`` together with the batch's others."""
+    changed = False
     if content is not None and content != head.content:
         head.content = content
         head.embedding = embedding
+        changed = True
     if metadata is not None:
         head.meta = metadata
     if tags is not None:
@@ -249,6 +273,8 @@ def revise(
         head.keywords = list(keywords)
     head.provenance = provenance
     head.trust = float(provenance.get("trust", head.trust))
+    if changed and _rescreen(session, head):
+        reason = f"{reason}; {QUARANTINED_ON_CHANGE}"
     return append_version(session, head, actor=actor, reason=reason, batch=batch, cause=cause)
 
 
@@ -363,6 +389,8 @@ def to_schema(m: Memory) -> schemas.Memory:
         provenance=schemas.Provenance.model_validate(m.provenance) if m.provenance else None,
         access_count=m.access_count or 0,
         last_accessed_at=m.last_accessed_at,
+        risk=m.risk or 0.0,
+        guard=schemas.GuardVerdict.model_validate(m.guard) if m.guard else None,
     )
 
 
@@ -382,6 +410,8 @@ def version_to_schema(v: MemoryVersion) -> schemas.MemoryVersion:
         caused_by_key_id=v.caused_by_key_id,
         caused_by_tenant_id=v.caused_by_tenant_id,
         job_id=v.job_id,
+        risk=v.risk,
+        guard=schemas.GuardVerdict.model_validate(v.guard) if v.guard else None,
     )
 
 
@@ -398,5 +428,7 @@ def as_of_schema(head: Memory, v: MemoryVersion) -> schemas.Memory:
             "version": v.version,
             "updated_at": v.valid_from,
             "provenance": schemas.Provenance.model_validate(v.provenance) if v.provenance else None,
+            "risk": v.risk or 0.0,
+            "guard": schemas.GuardVerdict.model_validate(v.guard) if v.guard else None,
         }
     )

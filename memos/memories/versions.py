@@ -51,6 +51,8 @@ def version_row(head: Memory, *, actor: str | None, reason: str | None, at: date
         "provenance": head.provenance,
         "actor": actor,
         "reason": reason,
+        "risk": head.risk,
+        "guard": head.guard,
         "valid_from": at,
         "valid_to": None,
         "caused_by_key_id": cause.key_id,

@@ -32,7 +32,7 @@ from memos.retrieval import fusion
 from memos.retrieval.query import QueryPlan, plan
 from memos.retrieval.rerank import Reranker
 
-SEARCHABLE = ("active", "archived")
+SEARCHABLE = ("active", "archived", "quarantined")
 LEXICAL_FETCH_FACTOR = 4  # BM25 rows scored per lexical candidate, so neighbours get their lexical score too
 RERANK_POOL_FACTOR = 2  # the reranker sees this many times top_k fused results
 PRUNE_MIN_DOCS = 1_000  # common-term pruning is for scan cost, which only matters in large cubes
@@ -54,7 +54,8 @@ class Hit:
 def build_filter(cube: Cube, filters: schemas.SearchFilters | None) -> memories_repo.MemoryFilter:
     f = filters or schemas.SearchFilters()
     statuses = [s.value for s in f.status] if f.status else ["active"]
-    # Deleted and quarantined memories are never search results.
+    # Deleted memories are never search results; quarantined ones only when asked for (by the cube's owner:
+    # api/routers/search.py with_quarantined checks).
     statuses = [s for s in statuses if s in SEARCHABLE] or ["active"]
     return memories_repo.MemoryFilter(
         cube_ids=[cube.id],

@@ -82,6 +82,8 @@ def world(connection: Connection) -> World:
         " WHERE cube_id = :cube_a AND id <> :memory_a"), p)
     connection.execute(text("INSERT INTO messages (id, tenant_id, cube_id, role, content, created_at)"
                             " VALUES (gen_random_uuid(), :a, :cube_a, 'user', 'hello', now())"), p)
+    connection.execute(text("INSERT INTO guard_lessons (id, tenant_id, cube_id, content, created_at)"
+                            " VALUES (gen_random_uuid(), :a, :cube_a, 'a lesson', now())"), p)
     connection.execute(text("INSERT INTO payload_blobs (id, tenant_id, cube_id, sha256, size_bytes, residency,"
                             " created_at) VALUES (gen_random_uuid(), :a, :cube_a, md5('x') || md5('y'), 1, 'disk',"
                             " now())"), p)
@@ -144,6 +146,9 @@ CASES: dict[str, Case] = {
     "cube_roles": Case("cube_id = :cube_a", "n = n", tuple(
         f"INSERT INTO cube_roles (cube_id, tenant_id, role, n) VALUES (:cube_a, {t}, 'planted', 1)"
         for t in (":a", ":b"))),
+    "guard_lessons": Case("cube_id = :cube_a", "reason = 'x'", tuple(
+        f"INSERT INTO guard_lessons (id, tenant_id, cube_id, content, created_at)"
+        f" VALUES (gen_random_uuid(), {t}, :cube_a, 'planted', now())" for t in (":a", ":b"))),
 }
 # Tables memos_app has no privilege on at all (checked below instead of policies).
 PRIVATE_TABLES = {"alembic_version", "memos_context_key"}

@@ -41,8 +41,8 @@ def test_context_respects_a_small_budget(client: TestClient, cube_id: str, auth:
     small = context(client, cube_id, auth, query="pottery", token_budget=40)
     assert 0 < small["tokens"] <= 40 < full["tokens"]
     assert 0 < len(small["memories"]) < len(full["memories"])
-    assert context(client, cube_id, auth, query="pottery", token_budget=1) == {"context": "", "memories": [],
-                                                                                "tokens": 0}
+    assert context(client, cube_id, auth, query="pottery", token_budget=1) == {
+        "context": "", "memories": [], "dropped": [], "tokens": 0}
 
 
 def test_bad_context_input_is_422(client: TestClient, cube_id: str, auth: Auth) -> None:

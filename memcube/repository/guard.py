@@ -1,0 +1,80 @@
+"""The guard's reads and writes: lessons, a source's recent records (bursts), the quarantine queue."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from memcube.models import GuardLesson, Memory
+
+LESSONS_CONSULTED = 500  # the latest lessons of a cube a screening compares with
+BURST_LOOKBACK = 200  # the latest records of one source a screening compares with
+
+
+def lesson_vectors(session: Session, cube_id: uuid.UUID) -> np.ndarray:
+    """The cube's latest lessons' vectors, ``(n, dim)`` float32 (no rows: shape ``(0, 0)``)."""
+    rows = session.scalars(select(GuardLesson.embedding).where(GuardLesson.cube_id == cube_id,
+                                                               GuardLesson.embedding.is_not(None))
+                           .order_by(GuardLesson.created_at.desc()).limit(LESSONS_CONSULTED)).all()
+    return np.asarray([np.asarray(v, dtype=np.float32) for v in rows], dtype=np.float32) if rows \
+        else np.zeros((0, 0), dtype=np.float32)
+
+
+def recent_vectors(session: Session, cube_id: uuid.UUID, actor: str, source: str | None,
+                   since: datetime) -> np.ndarray:
+    """Vectors of the records one actor wrote into the cube from one source since ``since`` (latest first)."""
+    stmt = (select(Memory.embedding)
+            .where(Memory.cube_id == cube_id, Memory.created_at >= since, Memory.embedding.is_not(None),
+                   Memory.provenance["actor"].astext == actor)
+            .order_by(Memory.created_at.desc()).limit(BURST_LOOKBACK))
+    if source is not None:
+        stmt = stmt.where(Memory.provenance["source"].astext == source)
+    rows = session.scalars(stmt).all()
+    return np.asarray([np.asarray(v, dtype=np.float32) for v in rows], dtype=np.float32) if rows \
+        else np.zeros((0, 0), dtype=np.float32)
+
+
+def add_lesson(session: Session, row: dict[str, Any]) -> None:
+    session.add(GuardLesson(**row))
+
+
+def has_lesson_for(session: Session, memory_id: uuid.UUID) -> bool:
+    return session.scalar(select(GuardLesson.id).where(GuardLesson.memory_id == memory_id).limit(1)) is not None
+
+
+def quarantined(session: Session, cube_id: uuid.UUID, *, limit: int,
+                after: tuple[float, uuid.UUID] | None) -> list[Memory]:
+    """The cube's quarantined memories, riskiest first (keyset on ``(risk, id)``)."""
+    stmt = select(Memory).where(Memory.cube_id == cube_id, Memory.status == "quarantined")
+    if after is not None:
+        risk, mid = after
+        stmt = stmt.where((Memory.risk < risk) | ((Memory.risk == risk) & (Memory.id > mid)))
+    return list(session.scalars(stmt.order_by(Memory.risk.desc(), Memory.id).limit(limit)))
+
+
+def disputes(session: Session, memory_ids: list[uuid.UUID]) -> list[tuple[uuid.UUID, float]]:
+    """``(memory id, trust of an active memory it contradicts or is contradicted by)`` for the given ids."""
+    if not memory_ids:
+        return []
+    from memcube.models import MemoryLink
+
+    other = Memory.__table__.alias("other")
+    out: list[tuple[uuid.UUID, float]] = []
+    for mine, theirs in ((MemoryLink.source_id, MemoryLink.target_id), (MemoryLink.target_id, MemoryLink.source_id)):
+        stmt = (select(mine, other.c.trust)
+                .join(other, other.c.id == theirs)
+                .where(MemoryLink.type == "contradicts", mine.in_(memory_ids), other.c.status == "active"))
+        out += [(r[0], float(r[1])) for r in session.execute(stmt)]
+    return out
+
+
+def vectors_of(session: Session, memory_ids: list[uuid.UUID]) -> dict[uuid.UUID, np.ndarray]:
+    if not memory_ids:
+        return {}
+    rows = session.execute(select(Memory.id, Memory.embedding).where(Memory.id.in_(memory_ids)))
+    return {r[0]: np.asarray(r[1], dtype=np.float32) for r in rows if r[1] is not None}

@@ -1,0 +1,1 @@
+"""The memory guard: screen writes, quarantine and review, check what reaches a context, learn from rejections."""

@@ -1,0 +1,90 @@
+"""The read-time check: look at what a query retrieved together, and leave out what should not steer the agent.
+
+Write-time screening sees one record; an attack built from harmless-looking records (a false fact, a bridge
+to a planted source) shows only beside the others (A-MemGuard, arXiv 2510.02373: consensus across retrieved
+memories). Before a context is assembled, each retrieved memory is dropped when
+
+* **suspect**: its write-time score is at least the cube's ``read_threshold`` (below the quarantine line,
+  but not to be obeyed);
+* **disputed**: it contradicts (a ``contradicts`` link, made by consolidation or linking) an active memory
+  written with more trust;
+* **outvoted**: it was written with low trust (a tool's output, a web page) and another retrieved memory on
+  the same topic (cosine at least ``SAME_TOPIC``) was written with clearly more trust: the better-sourced
+  account stands, the other is not put in front of the model.
+
+The response names every dropped memory with its reasons; each drop leaves a lesson for later screening.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from memcube import schemas
+from memcube.models import Cube, Memory
+from memcube.repository import guard as repo
+from memos.guard.screen import LOW_TRUST
+
+SAME_TOPIC = 0.6
+TRUST_MARGIN = 0.15  # "clearly more trust"
+SUSPECT_WEIGHT = 1.0
+DISPUTED_WEIGHT = 0.8
+OUTVOTED_WEIGHT = 0.7
+
+
+@dataclass
+class ReadCheck:
+    kept: list[Memory] = field(default_factory=list)
+    dropped: list[tuple[Memory, dict[str, float]]] = field(default_factory=list)
+
+
+def check(session: Session, cube: Cube, memories: list[Memory], settings: schemas.GuardSettings) -> ReadCheck:
+    out = ReadCheck()
+    if not settings.enabled or not settings.read_check or not memories:
+        out.kept = list(memories)
+        return out
+    reasons: dict[int, dict[str, float]] = {i: {} for i in range(len(memories))}
+    for i, m in enumerate(memories):
+        if (m.risk or 0.0) >= settings.read_threshold:
+            reasons[i]["suspect"] = round(float(m.risk), 3)
+    index = {m.id: i for i, m in enumerate(memories)}
+    for mid, other_trust in repo.disputes(session, list(index)):
+        m = memories[index[mid]]
+        if other_trust >= (m.trust or 0.0) + TRUST_MARGIN:
+            reasons[index[mid]]["disputed"] = DISPUTED_WEIGHT
+    low = [i for i, m in enumerate(memories) if (m.trust or 0.0) < LOW_TRUST]
+    if low:
+        vectors = repo.vectors_of(session, [m.id for m in memories])
+        for i in low:
+            v = vectors.get(memories[i].id)
+            if v is None:
+                continue
+            for j, other in enumerate(memories):
+                w = vectors.get(other.id)
+                if j == i or w is None or (other.trust or 0.0) < (memories[i].trust or 0.0) + TRUST_MARGIN:
+                    continue
+                if float(np.dot(v, w)) >= SAME_TOPIC:
+                    reasons[i]["outvoted"] = OUTVOTED_WEIGHT
+                    break
+    for i, m in enumerate(memories):
+        if reasons[i]:
+            out.dropped.append((m, reasons[i]))
+        else:
+            out.kept.append(m)
+    return out
+
+
+def learn_from(session: Session, cube: Cube, dropped: list[tuple[Memory, dict[str, float]]], *, query: str,
+               actor: str) -> int:
+    """A lesson per dropped memory that has none yet (in a savepoint: a failure here never fails the read)."""
+    from memos.guard.review import learn
+
+    if not dropped:
+        return 0
+    with session.begin_nested():
+        for m, why in dropped:
+            learn(session, cube, m, decided_by=f"read:{actor}", reason="dropped at read: " + ", ".join(sorted(why)),
+                  trigger=query[:2000])
+    return len(dropped)
