@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     db_pool_timeout_s: float = Field(
         default=3.0, gt=0, le=10, description="longest wait for a pooled connection; past it the request gets a 503"
     )
-    # Admission control (docs/operations.md#load): requests in flight per process, a short queue, then 503.
+    # Admission control (docs/operations.md#under-load): requests in flight per process, a short queue, then 503.
     max_in_flight: int | None = Field(
         default=None, ge=1, description="requests handled at once per process; unset = MEMOS_DB_POOL_SIZE"
     )
