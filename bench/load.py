@@ -426,7 +426,7 @@ def report(levels: list[Level], caps: dict[str, list[Capacity]], args: argparse.
                              lv.shed_kinds, _errors(lv), f"{lv.answered_within:.1%}",
                              max(health) * 1000 if health else float("nan"), sum(not s.ok for s in lv.health),
                              f"{lv.client_cpu:.0%}", f"{lv.load:.2f}"])
-            print_table(f"[{layout}] {workload}: {args.duration:.0f} s per level{rounds}",
+            print_table(f"{layout} - {workload}: {args.duration:.0f} s per level{rounds}",
                         ["clients", "ops/s", "search/s", "ok", "503 shed", "503 p99 ms", "503 why", "errors", "<=5 s",
                          "healthz max ms", "healthz fail", "client CPU", "load"], rows)
             rows = []
@@ -435,10 +435,10 @@ def report(levels: list[Level], caps: dict[str, list[Capacity]], args: argparse.
                     n = len(lv.latencies(op))
                     p50, p95, p99 = (lv.pct(op, p) for p in (50, 95, 99))
                     rows.append([f"{lv.clients} {op}", n, p50, p95, p99, p99 / p50 if n else float("nan")])
-            print_table(f"[{layout}] {workload}: latency of successful requests",
+            print_table(f"{layout} - {workload}: latency of successful requests",
                         ["clients / op", "n", "p50 ms", "p95 ms", "p99 ms", "p99/p50"], rows)
         cap = mean_capacity(layout_caps)
-        print(f"\n[{layout}] baseline: single-query embeddings ({cap.backend}) in this process, service idle, "
+        print(f"\n{layout} - baseline: single-query embeddings ({cap.backend}) in this process, service idle, "
               f"{cap.threads} threads: {cap.shared:.1f}/s from one shared Embedder, {cap.per_thread:.1f}/s with "
               f"one Embedder per thread; capacity = {cap.best:.1f}/s")
         targets(mine, cap, layout)
@@ -508,7 +508,7 @@ def targets(levels: list[Level], cap: Capacity, layout: str) -> None:
                              f"{l16.throughput():.1f} = {keep:.2f}", f">= {KEEP_AT_64:.2f}",
                              _verdict(keep >= KEEP_AT_64)])
     if rows:
-        print_table(f"[{layout}] targets (issue 10)", ["what", "measured", "target", "met"], rows)
+        print_table(f"{layout} - targets (issue 10)", ["what", "measured", "target", "met"], rows)
 
 
 def main(argv: list[str] | None = None) -> int:
