@@ -40,8 +40,9 @@ from _common import ROOT, p50_p95, print_table  # noqa: E402
 from _locomo import load  # noqa: E402
 
 from memos.config import Settings  # noqa: E402
-from memos.embedding import Embedder  # noqa: E402
+from memos.embedding import Embedder, onnx_export  # noqa: E402
 from memos.embedding.backends import OnnxBackend  # noqa: E402
+from memos.embedding.embedder import default_cache_dir  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "locomo10.json"
 
@@ -142,7 +143,7 @@ def main() -> None:
     texts = list(dict.fromkeys(q.text for q in questions))
     serial_texts, conc_texts = texts[:n], texts[n:2 * n]
     work = Path(tempfile.mkdtemp(prefix="memos-bench-embedding-"))
-    cache = Settings().home / "cache" / "embedding"
+    cache = Settings().embedding_cache_dir or default_cache_dir()
     print(f"cores {os.cpu_count()}, encoder threads {Settings().embedding_threads or 'auto'}, "
           f"{len(serial_texts)} serial / {len(conc_texts)} concurrent queries; load at start:{load_avg()}")
     try:
@@ -199,7 +200,7 @@ def main() -> None:
             onnx = backends["onnx"]
             fp32 = onnx.backend
             assert isinstance(fp32, OnnxBackend)
-            export = next(p for p in cache.iterdir() if p.is_dir() and p.name.startswith("onnx-"))
+            export = onnx_export.exported_dir(onnx.model_name, cache)
             q8 = int8_backend(fp32, export, work, onnx.threads)
             c8 = np.sum(a * q8.encode(texts[:600]), axis=1)
             lat8 = timed_serial(lambda t: q8.encode([t]), serial_texts)

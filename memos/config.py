@@ -69,8 +69,12 @@ class Settings(BaseSettings):
     embedding_batch_size: int = 64
     embedding_threads: int = 0  # 0 = half the cores (memos.embedding.auto_threads)
     embedding_backend: Literal["onnx", "torch"] = Field(
-        default="onnx", description="onnx = ONNX Runtime on a graph exported once from the model's weights under "
-        "MEMOS_HOME/cache/embedding (torch is used when the model cannot be exported); torch = sentence-transformers"
+        default="onnx", description="onnx = ONNX Runtime on a graph exported once from the model's weights (torch is "
+        "used when the model cannot be exported); torch = sentence-transformers"
+    )
+    embedding_cache_dir: Path | None = Field(
+        default=None, description="where the ONNX export is kept, one directory per model hash, shared by every "
+        "process; unset = $XDG_CACHE_HOME/memos/embedding (~/.cache/memos/embedding)"
     )
     query_cache_size: int = Field(
         default=4096, ge=0, description="recent search queries whose embedding a process keeps (LRU); 0 = none"

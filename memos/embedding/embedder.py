@@ -38,8 +38,10 @@ def default_model_path() -> str:
 
 
 def default_cache_dir() -> Path:
-    """Where exported graphs are kept when none is given: ``$MEMOS_HOME/cache/embedding``."""
-    return get_settings().home / "cache" / "embedding"
+    """Where exported graphs are kept when ``MEMOS_EMBEDDING_CACHE_DIR`` is unset: the user's cache directory,
+    so every process and every ``MEMOS_HOME`` on the machine (each test's, each bench run's) shares one export."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "memos" / "embedding"
 
 
 class Embedder:
@@ -66,7 +68,7 @@ class Embedder:
         self.batch_size = batch_size
         self.threads = threads or auto_threads()
         self.requested_backend = backend
-        self.cache_dir = cache_dir
+        self.cache_dir = cache_dir or default_cache_dir()
         self.queries = QueryCache(query_cache_size)
         self._backend: Backend | None = None
         # One forward pass at a time: the encoder already uses its threads, concurrent passes only thrash the
@@ -90,7 +92,7 @@ class Embedder:
     def _load(self) -> Backend:
         if self.requested_backend == "onnx":
             try:
-                export = onnx_export.exported_dir(self.model_name, self.cache_dir or default_cache_dir())
+                export = onnx_export.exported_dir(self.model_name, self.cache_dir)
                 return OnnxBackend(export, threads=self.threads)
             except Exception as exc:  # any model still runs, only slower
                 log.warning("embedding: ONNX backend unavailable for %s (%s); using torch", self.model_name, exc)
@@ -144,6 +146,6 @@ def get_embedder(settings: Settings | None = None) -> Embedder:
                 s = settings or get_settings()
                 _embedder = Embedder(s.embedding_model, batch_size=s.embedding_batch_size,
                                      threads=s.embedding_threads, backend=s.embedding_backend,
-                                     cache_dir=s.home / "cache" / "embedding",
+                                     cache_dir=s.embedding_cache_dir,
                                      query_cache_size=s.query_cache_size)
     return _embedder

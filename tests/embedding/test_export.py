@@ -14,7 +14,6 @@ from memos.embedding import Embedder, default_model_path, onnx_export
 
 def test_the_export_is_reused(embedder: Embedder) -> None:
     assert embedder.backend_name == "onnx"
-    assert embedder.cache_dir is not None
     exports = [p for p in embedder.cache_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
     assert len(exports) >= 1
     again = onnx_export.exported_dir(embedder.model_name, embedder.cache_dir)
