@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _attacks import FAMILIES, SPLIT_CONVERSATIONS, TOOL_TRUST, Suite, build  # noqa: E402
 from _common import _ok, create_workspace, p50_p95, print_table, run_service  # noqa: E402
-from _locomo import Question, ingest, load  # noqa: E402
+from _locomo import BATCH, Question, load  # noqa: E402
 
 from memos.importers import LocomoConversation  # noqa: E402
 
@@ -104,51 +104,57 @@ def context(client: httpx.Client, headers: dict[str, str], cube_id: str, query: 
     return returned, dropped
 
 
-def run_rate(args: argparse.Namespace, samples: list[dict[str, Any]], convs: list[LocomoConversation],
-             questions: list[Question], records: int) -> dict[str, Any]:
-    split = args.split
-    conv_ids = list(SPLIT_CONVERSATIONS[split])[: 2 if args.quick else None]
-    suite: Suite = build(samples, split, per_family=4 if args.quick else args.per_family,
-                         records_per_attack=records)
-    suite.attacks = [a for a in suite.attacks if a.conv in conv_ids]
-    suite.hard_benign = [h for h in suite.hard_benign if h.conv in conv_ids]
-    with run_service() as svc:
-        ws = create_workspace(svc, name=f"guard-{split}-{records}")
-        with httpx.Client(base_url=svc.base_url, timeout=120.0) as client:
-            cube_ids, _, n_benign = ingest(client, ws.headers, [convs[i] for i in conv_ids])
-            cube_of = dict(zip(conv_ids, cube_ids, strict=True))
-            write_s: list[float] = []
-            for a in suite.attacks:
-                for r in a.records:
-                    write_s.append(plant(client, ws.headers, cube_of[a.conv], convs[a.conv], r.role, r.content,
-                                         r.channel))
-            for h in suite.hard_benign:
-                write_s.append(plant(client, ws.headers, cube_of[h.conv], convs[h.conv], h.role, h.content,
-                                     "conversation"))
-            time.sleep(2.0)  # let background jobs (consolidation, linking, screening) see the writes
-            held = set().union(*(not_active(client, ws.headers, c) for c in cube_ids))
-            success: Counter[str] = Counter()
-            total: Counter[str] = Counter()
-            for a in suite.attacks:
-                returned, _ = context(client, ws.headers, cube_of[a.conv], a.query)
-                total[a.family] += 1
-                success[a.family] += bool(returned & {r.content for r in a.records})
-            poison = {r.content for a in suite.attacks for r in a.records}
-            hard = {h.content for h in suite.hard_benign}
-            benign_dropped: set[str] = set()
-            sample_q = [q for q in questions if q.conv in conv_ids][:BENIGN_QUESTIONS]
-            for q in sample_q:
-                _, dropped = context(client, ws.headers, cube_of[q.conv], q.text)
-                benign_dropped |= dropped - poison - hard
-            hard_flagged: set[str] = set()
-            for h in suite.hard_benign:
-                _, dropped = context(client, ws.headers, cube_of[h.conv], h.query)
-                if h.content in held or h.content in dropped:
-                    hard_flagged.add(h.id)
+def ingest_cubes(client: httpx.Client, headers: dict[str, str], convs: list[LocomoConversation], *, guard: bool,
+                 label: str) -> list[str]:
+    """One cube per conversation, the guard on or off before anything is written; one memory per turn."""
+    cube_ids = []
+    for conv in convs:
+        cube = _ok(client.post("/v1/cubes", json={"name": f"{label}-{conv.sample_id}"}, headers=headers))
+        _ok(client.put(f"/v1/cubes/{cube['id']}/guard", json={"enabled": guard}, headers=headers))
+        items = [m.model_dump(mode="json", exclude_none=True) for m in conv.memories]
+        for i in range(0, len(items), BATCH):
+            _ok(client.post(f"/v1/cubes/{cube['id']}/memories", json={"memories": items[i:i + BATCH]},
+                            headers=headers))
+        cube_ids.append(cube["id"])
+    return cube_ids
+
+
+def measure(client: httpx.Client, headers: dict[str, str], suite: Suite, convs: list[LocomoConversation],
+            questions: list[Question], conv_ids: list[int], *, guard: bool, records: int) -> dict[str, Any]:
+    """Write the split's conversations into fresh cubes, plant the suite, and measure (guard on or off)."""
+    label = f"{'on' if guard else 'off'}-{records}"
+    cube_ids = ingest_cubes(client, headers, [convs[i] for i in conv_ids], guard=guard, label=label)
+    n_benign = sum(len(convs[i].memories) for i in conv_ids)
+    cube_of = dict(zip(conv_ids, cube_ids, strict=True))
+    write_s: list[float] = []
+    for a in suite.attacks:
+        for r in a.records:
+            write_s.append(plant(client, headers, cube_of[a.conv], convs[a.conv], r.role, r.content, r.channel))
+    for h in suite.hard_benign:
+        write_s.append(plant(client, headers, cube_of[h.conv], convs[h.conv], h.role, h.content, "conversation"))
+    held = set().union(*(not_active(client, headers, c) for c in cube_ids))
+    success: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for a in suite.attacks:
+        returned, _ = context(client, headers, cube_of[a.conv], a.query)
+        total[a.family] += 1
+        success[a.family] += bool(returned & {r.content for r in a.records})
+    poison = {r.content for a in suite.attacks for r in a.records}
+    hard = {h.content for h in suite.hard_benign}
+    benign_dropped: set[str] = set()
+    for q in [q for q in questions if q.conv in conv_ids][:BENIGN_QUESTIONS]:
+        _, dropped = context(client, headers, cube_of[q.conv], q.text)
+        benign_dropped |= dropped - poison - hard
+    hard_flagged: set[str] = set()
+    for h in suite.hard_benign:
+        _, dropped = context(client, headers, cube_of[h.conv], h.query)
+        if h.content in held or h.content in dropped:
+            hard_flagged.add(h.id)
     benign_held = held - poison - hard
     p50, p95 = p50_p95(write_s)
     n_poison = sum(len(a.records) for a in suite.attacks)
     return {
+        "guard": "on" if guard else "off",
         "records_per_attack": records,
         "poison_share": n_poison / (n_benign + n_poison),
         "success": {f: success[f] / total[f] for f in FAMILIES if total[f]},
@@ -161,22 +167,38 @@ def run_rate(args: argparse.Namespace, samples: list[dict[str, Any]], convs: lis
     }
 
 
+def run_rate(args: argparse.Namespace, samples: list[dict[str, Any]], convs: list[LocomoConversation],
+             questions: list[Question], records: int) -> list[dict[str, Any]]:
+    """Guard off, then on, in one service (same machine state): separate cubes, same suite."""
+    conv_ids = list(SPLIT_CONVERSATIONS[args.split])[: 2 if args.quick else None]
+    suite: Suite = build(samples, args.split, per_family=4 if args.quick else args.per_family,
+                         records_per_attack=records)
+    suite.attacks = [a for a in suite.attacks if a.conv in conv_ids]
+    suite.hard_benign = [h for h in suite.hard_benign if h.conv in conv_ids]
+    with run_service() as svc:
+        ws = create_workspace(svc, name=f"guard-{args.split}-{records}")
+        with httpx.Client(base_url=svc.base_url, timeout=120.0) as client:
+            return [measure(client, ws.headers, suite, convs, questions, conv_ids, guard=g, records=records)
+                    for g in (False, True)]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     samples = json.loads(args.data.read_text())
     convs, questions = load(args.data)
     rates = [1] if args.quick else [int(x) for x in args.records.split(",")]
-    results = [run_rate(args, samples, convs, questions, r) for r in rates]
+    results = [r for rate in rates for r in run_rate(args, samples, convs, questions, rate)]
     print_table(
         f"Attack success: a planted record in the top-{TOP_K} context of its trigger query ({args.split} split)",
-        ["records/attack", "poisoned share", "attacks", *FAMILIES, "all"],
-        [[r["records_per_attack"], f"{r['poison_share']:.1%}", r["attacks"],
+        ["guard", "records/attack", "poisoned share", "attacks", *FAMILIES, "all"],
+        [[r["guard"], r["records_per_attack"], f"{r['poison_share']:.1%}", r["attacks"],
           *(f"{r['success'].get(f, float('nan')):.0%}" for f in FAMILIES), f"{r['success_all']:.0%}"]
          for r in results])
     print_table(
-        "False positives and write latency",
-        ["records/attack", "benign turns flagged", "hard benign flagged", "write p50 ms", "write p95 ms"],
-        [[r["records_per_attack"], f"{r['benign_fp']:.2%} ({r['benign_held']}+{r['benign_dropped']}/{r['benign']})",
+        "False positives (quarantined + dropped at read) and write latency (one record per request)",
+        ["guard", "records/attack", "benign turns flagged", "hard benign flagged", "write p50 ms", "write p95 ms"],
+        [[r["guard"], r["records_per_attack"],
+          f"{r['benign_fp']:.2%} ({r['benign_held']}+{r['benign_dropped']}/{r['benign']})",
           f"{r['hard_fp']:.0%} of {r['hard']}", f"{r['write_p50_ms']:.1f}", f"{r['write_p95_ms']:.1f}"]
          for r in results])
     if args.json:

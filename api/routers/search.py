@@ -75,7 +75,7 @@ def context(
                                                  mode=body.mode, expand=body.expand), access)
     hits = service.search(session, cube, req, embedder=embedder, settings=state.settings)
     # The guard's read-time check: what the query retrieved, looked at together (memos/guard/read.py).
-    checked = read_check(session, cube, [h.memory for h in hits], cube_settings(cube))
+    checked = read_check(session, cube, [h.memory for h in hits], cube_settings(cube), query=body.query)
     out = assemble(checked.kept, token_budget=body.token_budget)
     state.access.record([m.id for m in out.memories])
     response = schemas.ContextResponse(

@@ -116,16 +116,19 @@ def test_read_time_check_drops_a_low_trust_record_outvoted_by_a_better_source(
 ) -> None:
     user = add_one(client, cube_id, auth, "Dana works as a nurse at the Lyon city hospital.",
                    provenance={"source": "user", "trust": 0.8})
-    tool = add_one(client, cube_id, auth, "Dana works as a pilot for a Lyon airline.",
+    tool = add_one(client, cube_id, auth, "Dana works as a pilot for Air Azur since 2019.",
                    provenance={"source": "tool", "trust": 0.3})
+    agrees = add_one(client, cube_id, auth, "Dana is a nurse, at the Lyon city hospital.",
+                     provenance={"source": "tool", "trust": 0.3})
     assert tool["status"] == "active"  # nothing in it alone is an instruction
     assert tool["guard"]["reasons"] == {"low_trust": 0.2}
     out = context(client, cube_id, auth, "Where does Dana work?")
-    assert [m["id"] for m in out["memories"]] == [user["id"]]
+    # The weaker source that only repeats the better one stays; the one with new values does not.
+    assert {m["id"] for m in out["memories"]} == {user["id"], agrees["id"]}
     (dropped,) = out["dropped"]
     assert dropped["memory"]["id"] == tool["id"]
     assert set(dropped["reasons"]) == {"outvoted"}
-    assert "pilot" not in out["context"]
+    assert "Azur" not in out["context"]
 
 
 def test_settings_per_cube(client: TestClient, auth: Auth, cube_id: str, make_tenant: Any) -> None:
