@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -107,3 +109,32 @@ def test_a_model_the_onnx_backend_cannot_run_falls_back_to_torch(tmp_path: Path)
 
 def test_the_packaged_model_is_a_local_directory() -> None:
     assert Path(default_model_path()).is_dir()
+
+
+_RACER = """
+import sys, time
+from pathlib import Path
+from memos.embedding import onnx_export
+
+def slow_export(model_dir, out):
+    with open(sys.argv[3], "a") as log:
+        log.write("exported\\n")
+    (out / onnx_export.ONNX_FILE).write_bytes(b"graph" * 1000)
+    time.sleep(0.5)
+    (out / onnx_export.META_FILE).write_text("{}")
+
+onnx_export._export = slow_export
+found = onnx_export.exported_dir(sys.argv[1], Path(sys.argv[2]))
+print(found, len((found / onnx_export.ONNX_FILE).read_bytes()))
+"""
+
+
+def test_two_processes_starting_together_export_once(tmp_path: Path) -> None:
+    model, cache, log = _fake_model(tmp_path), tmp_path / "cache", tmp_path / "exports.log"
+    procs = [subprocess.Popen([sys.executable, "-c", _RACER, str(model), str(cache), str(log)],
+                              stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=120)[0].split() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert outputs[0] == outputs[1]  # the same directory, the whole graph in both
+    assert outputs[0][1] == str(len(b"graph" * 1000))
+    assert log.read_text() == "exported\n"
