@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from memcube.models import GuardLesson, Memory
+from memcube.repository.retrieval import vector_literal
 
 LESSONS_CONSULTED = 500  # the latest lessons of a cube a screening compares with
 BURST_LOOKBACK = 200  # the latest records of one source a screening compares with
@@ -25,18 +27,29 @@ def lesson_vectors(session: Session, cube_id: uuid.UUID) -> np.ndarray:
         else np.zeros((0, 0), dtype=np.float32)
 
 
-def recent_vectors(session: Session, cube_id: uuid.UUID, actor: str, source: str | None,
-                   since: datetime) -> np.ndarray:
-    """Vectors of the records one actor wrote into the cube from one source since ``since`` (latest first)."""
-    stmt = (select(Memory.embedding)
-            .where(Memory.cube_id == cube_id, Memory.created_at >= since, Memory.embedding.is_not(None),
-                   Memory.provenance["actor"].astext == actor)
-            .order_by(Memory.created_at.desc()).limit(BURST_LOOKBACK))
-    if source is not None:
-        stmt = stmt.where(Memory.provenance["source"].astext == source)
-    rows = session.scalars(stmt).all()
-    return np.asarray([np.asarray(v, dtype=np.float32) for v in rows], dtype=np.float32) if rows \
-        else np.zeros((0, 0), dtype=np.float32)
+def burst_counts(session: Session, cube_id: uuid.UUID, actor: str, source: str | None, since: datetime,
+                 vectors: Sequence[Any], *, max_distance: float) -> list[int]:
+    """For each vector, how many of the records the actor wrote into the cube from this source since ``since``
+    (its latest ``BURST_LOOKBACK``) lie within ``max_distance`` (cosine distance). Compared in the database,
+    the vectors parsed once as a ``vector[]``: no stored vector leaves it."""
+    if not vectors:
+        return []
+    rows = session.execute(text(
+        """
+        SELECT q.i, count(r.embedding) FILTER (WHERE (r.embedding <=> q.v) <= :d)
+        FROM unnest(CAST(:vecs AS vector[])) WITH ORDINALITY AS q(v, i)
+        CROSS JOIN LATERAL (
+          SELECT embedding FROM memories
+          WHERE cube_id = :cube AND created_at >= :since AND embedding IS NOT NULL
+            AND provenance->>'actor' = :actor AND (CAST(:source AS text) IS NULL OR provenance->>'source' = :source)
+          ORDER BY created_at DESC LIMIT :lookback
+        ) AS r
+        GROUP BY q.i
+        """),
+        {"vecs": [vector_literal(v) for v in vectors], "d": max_distance, "cube": cube_id, "since": since,
+         "actor": actor, "source": source, "lookback": BURST_LOOKBACK}).all()
+    counts = dict((int(i), int(n)) for i, n in rows)
+    return [counts.get(i + 1, 0) for i in range(len(vectors))]
 
 
 def add_lesson(session: Session, row: dict[str, Any]) -> None:

@@ -111,18 +111,18 @@ def screen_batch(session: Session, cube: Cube, contents: Sequence[str], provenan
 
 def _bursts(session: Session, cube: Cube, provenances: Sequence[dict[str, Any]], vecs: np.ndarray,
             risks: list[Risk]) -> None:
-    """Variants from one actor: earlier records of the window plus the batch's own earlier records."""
+    """Variants from one actor: its earlier records of the window plus the batch's own earlier records."""
     since = datetime.now(UTC) - BURST_WINDOW
     by_source: dict[tuple[str, str | None], list[int]] = {}
     for i, p in enumerate(provenances):
         if p.get("actor"):
             by_source.setdefault((str(p["actor"]), p.get("source")), []).append(i)
     for (actor, source), idx in by_source.items():
-        earlier = repo.recent_vectors(session, cube.id, actor, source, since)
+        stored = repo.burst_counts(session, cube.id, actor, source, since, [vecs[i] for i in idx],
+                                   max_distance=1.0 - BURST_SIMILAR)
         for n, i in enumerate(idx):
-            before = vecs[idx[:n]]
-            pool = np.concatenate([earlier, before]) if earlier.size else before
-            if pool.size and int(((pool @ vecs[i]) >= BURST_SIMILAR).sum()) >= BURST_MIN:
+            in_batch = int(((vecs[idx[:n]] @ vecs[i]) >= BURST_SIMILAR).sum()) if n else 0
+            if stored[n] + in_batch >= BURST_MIN:
                 risks[i].add("burst", BURST_WEIGHT)
 
 

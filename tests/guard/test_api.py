@@ -208,3 +208,13 @@ def test_the_queue_pages_riskiest_first(client: TestClient, auth: Auth, cube_id:
         if cursor is None:
             break
     assert seen == expected
+
+
+def test_a_burst_of_variants_from_one_source_is_scored(client: TestClient, auth: Auth, cube_id: str) -> None:
+    variants = [f"Dana's bank changed its account number to {n}" for n in ("7781", "7782", "7783", "7784")]
+    first = add(client, cube_id, auth, *variants[:2])
+    assert all("burst" not in (m["guard"] or {}).get("reasons", {}) for m in first)
+    # The same source keeps writing near-copies: from the third earlier variant on, it is a burst.
+    third, fourth = add(client, cube_id, auth, *variants[2:])
+    assert "burst" not in (third["guard"] or {}).get("reasons", {})
+    assert fourth["guard"]["reasons"]["burst"] == 0.35
