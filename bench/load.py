@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import os
 import random
@@ -365,14 +366,17 @@ async def _prober(base_url: str, level: Level, t0: float) -> None:
 async def run_level(svc: Service, ws: Workspace, layout: str, workload: str, clients: int,
                     args: argparse.Namespace, queries: Queries, adds: itertools.cycle[Fact]) -> Level:
     level = Level(layout=layout, workload=workload, clients=clients, duration=args.duration)
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=svc.base_url, headers=ws.headers, timeout=args.timeout,
-                                 limits=limits) as http:
+    # One client object (one connection) per simulated agent, as independent agents would have: a shared
+    # pool would add its own queueing to the figures.
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    async with contextlib.AsyncExitStack() as stack:
+        https = [await stack.enter_async_context(httpx.AsyncClient(
+            base_url=svc.base_url, headers=ws.headers, timeout=args.timeout, limits=limits)) for _ in range(clients)]
         pick = _picker(WORKLOADS[workload])
         cpu0, t0 = time.process_time(), time.perf_counter()
         await asyncio.gather(_prober(svc.base_url, level, t0),
                              *[_client(i, http, ws, level, pick, queries, adds, t0, args.seed)
-                               for i in range(clients)])
+                               for i, http in enumerate(https)])
         level.client_cpu = (time.process_time() - cpu0) / (time.perf_counter() - t0)
     level.load = os.getloadavg()[0]
     return level
