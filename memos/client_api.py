@@ -32,6 +32,7 @@ from memcube.schemas import (
     GenerateResponse,
     Grant,
     Graph,
+    GuardSettings,
     Job,
     JobList,
     Link,
@@ -45,6 +46,7 @@ from memcube.schemas import (
     MessagesAccepted,
     ModelInfo,
     ModelList,
+    QuarantineList,
     SearchFilters,
     SearchResponse,
     SearchResult,
@@ -355,10 +357,12 @@ class _BaseClient:
         links: int = 2,
         diversity: float | None = None,
         rerank: bool = False,
+        include_quarantined: bool = False,
     ) -> _Call[list[SearchResult]]:
         """Best first; ``mode`` is ``hybrid``, ``dense`` or ``lexical``; ``filters`` as in ``SearchFilters``;
         ``weights`` ``{"dense", "lexical"}`` for hybrid; ``expand`` appends each hit's session neighbours and
-        linked memories (``result.via``); ``diversity`` is an MMR lambda; ``rerank`` uses the server's reranker."""
+        linked memories (``result.via``); ``diversity`` is an MMR lambda; ``rerank`` uses the server's reranker;
+        ``include_quarantined`` (the cube's owner) also searches memories the guard quarantined."""
         body: dict[str, Any] = {"query": query, "top_k": top_k, "mode": mode}
         if filters is not None:
             body["filters"] = _dump(filters)
@@ -366,7 +370,8 @@ class _BaseClient:
             body["weights"] = dict(weights)
         if expand:
             body.update(expand=True, neighbors=neighbors, links=links)
-        body.update(_clean(diversity=diversity, rerank=rerank or None))
+        body.update(_clean(diversity=diversity, rerank=rerank or None,
+                           include_quarantined=include_quarantined or None))
         return _Call("POST", f"/v1/cubes/{_id(cube_id)}/search",
                      lambda r: SearchResponse.model_validate_json(r.content).results, json=body)
 
@@ -389,6 +394,30 @@ class _BaseClient:
         if filters is not None:
             body["filters"] = _dump(filters)
         return _Call("POST", f"/v1/cubes/{_id(cube_id)}/context", _model(ContextResponse), json=body)
+
+    # -- the guard
+    @endpoint
+    def get_guard(self, cube_id: IdLike) -> _Call[GuardSettings]:
+        """The cube's guard settings (defaults until its owner sets them)."""
+        return _Call("GET", f"/v1/cubes/{_id(cube_id)}/guard", _model(GuardSettings))
+
+    @endpoint
+    def set_guard(self, cube_id: IdLike, settings: GuardSettings | Mapping[str, Any]) -> _Call[GuardSettings]:
+        """Replace the cube's guard settings (the owner; fields left out take their defaults)."""
+        return _Call("PUT", f"/v1/cubes/{_id(cube_id)}/guard", _model(GuardSettings), json=_dump(settings))
+
+    @endpoint
+    def quarantine(self, cube_id: IdLike, *, limit: int | None = None,
+                   cursor: str | None = None) -> _Call[QuarantineList]:
+        """One page of the cube's quarantined memories, riskiest first, each with the guard's reasons."""
+        return _Call("GET", f"/v1/cubes/{_id(cube_id)}/quarantine", _model(QuarantineList),
+                     params=_clean(limit=limit, cursor=cursor))
+
+    @endpoint
+    def review(self, memory_id: IdLike, decision: str, *, note: str | None = None) -> _Call[Memory]:
+        """``approve`` (back to active) or ``reject`` (deleted, and a lesson) a quarantined memory."""
+        return _Call("POST", f"/v1/memories/{_id(memory_id)}/review", _model(Memory),
+                     json=_clean(decision=decision, note=note))
 
     @endpoint
     def add_messages(
