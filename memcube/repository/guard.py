@@ -71,19 +71,20 @@ def quarantined(session: Session, cube_id: uuid.UUID, *, limit: int,
 
 
 def disputes(session: Session, memory_ids: list[uuid.UUID]) -> list[tuple[uuid.UUID, float]]:
-    """``(memory id, trust of an active memory it contradicts or is contradicted by)`` for the given ids."""
+    """``(memory id, trust of an active memory it contradicts or is contradicted by)`` for the given ids, both
+    directions of ``contradicts`` links in one statement."""
     if not memory_ids:
         return []
+    from sqlalchemy import union_all
+
     from memcube.models import MemoryLink
 
     other = Memory.__table__.alias("other")
-    out: list[tuple[uuid.UUID, float]] = []
-    for mine, theirs in ((MemoryLink.source_id, MemoryLink.target_id), (MemoryLink.target_id, MemoryLink.source_id)):
-        stmt = (select(mine, other.c.trust)
-                .join(other, other.c.id == theirs)
-                .where(MemoryLink.type == "contradicts", mine.in_(memory_ids), other.c.status == "active"))
-        out += [(r[0], float(r[1])) for r in session.execute(stmt)]
-    return out
+    sides = [select(mine.label("mine"), other.c.trust).join(other, other.c.id == theirs)
+             .where(MemoryLink.type == "contradicts", mine.in_(memory_ids), other.c.status == "active")
+             for mine, theirs in ((MemoryLink.source_id, MemoryLink.target_id),
+                                  (MemoryLink.target_id, MemoryLink.source_id))]
+    return [(r[0], float(r[1])) for r in session.execute(union_all(*sides))]
 
 
 def vectors_of(session: Session, memory_ids: list[uuid.UUID]) -> dict[uuid.UUID, np.ndarray]:

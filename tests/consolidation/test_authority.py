@@ -84,3 +84,8 @@ def test_a_less_trusted_message_does_not_overrule_the_users_own_words(
     assert d["conflict"] == {"memory_id": memory["id"], "proposed": "DELETE", "why": LESS_TRUSTED,
                              "created_by_tenant_id": d["conflict"]["created_by_tenant_id"]}
     assert by_content(client, cube_id, auth)["Alice works at Initech."]["version"] == memory["version"]
+    # The guard's read-time check leaves the disputed, less trusted claim out of the context.
+    r = client.post(f"/v1/cubes/{cube_id}/context", json={"query": "Does Alice work at Initech?"}, headers=auth)
+    assert r.status_code == 200, r.text
+    assert "disputed" in {d["memory"]["id"]: d["reasons"] for d in r.json()["dropped"]}[d["memory_id"]]
+    assert memory["id"] in {m["id"] for m in r.json()["memories"]}
