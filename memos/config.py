@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     )
     admission_queue: int = Field(default=16, ge=0, description="requests waiting for a slot; more get a 503 at once")
     admission_timeout_s: float = Field(
-        default=0.5, gt=0, description="longest wait in the admission queue before a 503"
+        default=1.0, gt=0, description="longest wait in the admission queue before a 503"
     )
     auth_cache_ttl_s: float = Field(
         default=5.0, ge=0, description="seconds an API key stays resolved in a process (a key revoked by another "
