@@ -100,6 +100,11 @@ class MemOSClient(_BaseClient):
                 time.sleep(delay)
                 attempt += 1
                 continue
+            delay = self._overloaded_delay(response, attempt)
+            if delay is not None:
+                time.sleep(delay)
+                attempt += 1
+                continue
             return self._result(call, response)
 
     def iter_memories(
@@ -161,6 +166,11 @@ class AsyncMemOSClient(_BaseClient):
                 delay = self._retry_delay(call, exc, attempt)
                 if delay is None:
                     raise self._connection_error(call, exc) from exc
+                await asyncio.sleep(delay)
+                attempt += 1
+                continue
+            delay = self._overloaded_delay(response, attempt)
+            if delay is not None:
                 await asyncio.sleep(delay)
                 attempt += 1
                 continue

@@ -196,6 +196,25 @@ class _BaseClient:
             return float(self.backoff * (2**attempt) * (0.5 + random.random() / 2))
         return None
 
+    def _overloaded_delay(self, response: httpx.Response, attempt: int) -> float | None:
+        """Seconds to wait before resending a request the server refused for load, or None to give up.
+
+        A ``503 overloaded`` comes from admission control before the request ran (``api.admission``), so any
+        method is safe to resend; the server's ``Retry-After`` is a floor for the backoff."""
+        if response.status_code != 503 or attempt >= self.max_retries:
+            return None
+        try:
+            overloaded = response.json().get("error") == "overloaded"
+        except (ValueError, AttributeError):
+            return None
+        if not overloaded:
+            return None
+        try:
+            floor = float(response.headers.get("Retry-After", "0"))
+        except ValueError:
+            floor = 0.0
+        return max(floor, float(self.backoff * (2**attempt))) * (0.5 + random.random() / 2)
+
     def _request_kwargs(self, call: _Call[Any]) -> dict[str, Any]:
         # Dicts from callers may hold datetimes, UUIDs or enums: encode them as pydantic would.
         body = None if call.json is None else to_jsonable_python(call.json)

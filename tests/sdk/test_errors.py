@@ -207,3 +207,41 @@ def test_bad_id_is_rejected_before_sending() -> None:
     with MemOSClient("http://memos.test", transport=httpx.MockTransport(lambda r: httpx.Response(500))) as c, \
             pytest.raises(ValueError, match="badly formed"):
         c.get_cube("not-a-uuid")
+
+
+class Overloaded:
+    """Refuses ``refusals`` times with the admission 503 (``Retry-After: 0``), then answers."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.calls = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        if self.calls <= self.refusals:
+            return httpx.Response(503, headers={"Retry-After": "0"},
+                                  json={"error": "overloaded", "detail": "too many requests in flight"})
+        return httpx.Response(201, json={"id": "6f1c0cf4-3b5e-4b8e-9d7e-0d6c2b1f3a11", "name": "x",
+                                         "tenant_id": "6f1c0cf4-3b5e-4b8e-9d7e-0d6c2b1f3a12",
+                                         "created_at": "2026-12-07T00:00:00Z"})
+
+
+def test_an_overloaded_refusal_is_resent_even_for_a_post() -> None:
+    # Admission refuses before the request runs: resending cannot write twice.
+    server = Overloaded(refusals=2)
+    with MemOSClient("http://memos.test", transport=httpx.MockTransport(server), backoff=0.001) as c:
+        assert c.create_cube("x").name == "x"
+    assert server.calls == 3
+    server = Overloaded(refusals=5)
+    with MemOSClient("http://memos.test", transport=httpx.MockTransport(server), max_retries=1,
+                     backoff=0.001) as c, pytest.raises(ServerError) as info:
+        c.create_cube("x")
+    assert (info.value.status, info.value.error, server.calls) == (503, "overloaded", 2)
+
+
+@pytest.mark.anyio
+async def test_async_overloaded_refusal_is_resent() -> None:
+    server = Overloaded(refusals=1)
+    async with AsyncMemOSClient("http://memos.test", transport=httpx.MockTransport(server), backoff=0.001) as c:
+        assert (await c.create_cube("x")).name == "x"
+    assert server.calls == 2
