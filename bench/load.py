@@ -238,15 +238,15 @@ def vacuum_analyze(svc: Service) -> None:
 
 
 # ---------------------------------------------------------------- the baseline
-def make_embedder(svc: Service) -> Any:
-    """The service's embedder class with the service's settings (the same env reaches both processes) and
-    the encoder graph the service exported under its home."""
+def make_embedder() -> Any:
+    """The service's embedder class with the service's settings (the same env reaches both processes), so
+    the same backend and the same exported encoder graph."""
     from memos.config import Settings
     from memos.embedding import Embedder
 
     s = Settings()
     emb = Embedder(s.embedding_model, batch_size=s.embedding_batch_size, threads=s.embedding_threads,
-                   backend=s.embedding_backend, cache_dir=svc.home / "cache" / "embedding",
+                   backend=s.embedding_backend, cache_dir=s.embedding_cache_dir,
                    query_cache_size=s.query_cache_size)
     emb.embed(["warm-up"])
     return emb
@@ -280,13 +280,13 @@ def _embed_for(embedders: Sequence[Any], threads: int, seconds: float, queries: 
     return sum(counts) / (time.perf_counter() - t0)
 
 
-def embedding_capacity(svc: Service, seconds: float, queries: Queries) -> Capacity:
+def embedding_capacity(seconds: float, queries: Queries) -> Capacity:
     threads = max(2, os.cpu_count() or 2)
     cap = Capacity(threads=threads)
-    shared = make_embedder(svc)
+    shared = make_embedder()
     cap.backend = str(getattr(shared, "backend_name", "torch"))
     cap.shared = _embed_for([shared], threads, seconds, queries)
-    cap.per_thread = _embed_for([shared] + [make_embedder(svc) for _ in range(threads - 1)], threads, seconds,
+    cap.per_thread = _embed_for([shared] + [make_embedder() for _ in range(threads - 1)], threads, seconds,
                                 queries)
     return cap
 
@@ -541,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"round {rnd + 1}/{args.rounds}, {layout}: starting memos serve ...", flush=True)
                 with run_service(command=memos, extra_env={**extra_env, **env}, home=home) as svc:
                     warm_up(svc, ws, queries)
-                    cap = embedding_capacity(svc, args.baseline_s, queries)
+                    cap = embedding_capacity(args.baseline_s, queries)
                     caps[layout].append(cap)
                     print(f"   embedding capacity {cap.best:.1f} queries/s (shared {cap.shared:.1f}, per thread "
                           f"{cap.per_thread:.1f}), service idle", flush=True)
