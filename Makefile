@@ -41,7 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/consolidation.py
 	$(BIN)/python bench/load.py
 
-bench-million: $(STAMP)  # ~30 min: 10k through the API, then 1M bulk-loaded (bench/_bulkload.py), same run
+bench-million: $(STAMP)  # ~1 h on 2 busy cores: 10k through the API, then 1M bulk-loaded (bench/_bulkload.py), same run
 	$(BIN)/python bench/ingest_search.py --sizes 10000,1000000 --real 10000
 
 clean-data:

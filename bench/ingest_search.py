@@ -23,7 +23,7 @@ more memories through the API, the rest by binary COPY with vectors derived from
 see that module), indexes built after the COPY with their build times printed.
 
 Run: ``.venv/bin/python bench/ingest_search.py --quick`` (smoke), ``--sizes 10000,100000`` (full),
-``make bench-million`` (10k and 1M in one run, about 30-40 minutes).
+``make bench-million`` (10k and 1M in one run, about an hour on 2 busy cores).
 """
 
 from __future__ import annotations
