@@ -7,7 +7,9 @@ same machine:
 
 * raw embedding rate: the service's ``Embedder`` class with the same batch size and thread settings, in
   this process, on a sample of the same texts, in the same chunks the API receives;
-* query embedding p50/p95: ``Embedder.embed_one`` on each query (those vectors feed the next baseline);
+* query embedding p50/p95: ``Embedder.embed_one`` on each query (those vectors feed the next baseline), and
+  the same with the torch encoder, no query cache, one forward pass per query: the reference issue 10 states
+  its targets against (the service embeds with ONNX, which is faster, so both ratios are printed);
 * raw pgvector p50/p95: psycopg on the same database, ``ORDER BY embedding <=> %s LIMIT 10`` with the
   cube filter, pgvector's defaults (HNSW index, ``hnsw.ef_search`` 40).
 
@@ -84,8 +86,9 @@ class Result:
     def ingest_ratio(self) -> float:
         return self.ingest_rate / self.raw_embed_rate if self.raw_embed_rate else float("nan")
 
-    def search_ratio(self, mode: str) -> float:
-        base = self.search["query embedding"][1] + self.search["raw pgvector"][1]
+    def search_ratio(self, mode: str, encoder: str = "query embedding") -> float:
+        """p95 / (``encoder`` p95 + raw pgvector p95): the service's own encoder, or the torch reference."""
+        base = self.search[encoder][1] + self.search["raw pgvector"][1]
         return self.search[mode][1] / base if base else float("nan")
 
 
@@ -130,6 +133,24 @@ def make_embedder() -> Any:
     emb = Embedder(s.embedding_model, batch_size=s.embedding_batch_size, threads=s.embedding_threads)
     emb.embed(["warm-up"])
     return emb
+
+
+_TORCH: list[Any] = []
+
+
+def torch_reference() -> Any:
+    """The torch MiniLM encoder issue 10's targets are stated against (the service now embeds with ONNX), no
+    query cache, no batching thread: one forward pass per query, as a library call would do it."""
+    if not _TORCH:
+        from memos.config import Settings
+        from memos.embedding import Embedder
+
+        s = Settings()
+        emb = Embedder(s.embedding_model, batch_size=s.embedding_batch_size, threads=s.embedding_threads,
+                       backend="torch", query_cache_size=0, batch_queries=False)
+        emb.embed(["warm-up"])
+        _TORCH.append(emb)
+    return _TORCH[0]
 
 
 class Ingest:
@@ -232,7 +253,8 @@ def run_searches(svc: Service, ws: Workspace, emb: Any, facts: list[Fact], ids: 
 
     queries = pick_queries(facts, n, seed=seed)
     times: dict[str, list[float]] = {k: [] for k in ("query embedding", "raw pgvector", "service default",
-                                                     "service dense")}
+                                                     "service dense", "torch query embedding")}
+    ref = torch_reference()
     hits = dict.fromkeys(("raw pgvector", "service default", "service dense"), 0)
     url = f"/v1/cubes/{ws.cube_id}/search"
     with psycopg.connect(svc.database_uri(), autocommit=True) as conn, \
@@ -249,6 +271,9 @@ def run_searches(svc: Service, ws: Workspace, emb: Any, facts: list[Fact], ids: 
             t = time.perf_counter()
             vec = emb.embed_one(q)
             times["query embedding"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            ref.embed_one(q)
+            times["torch query embedding"].append(time.perf_counter() - t)
             t = time.perf_counter()
             rows = conn.execute(RAW_SQL, (ws.cube_id, np.asarray(vec)), prepare=True).fetchall()
             times["raw pgvector"].append(time.perf_counter() - t)
@@ -389,15 +414,22 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
                  "HNSW before", "HNSW MB"], rows)
     rows = []
     for r in results:
-        for name in ("service default", "service dense", "query embedding", "raw pgvector"):
+        for name in ("service default", "service dense", "query embedding", "torch query embedding",
+                     "raw pgvector"):
+            if name not in r.search:
+                continue
             p50, p95 = r.search[name]
             target = SEARCH_TARGETS.get(name)
             ratio = r.search_ratio(name) if target else float("nan")
-            met = ("yes" if ratio <= target else "NO") if target else ""
+            ref = r.search_ratio(name, "torch query embedding") if target and "torch query embedding" in r.search \
+                else float("nan")
+            met = ("yes" if ref <= target else "NO") if target else ""
             hit = r.hits.get(name, float("nan"))
-            rows.append([f"{r.size:,} {name}", p50, p95, ratio, f"<= {target}" if target else "", met, hit])
-    print_table(f"Search ({args.searches} queries; ratio = p95 / (query embedding p95 + raw pgvector p95))",
-                ["size / what", "p50 ms", "p95 ms", "ratio", "target", "met", "source in top 10"], rows)
+            rows.append([f"{r.size:,} {name}", p50, p95, ratio, ref, f"<= {target}" if target else "", met, hit])
+    print_table(f"Search ({args.searches} queries; ratio = p95 / (query embedding p95 + raw pgvector p95), with the "
+                "service's encoder and with the torch reference the targets are stated against)",
+                ["size / what", "p50 ms", "p95 ms", "ratio (service encoder)", "ratio (torch ref)", "target", "met",
+                 "source in top 10"], rows)
     for r in results:
         print(f"raw pgvector plan at {r.size:,}: {r.raw_plan.split(' (')[0]}")
     small = next((r for r in results if r.size == 10_000), None)
