@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select, text
+from sqlalchemy import select, text, union_all
 from sqlalchemy.orm import Session
 
-from memcube.models import GuardLesson, Memory
+from memcube.models import GuardLesson, Memory, MemoryLink
 from memcube.repository.retrieval import vector_literal
 
 LESSONS_CONSULTED = 500  # the latest lessons of a cube a screening compares with
@@ -75,10 +75,6 @@ def disputes(session: Session, memory_ids: list[uuid.UUID]) -> list[tuple[uuid.U
     directions of ``contradicts`` links in one statement."""
     if not memory_ids:
         return []
-    from sqlalchemy import union_all
-
-    from memcube.models import MemoryLink
-
     other = Memory.__table__.alias("other")
     sides = [select(mine.label("mine"), other.c.trust).join(other, other.c.id == theirs)
              .where(MemoryLink.type == "contradicts", mine.in_(memory_ids), other.c.status == "active")

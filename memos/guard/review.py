@@ -18,6 +18,7 @@ from memcube.repository import guard as repo
 from memcube.repository import memories as memories_repo
 from memos.cubes.service import load_cube
 from memos.errors import Conflict, InvalidInput
+from memos.guard.screen import cube_settings
 from memos.memories.service import get_memory
 from memos.memories.versions import append_version
 from memos.tenants.service import Principal
@@ -25,7 +26,7 @@ from memos.tenants.service import Principal
 
 def get_settings(session: Session, cube_id: uuid.UUID, tenant_id: uuid.UUID) -> schemas.GuardSettings:
     cube, _ = load_cube(session, cube_id, tenant_id)
-    return schemas.GuardSettings.model_validate(cube.guard or {})
+    return cube_settings(cube)
 
 
 def put_settings(session: Session, cube_id: uuid.UUID, tenant_id: uuid.UUID,

@@ -27,7 +27,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from memcube import schemas
-from memcube.models import Cube
+from memcube.models import Cube, Memory
 from memcube.repository import guard as repo
 from memos.guard.cues import content_cues
 
@@ -126,7 +126,7 @@ def _bursts(session: Session, cube: Cube, provenances: Sequence[dict[str, Any]],
                 risks[i].add("burst", BURST_WEIGHT)
 
 
-def rescreen(session: Session, head: Any, cube: Cube) -> bool:
+def rescreen(session: Session, head: Memory, cube: Cube) -> bool:
     """Screen a memory whose content changed (a PATCH, a consolidation UPDATE) and quarantine it when it
     scores at or above the threshold. Returns whether it was quarantined now. (A quarantined memory stays so
     whatever its new score: only a review releases it.)"""

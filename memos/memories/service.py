@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from memcube import schemas
 from memcube.models import Cube, Memory, MemoryVersion
+from memcube.repository import cubes as cubes_repo
 from memcube.repository import memories as repo
 from memos.config import Settings
 from memos.cubes.service import load_cube
@@ -230,8 +231,6 @@ def update_memory(
 
 
 def _rescreen(session: Session, head: Memory) -> bool:
-    from memcube.repository import cubes as cubes_repo
-
     cube = cubes_repo.get_cube(session, head.cube_id)
     return cube is not None and rescreen(session, head, cube)
 
