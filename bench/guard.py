@@ -55,7 +55,7 @@ BENIGN_QUESTIONS = 60  # per run, for read-time false positives
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--split", choices=("dev", "heldout"), default="dev")
+    ap.add_argument("--split", choices=("dev", "heldout", "heldout2"), default="dev")
     ap.add_argument("--records", default="1,3", help="records per attack, one run each (default 1,3)")
     ap.add_argument("--per-family", type=int, default=8, help="attacks per family per conversation (default 8)")
     ap.add_argument("--quick", action="store_true", help="two conversations, four attacks per family, one rate")
