@@ -12,7 +12,8 @@ own link or address carries no credential or payment request; a quoted instructi
 manual) sits in quotes or is attributed ("the manual says"); a self-correction is in the first person.
 
 The patterns are English. They were written from the prompt-injection literature and the ``dev`` split of
-``bench/_attacks.py``, never from its ``heldout`` split.
+``bench/_attacks.py`` by the author of its ``heldout`` split, with those templates in view (so that split is
+development data; ``heldout2`` is the held-out one).
 """
 
 from __future__ import annotations
