@@ -10,6 +10,8 @@ same machine:
 * query embedding p50/p95: ``Embedder.embed_one`` on each query (those vectors feed the next baseline), and
   the same with the torch encoder, no query cache, one forward pass per query: the reference issue 10 states
   its targets against (the service embeds with ONNX, which is faster, so both ratios are printed);
+* the service runs without its query-embedding cache (``MEMOS_QUERY_CACHE_SIZE=0``): both modes search
+  each query, one after the other, and every search pays for its embedding;
 * raw pgvector p50/p95: psycopg on the same database, ``ORDER BY embedding <=> %s LIMIT 10`` with the
   cube filter, pgvector's defaults (HNSW index, ``hnsw.ef_search`` 40).
 
@@ -359,7 +361,9 @@ def run_size(size: int, facts_all: list[Fact], emb: Any, args: argparse.Namespac
     res = Result(size=size)
     res.loader = args.loader if args.loader != "auto" else ("copy" if size > COPY_ABOVE else "api")
     print(f"\n== {size:,} memories ({res.loader} loader): starting a fresh service ...", flush=True)
-    with run_service(workers=args.workers) as svc:
+    # No query-embedding cache in the service: each mode searches the same query right after the other, and a
+    # cached vector would spare the second its embedding (the targets compare whole searches with one).
+    with run_service(workers=args.workers, extra_env={"MEMOS_QUERY_CACHE_SIZE": "0"}) as svc:
         ws = create_workspace(svc)
         res.hnsw_before, _, _ = db_facts(svc)
         if res.loader == "api":

@@ -7,6 +7,7 @@ the trigger-maintained ``cube_lexemes`` / ``cube_text_stats`` tables (document f
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -98,14 +99,35 @@ def _has_extra_conditions(flt: MemoryFilter) -> bool:
                 or flt.role is not None or flt.time_from is not None or flt.time_to is not None or flt.exclude_ids)
 
 
-def _filter_sql(session: Session, flt: MemoryFilter) -> tuple[str, dict[str, Any]]:
-    """The filter's conditions as SQL on the ``memories`` table (driver paramstyle) and their parameters."""
-    compiled = and_(true(), *flt.clauses()).compile(
-        dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
+# Compiled filters by value: compiling costs ~0.4 ms and a search compiles the same filter for each of its
+# statements (and the next search in the same cube, the same one again). Cleared when full.
+_FILTERS: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
+_FILTERS_MAX = 1_024
+
+
+def _filter_key(flt: MemoryFilter) -> tuple[Any, ...]:
+    return tuple(
+        (name, json.dumps(v, sort_keys=True, default=str) if isinstance(v, dict)
+         else tuple(v) if isinstance(v, list | tuple) else v)
+        for name, v in sorted(vars(flt).items())
     )
-    # Executed by the driver directly: JSON values need the driver's wrapper (SQLAlchemy's bind processors
-    # are not run); lists, uuids, datetimes and strings adapt as they are.
-    return str(compiled), {k: Jsonb(v) if isinstance(v, dict) else v for k, v in compiled.params.items()}
+
+
+def _filter_sql(session: Session, flt: MemoryFilter) -> tuple[str, dict[str, Any]]:
+    """The filter's conditions as SQL on the ``memories`` table (driver paramstyle) and their parameters (a
+    fresh dict the caller may extend)."""
+    dialect = session.get_bind().dialect
+    key = (dialect.name, *_filter_key(flt))
+    found = _FILTERS.get(key)
+    if found is None:
+        compiled = and_(true(), *flt.clauses()).compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+        # Executed by the driver directly: JSON values need the driver's wrapper (SQLAlchemy's bind processors
+        # are not run); lists, uuids, datetimes and strings adapt as they are.
+        found = str(compiled), {k: Jsonb(v) if isinstance(v, dict) else v for k, v in compiled.params.items()}
+        if len(_FILTERS) >= _FILTERS_MAX:
+            _FILTERS.clear()
+        _FILTERS[key] = found
+    return found[0], dict(found[1])
 
 
 # The candidate statement is plain SQL assembled from these parts: building the equivalent SQLAlchemy Core
@@ -173,7 +195,7 @@ lex AS MATERIALIZED (
       CAST(%(c_inner)s AS integer)) AS lm
   -- One primary-key probe per match (OFFSET 0 keeps the planner from hashing the whole cube instead).
   CROSS JOIN LATERAL (SELECT 1 FROM memories WHERE memories.id = lm.memory_id AND {flt} OFFSET 0) AS ok
-  ORDER BY lm.score DESC
+  ORDER BY lm.score DESC, lm.memory_id
   LIMIT %(c_lex_fetch)s
 )"""
 _DENSE = """
@@ -202,11 +224,26 @@ res AS (
   FROM x CROSS JOIN LATERAL (SELECT * FROM memories WHERE memories.id = x.id OFFSET 0) AS m
   LEFT JOIN nb ON nb.id = x.id
   LEFT JOIN lex ON lex.id = x.id
-)
--- The statistics on every row (a few values), and alone on one row when there is no candidate.
+)"""
+# The statistics on every row (a few values), and alone on one row when there is no candidate.
+_WITH_STATS = """
 SELECT st.docs, st.total_len, st.speakers, (SELECT array_agg(lexeme) FROM dfs) AS lexemes,
        (SELECT array_agg(df) FROM dfs) AS dfs, terms.lexemes AS kept, terms.idfs, terms.matched, res.*
 FROM st CROSS JOIN terms LEFT JOIN res ON true"""
+# The split path's first statement: the statistics and the scored lexical matches as two array literals (text:
+# the client hands them back unparsed; float8 text output is exact since PostgreSQL 12).
+_LEXICAL_ONLY = """
+SELECT st.docs, st.total_len, st.speakers, (SELECT array_agg(lexeme) FROM dfs) AS lexemes,
+       (SELECT array_agg(df) FROM dfs) AS dfs, terms.lexemes AS kept, terms.idfs, terms.matched,
+       CAST((SELECT coalesce(array_agg(id ORDER BY score DESC, id), '{}') FROM lex) AS text) AS lex_ids,
+       CAST((SELECT coalesce(array_agg(score ORDER BY score DESC, id), '{}') FROM lex) AS text) AS lex_scores
+FROM st CROSS JOIN terms"""
+# ... and its second one takes them back as parameters.
+_LEX_GIVEN = """
+lex AS MATERIALIZED (
+  SELECT l.id, l.score
+  FROM unnest(CAST(%(c_lex_ids)s AS uuid[]), CAST(%(c_lex_scores)s AS double precision[])) AS l(id, score)
+)"""
 _NEIGHBOUR = """(SELECT p.id FROM memories p
       WHERE p.cube_id = m.cube_id AND p.session_id = m.session_id AND p.created_at {op} m.created_at
         AND p.status = ANY(CAST(%(c_live)s AS text[]))
@@ -227,6 +264,19 @@ class Bm25:
 
 
 @dataclass(frozen=True)
+class LexicalSet:
+    """The query's BM25 inputs in a cube and its scored lexical matches (best first): the first statement of
+    the split hybrid path (:func:`lexical_matches`), run while the query is being embedded."""
+
+    speakers: list[str]
+    stats: LexemeStats
+    idf: dict[str, float]
+    match: list[str]
+    ids: str  # the matches' ids, a uuid[] literal
+    scores: str  # their scores, a float8[] literal in the same order
+
+
+@dataclass(frozen=True)
 class CandidateSet:
     """The candidate statement's answer: the cube's speakers, the query's lexeme statistics, the BM25 terms
     it used (idf of the kept lexemes, the lexemes whose matches became candidates), the rows."""
@@ -236,6 +286,40 @@ class CandidateSet:
     idf: dict[str, float]
     match: list[str]
     rows: list[Candidate]
+
+
+def _lexical_params(flt: MemoryFilter, cube_id: uuid.UUID, query: str, bm25: Bm25) -> dict[str, Any]:
+    return dict(
+        c_q=query, c_cube=cube_id, c_prune_min=bm25.prune_min_docs, c_ratio=bm25.max_df_ratio,
+        c_budget=bm25.match_budget, c_cubes=list(flt.cube_ids), c_st=list(flt.statuses), c_k1=bm25.k1,
+        c_b=bm25.b,
+        # Only cube and status are applied inside; with any other condition it returns every match.
+        c_inner=None if _has_extra_conditions(flt) else bm25.lexical_fetch,
+        c_lex_fetch=bm25.lexical_fetch, c_n_lex=bm25.n_lexical,
+    )
+
+
+def _statistics(head: Any) -> tuple[list[str], LexemeStats, dict[str, float], list[str]]:
+    """Speakers, lexeme statistics, idf of the kept lexemes and the match terms from a statistics row."""
+    docs, total = int(head.docs or 0), int(head.total_len or 0)
+    stats = LexemeStats(docs, (total / docs) if docs else 1.0,
+                        dict(zip(head.lexemes or [], [int(d) for d in head.dfs or []], strict=True)))
+    idf = dict(zip(head.kept or [], [float(x) for x in head.idfs or []], strict=True))
+    return list(head.speakers or []), stats, idf, list(head.matched or [])
+
+
+def lexical_matches(
+    session: Session, flt: MemoryFilter, *, cube_id: uuid.UUID, query: str, bm25: Bm25
+) -> LexicalSet:
+    """One statement: the query's BM25 statistics in ``cube_id``, the cube's speakers, and the best
+    ``bm25.lexical_fetch`` lexical matches under the filter with their scores (the ``lex`` part of
+    :func:`candidates`, which takes the result back through its ``lexical`` argument)."""
+    flt_sql, params = _filter_sql(session, flt)
+    params.update(_lexical_params(flt, cube_id, query, bm25))
+    sql = "WITH" + _STATS + _LEX.format(flt=flt_sql) + _LEXICAL_ONLY
+    head = session.connection().exec_driver_sql(sql, params).one()
+    speakers, stats, idf, match = _statistics(head)
+    return LexicalSet(speakers, stats, idf, match, head.lex_ids, head.lex_scores)
 
 
 def candidates(
@@ -248,6 +332,7 @@ def candidates(
     bm25: Bm25,
     n_dense: int,
     neighbours: bool = True,
+    lexical: LexicalSet | None = None,
 ) -> CandidateSet:
     """One statement: the query's BM25 statistics in ``cube_id`` and the cube's speakers; dense top
     ``n_dense`` (HNSW; none when ``vector`` is None) and BM25 top ``bm25.n_lexical`` under the filter, their
@@ -256,20 +341,21 @@ def candidates(
     Lexical candidates contain one of the match terms and are scored with every kept term; they come only
     from ``flt.cube_ids`` (an empty list means no lexical candidates, not every cube).
 
+    With ``lexical`` (what :func:`lexical_matches` returned for the same query and filter) the statistics and
+    matches are taken from it instead of computed again: the same rows, in a statement without the BM25 part.
+
     The BM25 matching runs in ``memos_lexical_matches`` (SECURITY DEFINER, checks cube access itself, see
     migration 2026-11-24-1200) so the GIN index on ``tsv`` is usable under row-level security; its rows are
     joined back to ``memories`` under RLS, which also applies the filter's other conditions."""
     flt_sql, params = _filter_sql(session, flt)
-    ctes = [_STATS, _LEX.format(flt=flt_sql)]
-    parts = ["SELECT id FROM (SELECT id FROM lex ORDER BY score DESC LIMIT %(c_n_lex)s) AS lt"]
-    params.update(
-        c_q=query, c_cube=cube_id, c_prune_min=bm25.prune_min_docs, c_ratio=bm25.max_df_ratio,
-        c_budget=bm25.match_budget, c_cubes=list(flt.cube_ids), c_st=list(flt.statuses), c_k1=bm25.k1,
-        c_b=bm25.b,
-        # Only cube and status are applied inside; with any other condition it returns every match.
-        c_inner=None if _has_extra_conditions(flt) else bm25.lexical_fetch,
-        c_lex_fetch=bm25.lexical_fetch, c_n_lex=bm25.n_lexical,
-    )
+    params.update(_lexical_params(flt, cube_id, query, bm25))
+    if lexical is None:
+        ctes = [_STATS, _LEX.format(flt=flt_sql)]
+    else:
+        # The ids were read under the filter and RLS; the rows are read again under RLS below.
+        ctes = [_LEX_GIVEN]
+        params.update(c_lex_ids=lexical.ids, c_lex_scores=lexical.scores)
+    parts = ["SELECT id FROM (SELECT id FROM lex ORDER BY score DESC, id LIMIT %(c_n_lex)s) AS lt"]
     if vector is not None:
         ctes.append("," + _DENSE.format(flt=flt_sql))
         parts.append("SELECT id FROM dn")
@@ -283,19 +369,17 @@ def candidates(
     sql = "WITH" + "".join(ctes) + _NB.format(
         prev=prev, next=nxt,
         dense="coalesce(1 - (m.embedding <=> CAST(%(c_qv)s AS vector)), 0)" if vector is not None else "0.0",
-    )
+    ) + (_WITH_STATS if lexical is None else "\nSELECT res.* FROM res")
     rows = session.connection().exec_driver_sql(sql, params).all()
-    head = rows[0]
-    docs, total = int(head.docs or 0), int(head.total_len or 0)
-    stats = LexemeStats(docs, (total / docs) if docs else 1.0,
-                        dict(zip(head.lexemes or [], [int(d) for d in head.dfs or []], strict=True)))
     out = [
         Candidate(r.id, bool(r.is_candidate), r.session_id, r.created_at, r.role, r.content, r.event_time,
                   bool(r.has_dates), r.prev_id, r.next_id, float(r.dense), float(r.lexical))
         for r in rows if r.id is not None
     ]
-    idf = dict(zip(head.kept or [], [float(x) for x in head.idfs or []], strict=True))
-    return CandidateSet(list(head.speakers or []), stats, idf, list(head.matched or []), out)
+    if lexical is not None:
+        return CandidateSet(lexical.speakers, lexical.stats, lexical.idf, lexical.match, out)
+    speakers, stats, idf, match = _statistics(rows[0])
+    return CandidateSet(speakers, stats, idf, match, out)
 
 
 def vector_literal(vector: Any) -> str:

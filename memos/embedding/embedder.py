@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +127,22 @@ class Embedder:
         vector = self._batcher.embed(text) if self._batcher is not None else self._encode([text])[0]
         self.queries.put(text, vector)
         return vector
+
+    def embed_one_async(self, text: str) -> Future[np.ndarray]:
+        """``embed_one`` started in the inference thread: the caller does other work (a database round trip)
+        while the query is embedded, then takes ``.result()``."""
+        cached = self.queries.get(text)
+        if cached is not None or self._batcher is None:
+            done: Future[np.ndarray] = Future()
+            done.set_result(cached if cached is not None else self.embed_one(text))
+            return done
+        def remember(f: Future[np.ndarray]) -> None:
+            if not f.cancelled() and f.exception() is None:
+                self.queries.put(text, f.result())
+
+        future = self._batcher.submit(text)
+        future.add_done_callback(remember)
+        return future
 
     def close(self) -> None:
         """Stop the inference thread (a later ``embed_one`` starts it again)."""

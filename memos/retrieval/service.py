@@ -3,9 +3,10 @@
 Hybrid, the default (docs/retrieval.md has the measurements):
 
 1. the query is analysed against the cube's known speakers (:mod:`memos.retrieval.query`);
-2. one SQL statement reads the query's BM25 statistics and the cube's speakers, then fetches dense (HNSW) and
-   BM25 candidates under the filters, plus the previous and next memory of each candidate's session
-   (:func:`memcube.repository.retrieval.candidates`);
+2. while the query is embedded, one SQL statement reads its BM25 statistics, the cube's speakers and the
+   scored lexical matches (:func:`memcube.repository.retrieval.lexical_matches`); a second fetches the dense
+   (HNSW) candidates, the union with the best BM25 ones under the filters, and the previous and next memory of
+   each candidate's session (:func:`memcube.repository.retrieval.candidates`);
 3. :func:`memos.retrieval.fusion.rerank` fuses and boosts; optional MMR diversity and reranker;
 4. optionally the hits' session neighbours and linked memories are appended (``expand``).
 
@@ -177,11 +178,15 @@ def _candidates(
     session: Session, cube: Cube, req: schemas.SearchRequest, flt: memories_repo.MemoryFilter, *,
     embedder: Embedder | None, settings: Settings,
 ) -> tuple[QueryPlan, list[repo.Candidate]]:
-    """The candidate statement for the query (dense part only with an ``embedder``), in one round trip.
+    """The candidate rows for the query (dense part only with an ``embedder``).
 
-    The query is planned (speaker names stripped) with the cube's speakers as last seen; the statement returns
+    The query is planned (speaker names stripped) with the cube's speakers as last seen; the database returns
     the current ones. Only when they change what is embedded and matched (a cube's first search in this
-    process, or a new speaker named in the query) does it run again with the corrected text."""
+    process, or a new speaker named in the query) is the query embedded and matched again.
+
+    With an embedder, two statements: the BM25 statistics and lexical matches run while the inference thread
+    embeds the query (the two take about as long; PostgreSQL and the encoder use different cores), then the
+    dense candidates, the union and its session neighbours. Without, one statement does it all."""
     s = settings
     n_lexical = max(s.search_lexical_candidates, req.top_k)
     bm25 = repo.Bm25(k1=s.search_bm25_k1, b=s.search_bm25_b, max_df_ratio=s.search_max_df_ratio,
@@ -195,16 +200,24 @@ def _candidates(
         flt.time_from = max(filter(None, [flt.time_from, q.time_range.start]), default=None)
         flt.time_to = min(filter(None, [flt.time_to, q.time_range.end]), default=None)
     for attempt in range(2):
-        vector = embedder.embed_one(q.text).tolist() if embedder is not None else None
-        found = repo.candidates(session, flt, cube_id=cube.id, query=q.text, vector=vector, bm25=bm25,
-                                n_dense=n_dense if vector is not None else 0, neighbours=embedder is not None)
-        _remember_speakers(cube.id, found.speakers)
-        actual = plan(req.query, found.speakers)
-        if actual.text == q.text:
-            return actual, found.rows
-        if attempt == 1:  # the speakers changed again in between: keep the plan these rows were found with
-            return q, found.rows
-        q = actual
+        if embedder is None:
+            found = repo.candidates(session, flt, cube_id=cube.id, query=q.text, vector=None, bm25=bm25,
+                                    n_dense=0, neighbours=False)
+            speakers, rows = found.speakers, found.rows
+        else:
+            vector = embedder.embed_one_async(q.text)
+            lexical = repo.lexical_matches(session, flt, cube_id=cube.id, query=q.text, bm25=bm25)
+            speakers = lexical.speakers
+        _remember_speakers(cube.id, speakers)
+        actual = plan(req.query, speakers)
+        if actual.text != q.text and attempt == 0:
+            q = actual  # planned with stale speakers: match and embed the corrected text
+            continue
+        if embedder is not None:
+            rows = repo.candidates(session, flt, cube_id=cube.id, query=q.text, vector=vector.result().tolist(),
+                                   bm25=bm25, n_dense=n_dense, lexical=lexical).rows
+        # On the second attempt with speakers changed again in between: keep the plan these rows were found with.
+        return (actual if actual.text == q.text else q), rows
     raise AssertionError("unreachable")
 
 

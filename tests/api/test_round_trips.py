@@ -157,11 +157,12 @@ def test_a_grantee_reads_its_access_in_the_same_statement(client: TestClient, lo
     assert log.kinds() == ["context", "cube+grant"]
 
 
-@pytest.mark.parametrize(("mode", "statements"), [("dense", 3), ("hybrid", 4), ("lexical", 4)])
+@pytest.mark.parametrize(("mode", "statements"), [("dense", 3), ("hybrid", 5), ("lexical", 4)])
 def test_statements_of_a_search(client: TestClient, log: Log, mode: str, statements: int) -> None:
     """Two statements before the query (context, cube with grant); then retrieval's own: dense is one (the
-    candidates with their memories), hybrid and lexical two (term statistics with the candidates, then the
-    fused top-k's memories)."""
+    candidates with their memories); lexical two (term statistics with the candidates, then the fused top-k's
+    memories); hybrid three (term statistics with the lexical matches, run while the query is embedded; the
+    dense candidates with the union's rows; the fused top-k's memories)."""
     _, _, auth = new_tenant(client)
     cube_id = new_cube(client, auth)
     r = client.post(f"/v1/cubes/{cube_id}/memories", headers=auth,

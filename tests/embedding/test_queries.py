@@ -56,6 +56,29 @@ def test_embed_one_uses_the_cache_and_not_for_bulk(embedder: Embedder) -> None:
         e.close()
 
 
+def test_embed_one_async_gives_the_same_vector_and_fills_the_cache(embedder: Embedder) -> None:
+    e = Embedder(backend=embedder.requested_backend, cache_dir=embedder.cache_dir, query_cache_size=8)
+    try:
+        expected = e.embed_one("what did Caroline adopt?")
+        pending = e.embed_one_async("when did Melanie go camping?")
+        assert np.array_equal(pending.result(timeout=30), embedder.embed_one("when did Melanie go camping?"))
+        assert len(e.queries) == 2  # the thread's result was kept
+        hits = e.queries.hits
+        cached = e.embed_one_async("what did Caroline adopt?")
+        assert cached.done()
+        assert np.array_equal(cached.result(), expected)
+        assert e.queries.hits == hits + 1
+    finally:
+        e.close()
+
+
+def test_embed_one_async_without_the_inference_thread(embedder: Embedder) -> None:
+    e = Embedder(backend=embedder.requested_backend, cache_dir=embedder.cache_dir, batch_queries=False)
+    future = e.embed_one_async("a query embedded on the caller's thread")
+    assert future.done()
+    assert np.allclose(future.result(), embedder.embed_one("a query embedded on the caller's thread"), atol=1e-6)
+
+
 def _recording_encoder(calls: list[list[str]], gate: threading.Event | None = None,
                        entered: threading.Event | None = None) -> Callable[[list[str]], np.ndarray]:
     def encode(texts: list[str]) -> np.ndarray:

@@ -141,3 +141,39 @@ def test_an_empty_cube_returns_its_statistics_and_no_rows(
         found = repo.candidates(session, flt, cube_id=cube_id, query="anything at all",
                                 vector=embedder.embed_one("anything at all").tolist(), bm25=BM25, n_dense=10)
         assert (found.rows, found.speakers, found.idf, found.stats.docs) == ([], [], {}, 0)
+        lexical = repo.lexical_matches(session, flt, cube_id=cube_id, query="anything at all", bm25=BM25)
+        split = repo.candidates(session, flt, cube_id=cube_id, query="anything at all",
+                                vector=embedder.embed_one("anything at all").tolist(), bm25=BM25, n_dense=10,
+                                lexical=lexical)
+        assert (split.rows, split.speakers, split.idf, split.stats.docs) == ([], [], {}, 0)
+
+
+def _row_key(r: repo.Candidate) -> tuple[object, ...]:
+    return (r.id, r.is_candidate, r.prev_id, r.next_id, round(r.dense, 9), round(r.lexical, 9))
+
+
+def test_the_split_path_finds_what_the_single_statement_finds(
+    sessions: sessionmaker[Session], cube: tuple[uuid.UUID, uuid.UUID]
+) -> None:
+    """Hybrid search reads the lexical matches first (while the query is embedded), then hands them to the
+    candidate statement: the same statistics, the same rows with the same scores as one statement, also where
+    many matches tie at the cut (the cube's memories share terms, so equal scores are common)."""
+    tenant_id, cube_id = cube
+    rng = np.random.default_rng(11)
+    with sessions() as session:
+        set_tenant(session, tenant_id)
+        flt = MemoryFilter(cube_ids=[cube_id], statuses=["active"], kind="plaintext")
+        for query in QUERIES:
+            vector = rng.standard_normal(384)
+            vector = (vector / np.linalg.norm(vector)).tolist()
+            single = repo.candidates(session, flt, cube_id=cube_id, query=query, vector=vector, bm25=BM25,
+                                     n_dense=20)
+            lexical = repo.lexical_matches(session, flt, cube_id=cube_id, query=query, bm25=BM25)
+            split = repo.candidates(session, flt, cube_id=cube_id, query=query, vector=vector, bm25=BM25,
+                                    n_dense=20, lexical=lexical)
+            assert (split.stats, split.idf, split.match, split.speakers) == \
+                (single.stats, single.idf, single.match, single.speakers), query
+            assert sorted(map(_row_key, split.rows)) == sorted(map(_row_key, single.rows)), query
+            if single.idf:
+                assert sum(r.is_candidate and r.lexical > 0 for r in split.rows) >= BM25.n_lexical // 2, query
+        session.rollback()
