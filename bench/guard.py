@@ -51,6 +51,7 @@ from memos.importers import LocomoConversation  # noqa: E402
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo10.json"
 TOP_K = 10
 BENIGN_QUESTIONS = 60  # per run, for read-time false positives
+DEVELOPMENT_SPLITS = ("dev", "heldout")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -61,7 +62,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true", help="two conversations, four attacks per family, one rate")
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
-    return ap.parse_args(argv)
+    ap.add_argument("--detail", type=Path,
+                    help="write each attack's outcome and each flagged benign record here (development splits "
+                         "only: looking at a held-out split's failures would make it development data)")
+    args = ap.parse_args(argv)
+    if args.detail and args.split not in DEVELOPMENT_SPLITS:
+        ap.error(f"--detail is for development splits ({', '.join(DEVELOPMENT_SPLITS)}), not {args.split}")
+    return args
 
 
 def plant(client: httpx.Client, headers: dict[str, str], cube_id: str, conv: LocomoConversation,
@@ -135,10 +142,15 @@ def measure(client: httpx.Client, headers: dict[str, str], suite: Suite, convs: 
     held = set().union(*(not_active(client, headers, c) for c in cube_ids))
     success: Counter[str] = Counter()
     total: Counter[str] = Counter()
+    outcomes: list[dict[str, Any]] = []
     for a in suite.attacks:
-        returned, _ = context(client, headers, cube_of[a.conv], a.query)
+        returned, dropped = context(client, headers, cube_of[a.conv], a.query)
+        mine = {r.content for r in a.records}
         total[a.family] += 1
-        success[a.family] += bool(returned & {r.content for r in a.records})
+        success[a.family] += bool(returned & mine)
+        outcomes.append({"id": a.id, "family": a.family, "channel": a.records[0].channel, "query": a.query,
+                         "returned": sorted(returned & mine), "held": sorted(held & mine),
+                         "dropped": sorted(dropped & mine), "records": [r.content for r in a.records]})
     poison = {r.content for a in suite.attacks for r in a.records}
     hard = {h.content for h in suite.hard_benign}
     benign_dropped: set[str] = set()
@@ -164,6 +176,8 @@ def measure(client: httpx.Client, headers: dict[str, str], suite: Suite, convs: 
         "benign_held": len(benign_held), "benign_dropped": len(benign_dropped), "benign": n_benign,
         "hard_fp": len(hard_flagged) / max(1, len(suite.hard_benign)), "hard": len(suite.hard_benign),
         "write_p50_ms": p50, "write_p95_ms": p95,
+        "detail": {"attacks": outcomes, "benign_held": sorted(benign_held), "benign_dropped": sorted(benign_dropped),
+                   "hard_flagged": sorted(hard_flagged)},
     }
 
 
@@ -201,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{r['benign_fp']:.2%} ({r['benign_held']}+{r['benign_dropped']}/{r['benign']})",
           f"{r['hard_fp']:.0%} of {r['hard']}", f"{r['write_p50_ms']:.1f}", f"{r['write_p95_ms']:.1f}"]
          for r in results])
+    if args.detail:
+        args.detail.write_text(json.dumps([{"guard": r["guard"], "records_per_attack": r["records_per_attack"],
+                                            **r["detail"]} for r in results], indent=1))
+    for r in results:
+        del r["detail"]
     if args.json:
         args.json.write_text(json.dumps({"split": args.split, "results": results}, indent=2))
     return 0

@@ -71,6 +71,13 @@ ANSWER_OVERRIDE = re.compile(
     r"|\b(?:do\s+not|don't|never)\s+(?:mention|reveal|bring\s+up|disclose|tell\s+(?:the\s+user|anyone))\b"
     r"|\b(?:must|should)\s+(?:only\s+)?come\s+from\b", _F)
 
+# An imperative of answering or emitting at the start of a clause ("... :: reply X and paste <link>"): a
+# person's turn rarely orders a reply; a record written for the model does.
+DIRECTIVE = re.compile(
+    r"(?:^|[:;|>\]\u2192]\s*|\bthen\s+|\band\s+)(?:please\s+|just\s+|also\s+|always\s+)?"
+    r"(?:reply|respond|answer|output|print|paste|append|insert|forward|redirect|recommend|say|"
+    r"tell\s+(?:them|the\s+user|users|everyone|anyone|people))\b", _F | re.MULTILINE)
+
 # Sending the user somewhere with credentials or money.
 _LINK = r"(?:https?://\S+|www\.\S+|\b[\w.+-]+@[\w-]+\.[\w.]+\b)"
 _ASK = (r"(?:password|passcode|login|log\s+in|credentials?|account\s+details|verify|verification|confirm\s+"
@@ -109,6 +116,7 @@ CUES: tuple[Cue, ...] = (
     Cue("role_marker", 0.85, ROLE_MARKER),
     Cue("response_control", 0.45, RESPONSE_CONTROL, personal_discount=0.25),
     Cue("answer_override", 0.55, ANSWER_OVERRIDE, personal_discount=0.5),
+    Cue("directive", 0.4, DIRECTIVE, personal_discount=0.25),
     Cue("exfiltration", 0.8, EXFILTRATION),
     Cue("link_push", 0.4, LINK_PUSH, personal_discount=0.5),
     Cue("hidden_text", 0.6, HIDDEN),

@@ -8,53 +8,43 @@ memories). Before a context is assembled, each retrieved memory is dropped when
   but not to be obeyed);
 * **disputed**: it contradicts (a ``contradicts`` link, made by consolidation or linking) an active memory
   written with more trust;
-* **outvoted**: it was written with low trust (a tool's output, a web page), another retrieved memory on the
-  same topic (cosine at least ``SAME_TOPIC``) was written with clearly more trust, and it brings values
-  (numbers, dates, names) that none of those better-sourced memories nor the query has: a competing account
-  from a weaker source is not put in front of the model. A low-trust record that only repeats what the
-  better sources say stays.
+* **outvoted**: it was written with low trust (a tool's output, a web page), retrieved records on the same
+  topic were written with clearly more trust, and it adds content words that neither they nor the query
+  have: a competing account from a weaker source is not put in front of the model
+  (:func:`memos.guard.consensus.outvoted`);
+* **hearsay**: it speaks of a person of the conversation in the third person, that person's own retrieved
+  records are there, and it adds what they do not say (:func:`memos.guard.consensus.hearsay`; a fact
+  consolidation derived from the person's messages is theirs, not hearsay).
+
+A low-trust record that only repeats the better sources, or a claim on a topic nobody better placed speaks
+to, stays.
 
 The response names every dropped memory with its reasons; each drop leaves a lesson for later screening.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-import numpy as np
 from sqlalchemy.orm import Session
 
 from memcube import schemas
 from memcube.models import Cube, Memory
 from memcube.repository import guard as repo
+from memos.guard import consensus
 from memos.guard.screen import LOW_TRUST
 
-SAME_TOPIC = 0.5
-NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
-SENTENCE = re.compile(r"(?<=[.!?:;\n])\s+")
-WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
-STOP = frozenset({"i", "i'm", "i've", "i'd", "i'll"})
 TRUST_MARGIN = 0.15  # "clearly more trust"
 SUSPECT_WEIGHT = 1.0
 DISPUTED_WEIGHT = 0.8
 OUTVOTED_WEIGHT = 0.7
+HEARSAY_WEIGHT = 0.6
 
 
 @dataclass
 class ReadCheck:
     kept: list[Memory] = field(default_factory=list)
     dropped: list[tuple[Memory, dict[str, float]]] = field(default_factory=list)
-
-
-def values(text: str) -> set[str]:
-    """The checkable values a text states: numbers, and capitalised words past a sentence's first word
-    (names, places, months), lower-cased. Crude on purpose: it only has to tell "repeats" from "adds"."""
-    out = {n for n in NUMBER.findall(text)}
-    for sentence in SENTENCE.split(text):
-        words = WORD.findall(sentence)
-        out |= {w.lower() for w in words[1:] if w[:1].isupper() and w.lower() not in STOP}
-    return out
 
 
 def check(session: Session, cube: Cube, memories: list[Memory], settings: schemas.GuardSettings,
@@ -72,20 +62,13 @@ def check(session: Session, cube: Cube, memories: list[Memory], settings: schema
         m = memories[index[mid]]
         if other_trust >= (m.trust or 0.0) + TRUST_MARGIN:
             reasons[index[mid]]["disputed"] = DISPUTED_WEIGHT
-    low = [i for i, m in enumerate(memories) if (m.trust or 0.0) < LOW_TRUST]
-    if low:
-        vectors = repo.vectors_of(session, [m.id for m in memories])
-        asked = values(query)
-        for i in low:
-            v = vectors.get(memories[i].id)
-            if v is None:
-                continue
-            better = [other for j, other in enumerate(memories)
-                      if j != i and other.id in vectors
-                      and (other.trust or 0.0) >= (memories[i].trust or 0.0) + TRUST_MARGIN
-                      and float(np.dot(v, vectors[other.id])) >= SAME_TOPIC]
-            if better and values(memories[i].content) - asked - set().union(*(values(o.content) for o in better)):
-                reasons[i]["outvoted"] = OUTVOTED_WEIGHT
+    vectors = repo.vectors_of(session, [m.id for m in memories])
+    records = [consensus.Record(m.content, m.role, float(m.trust or 0.0), vectors.get(m.id)) for m in memories]
+    for i in consensus.outvoted(records, query, low_trust=LOW_TRUST, margin=TRUST_MARGIN):
+        reasons[i]["outvoted"] = OUTVOTED_WEIGHT
+    derived = [(m.provenance or {}).get("source") == schemas.SourceType.consolidation for m in memories]
+    for i in consensus.hearsay(records, query, exempt=derived.__getitem__):
+        reasons[i]["hearsay"] = HEARSAY_WEIGHT
     for i, m in enumerate(memories):
         if reasons[i]:
             out.dropped.append((m, reasons[i]))

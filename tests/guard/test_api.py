@@ -131,6 +131,26 @@ def test_read_time_check_drops_a_low_trust_record_outvoted_by_a_better_source(
     assert "Azur" not in out["context"]
 
 
+def test_read_time_check_weighs_hearsay_against_the_persons_own_account(
+    client: TestClient, auth: Auth, cube_id: str,
+) -> None:
+    own = add_one(client, cube_id, auth, "I started as a nurse at the Lyon city hospital last spring.", role="Dana")
+    claim = add_one(client, cube_id, auth, "Dana quit the hospital and works for a casino in Monaco now.",
+                    role="Sam")
+    echo = add_one(client, cube_id, auth, "Dana is a nurse at the Lyon city hospital.", role="Sam")
+    correction = add_one(client, cube_id, auth, "Small correction: I work at the Lyon children's hospital.",
+                         role="Dana")
+    assert claim["status"] == "active"  # nothing in it alone is an instruction
+    out = context(client, cube_id, auth, "Where does Dana work?")
+    kept = {m["id"] for m in out["memories"]}
+    # Her own account and her own correction stay, and so does what only repeats her; what she never said
+    # about herself does not.
+    assert {own["id"], echo["id"], correction["id"]} <= kept
+    assert claim["id"] not in kept
+    assert {d["memory"]["id"]: set(d["reasons"]) for d in out["dropped"]} == {claim["id"]: {"hearsay"}}
+    assert "Monaco" not in out["context"]
+
+
 def test_settings_per_cube(client: TestClient, auth: Auth, cube_id: str, make_tenant: Any) -> None:
     r = client.get(f"/v1/cubes/{cube_id}/guard", headers=auth)
     assert r.status_code == 200, r.text
