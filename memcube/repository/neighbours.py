@@ -35,6 +35,7 @@ class Neighbour:
     similarity: float  # cosine with the text's vector (0.0 when the text has none)
     content: str
     lexical: bool
+    role: str | None = None  # who said it (the memory's speaker), when known
 
 
 def candidates_many(
@@ -78,9 +79,9 @@ def candidates_many(
                 FROM unnest(CAST(:vecs AS vector[]), CAST(:speakers AS text[]), CAST(:tsq AS text[]),
                             CAST(:lx AS text[]), CAST(:idf AS text[])) WITH ORDINALITY AS u(v, speaker, tsq, lx, idf, i)
             )
-            SELECT q.i, d.id, 1 - d.distance, d.content, 0, d.distance
+            SELECT q.i, d.id, 1 - d.distance, d.content, 0, d.distance, d.role
             FROM q CROSS JOIN LATERAL (
-                SELECT id, content, embedding <=> q.v AS distance
+                SELECT id, content, role, embedding <=> q.v AS distance
                 FROM memories
                 WHERE q.v IS NOT NULL AND cube_id = :cube AND kind = :kind AND status = 'active'
                   AND embedding IS NOT NULL
@@ -88,7 +89,7 @@ def candidates_many(
                 LIMIT :dk
             ) AS d
             UNION ALL
-            SELECT q.i, sp.id, 1 - sp.distance, sp.content, 1, sp.distance
+            SELECT q.i, sp.id, 1 - sp.distance, sp.content, 1, sp.distance, q.speaker
             FROM q CROSS JOIN LATERAL (
                 -- Exact, over the speaker's latest rows (index on cube_id, role, created_at): a filtered
                 -- HNSW scan could stop short of a rare speaker's rows in a large database.
@@ -105,7 +106,7 @@ def candidates_many(
                 LIMIT :sk
             ) AS sp
             UNION ALL
-            SELECT q.i, m.id, 1 - (m.embedding <=> q.v), m.content, 2, -lm.score
+            SELECT q.i, m.id, 1 - (m.embedding <=> q.v), m.content, 2, -lm.score, m.role
             FROM q CROSS JOIN LATERAL (
                 SELECT * FROM memos_lexical_matches(
                     ARRAY[CAST(:cube AS uuid)], q.query, q.lexemes, q.idf, ARRAY['active'],
@@ -129,7 +130,7 @@ def candidates_many(
     out: list[list[Neighbour]] = [[] for _ in vectors]
     seen: list[set[uuid.UUID]] = [set() for _ in vectors]
     lexical_left = [lexical_k] * len(vectors)
-    for i, memory_id, similarity, content, source, _rank in rows:
+    for i, memory_id, similarity, content, source, _rank, role in rows:
         k = int(i) - 1
         if source == 2:
             # The best ``lexical_k`` of the right kind (twice as many were fetched: the function does not
@@ -140,6 +141,6 @@ def candidates_many(
         if memory_id in seen[k]:
             continue  # found twice: the first source wins (dense, speaker, lexical)
         seen[k].add(memory_id)
-        out[k].append(Neighbour(memory_id, float(similarity or 0.0), content, lexical=source == 2))
+        out[k].append(Neighbour(memory_id, float(similarity or 0.0), content, lexical=source == 2, role=role))
     return out
 

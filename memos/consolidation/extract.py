@@ -1,35 +1,25 @@
-"""Offline fact extraction: split turns into sentences, keep the salient statements, resolve the speaker
+"""Offline fact extraction: split turns into sentences (``segment``), drop content-free turns, resolve the speaker
 ("I" -> the speaker's name, with the verb agreed) and make relative dates absolute.
 """
 
 from __future__ import annotations
 
+import calendar
 import re
 from datetime import UTC, datetime
 
+from memos.consolidation.segment import content_free, content_words, is_question, sentences, words
 from memos.consolidation.types import Fact, Turn
 from memos.temporal import resolve_dates
 
 # Roles whose unnamed turns are answers, not facts about anyone.
 NON_FACT_ROLES = {"assistant", "system", "tool", "function"}
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\n+")
-_FILLER = re.compile(
-    r"^(hi|hello|hey|thanks|thank you|ok|okay|lol|haha|wow|cool|nice|great|sure|yes|yeah|no|nope|bye|"
-    r"good (morning|night|evening)|see you|awesome|sounds good|that's (great|cool|nice|awesome|amazing))\b",
-    re.IGNORECASE,
-)
-# Sentences that talk to or about the conversation rather than state a fact.
-_NOT_A_FACT = re.compile(
-    r"^(you|your|that|this|it|what|how|why|where|when|who|which|let's|let us|do you|did you|are you|"
-    r"can you|could you|would you|sounds|please|maybe we|i wonder|i hope|i think so|i guess|i see|i agree)\b",
-    re.IGNORECASE,
-)
+# Discourse openers that are not part of the statement ("Oh, ...", "Btw ...", "Quick update: ...").
 _LEADING = re.compile(
     r"^(oh|well|so|anyway|anyways|also|and|but|btw|by the way|just so you know|fun fact|quick update|"
     r"update|guess what|you know what|as i said|like i said|as i mentioned|heads up|news)\s*[,:!-]?\s+",
     re.IGNORECASE,
 )
-_FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|i'll|my|me|mine|myself)\b", re.IGNORECASE)
 
 ADVERBS = {
     "really", "also", "now", "still", "just", "actually", "currently", "usually", "always", "never", "often",
@@ -85,24 +75,31 @@ def resolve_speaker(text: str, speaker: str) -> str:
     return re.sub(r"\bI\b", speaker, text)
 
 
-def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
+_MONTHS_DAYS = frozenset(m.lower() for m in (*calendar.month_name[1:], *calendar.day_name))
+_PLURAL_FIRST = re.compile(r"\b(we|we're|we've|we'd|we'll|our|ours|us)\b", re.IGNORECASE)
 
 
-def salient(sentence: str) -> bool:
-    """A statement worth remembering: not a question, not filler, says something about someone."""
-    words = sentence.split()
-    if sentence.rstrip().endswith("?") or len(words) < 3:
-        return False
-    if _FILLER.match(sentence) and len(words) <= 5:
-        return False
-    if _NOT_A_FACT.match(sentence):
-        return False
-    if _FIRST_PERSON.search(sentence):
+def implicit_subject(sentence: str, speaker: str) -> str:
+    """Chat drops the subject of a first-person statement ("Sold the corolla finally.", "Got promoted!"):
+    a sentence that opens with a past or -ing verb form and does not name the speaker gets it back."""
+    first = sentence.split(maxsplit=1)[0].strip(",.!:;").lower() if sentence.split() else ""
+    verb_like = (first in UNCHANGED - {"can", "could", "will", "would", "should", "might", "must", "may", "shall",
+                                       "never", "can't", "couldn't", "won't", "wouldn't", "shouldn't", "didn't",
+                                       "wasn't", "was", "did", "used"}
+                 or (len(first) > 4 and first.endswith("ed")) or (len(first) > 5 and first.endswith("ing")))
+    if not verb_like or re.search(rf"\b{re.escape(speaker)}\b", sentence):
+        return sentence
+    return f"{speaker} {sentence[0].lower()}{sentence[1:]}"
+
+
+def standalone(text: str, speaker: str) -> bool:
+    """Whether a resolved sentence says something about someone: it names the speaker, speaks as "we", or
+    names someone or something (a capitalized word past the first, not a month or weekday)."""
+    if re.search(rf"\b{re.escape(speaker)}\b", text) or _PLURAL_FIRST.search(text):
         return True
-    # A named subject or object ("Bob moved to Denver", "We met Carla").
-    return any(w[:1].isupper() for w in words[1:]) or (words[0][:1].isupper() and words[0].lower() not in
-                                                        {"the", "a", "an", "we", "they", "he", "she", "there"})
+    tokens = text.split()[1:]
+    return any(t[:1].isupper() and t.strip(",.!?:;'\"()").lower() not in _MONTHS_DAYS and t != "I"
+               for t in tokens)
 
 
 def speaker_of(turn: Turn) -> str | None:
@@ -113,8 +110,20 @@ def speaker_of(turn: Turn) -> str | None:
     return "User" if turn.role.lower() in ("user", "human") else turn.role.strip().title()
 
 
+def turn_sentences(content: str, speaker: str = "") -> list[str]:
+    """The sentences of a turn worth keeping: none when no sentence carries content (greetings, thanks,
+    reactions, questions); else every statement with a content word (so a kept turn keeps its details).
+    The speaker's own name is not content ("Hi, I am Dana.")."""
+    content = re.sub(r"\bi\b(?=[ '’])", "I", content)  # casual lowercase "i"
+    name = set(words(speaker))
+    found = sentences(content)
+    if all(content_free(s, ignore=name) for s in found):
+        return []
+    return [s for s in found if not is_question(s) and set(content_words(s)) - name]
+
+
 def extract_facts(turns: list[Turn]) -> list[Fact]:
-    """The offline extractor: one fact per salient sentence, speaker resolved, dates absolute."""
+    """The offline extractor: one fact per kept sentence, speaker resolved, dates absolute."""
     facts: list[Fact] = []
     for index, turn in enumerate(turns):
         speaker = speaker_of(turn)
@@ -122,13 +131,10 @@ def extract_facts(turns: list[Turn]) -> list[Fact]:
             continue
         ref = turn.timestamp or datetime.now(UTC)
         ref = ref.replace(tzinfo=UTC) if ref.tzinfo is None else ref
-        content = re.sub(r"\bi\b(?=[ '’])", "I", turn.content)  # before splitting: ". i live" is a sentence
-        for raw in split_sentences(content):
-            sentence = _LEADING.sub("", raw).strip()
-            if not sentence or not salient(sentence):
-                continue
+        for raw in turn_sentences(turn.content, speaker):
+            sentence = _LEADING.sub("", raw).strip() or raw
             sentence = sentence[0].upper() + sentence[1:]
-            resolved = resolve_speaker(sentence, speaker)
+            resolved = implicit_subject(resolve_speaker(sentence, speaker), speaker)
             text, dates = resolve_dates(resolved, ref)
             text = text.rstrip(" ,;:-")
             if text[-1] not in ".!":
@@ -140,6 +146,7 @@ def extract_facts(turns: list[Turn]) -> list[Fact]:
                     speaker=speaker,
                     event_time=datetime.combine(dates[0].value, datetime.min.time(), UTC) if dates else ref,
                     dates=[d.as_dict() for d in dates],
+                    standalone=standalone(resolved, speaker),
                 )
             )
     return facts

@@ -1,160 +1,214 @@
 """The deterministic consolidator used when no LLM is configured.
 
-For each fact, against each candidate (nearest existing memories, and earlier facts of the batch):
-- NOOP when it says the same thing: same content tokens once relation wording, fillers and dates are
-  dropped ("Alice lives in Paris" = "Alice is based in Paris these days"), or an equal/less specific value;
-- UPDATE when it gives the same subject's same single-valued attribute a new value ("lives in Berlin" after
-  "lives in Paris", "favourite color is now green"), or a multi-valued one with an explicit change marker;
-- DELETE (a tombstone) when it negates or retracts the candidate ("no longer works at Acme",
-  "doesn't like tea anymore", "quit my job at Acme");
-- ADD otherwise.
-The strongest verdict wins: NOOP over UPDATE over DELETE over ADD, ties broken by similarity.
+Each sentence-fact is compared with its candidates (the nearest existing memories, and earlier facts of the
+batch) that are about the same person (the candidate names the fact's speaker). Three signals decide:
+
+- ``sim``: cosine of the two sentences (the packaged MiniLM);
+- ``restated``: the share of the candidate's content words (stemmed, the speaker's name left out) that the
+  new sentence says again;
+- cues in the new sentence: a *change* cue ("no longer", "anymore", "moved", "now", "quit", "switched",
+  "instead", "actually") or a negation ("not", "n't", "never").
+
+Verdicts, strongest first: NOOP when the sentence restates the candidate without a change cue; UPDATE
+(supersede) when it negates what the candidate says, or carries a change cue and is close to it; on doubt
+(close, a changed value, no cue) ADD with a ``may_update`` link to the candidate; otherwise ADD. An UPDATE
+never deletes: the service ends the candidate's validity and links it ``superseded_by`` the new fact.
+Thresholds were set on the development update set (``bench/data/updates_dev.jsonl``) only.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from memos.consolidation.claims import Claim, read_claim
 from memos.consolidation.extract import extract_facts
+from memos.consolidation.segment import stem, stems, words
 from memos.consolidation.types import Action, Candidate, Decision, Fact, Turn
 
-# Cosine floors (all-MiniLM-L6-v2, normalized): below these two sentences are not about the same thing.
-MIN_SIM_UPDATE = 0.45
-MIN_SIM_DELETE = 0.45
-NEAR_DUPLICATE = 0.95
-# When both read as the same subject's same relation, the reading is the evidence; the cosine only guards
-# against a misread ("Gustav joined Tyrell last week" vs "Gustav works at Acme" is ~0.41).
-MIN_SIM_SLOT = 0.3
+MIN_SIMILARITY = 0.3  # below this a candidate is about something else, whatever the words
+RESTATED = 0.5  # share of the candidate's content words said again, its values all there: a restatement
+NOOP_SIMILARITY = 0.55  # ... or this close with its values all there
+CUE_SIMILARITY = 0.45  # a change cue, a changed value and at least this close: an update
+DOUBT_SIMILARITY = 0.6  # this close with a changed value but no cue: ADD and link may_update
+CONTINUES = 0.45  # this close to what an earlier sentence of the turn superseded: part of that new fact
+NEGATION_SCOPE = 3  # words after a negation that it applies to
+
+# Words that end what a fact said ("quit infosys", "sold the corolla", "no longer ..."): with the old fact's
+# words they retract it; and words that mark a new value ("now", "moved", "switched", "actually").
+RETRACT_CUES = re.compile(
+    r"\b(no longer|any ?more|any longer|quit|left|stopped|gave up|cancell?ed|sold|broke up|divorced|retired|"
+    r"passed away|died|deleted|dropped|ended|got out of|moved out|moved away)\b",
+    re.IGNORECASE,
+)
+CHANGE_CUES = re.compile(
+    r"\b(now|nowadays|these days|moved|moving|relocated|switched|changed|instead|actually|replaced|became|"
+    r"new|promoted|turned|graduated|engaged|married|not|never)\b|n't\b",
+    re.IGNORECASE,
+)
+RETRACTED = 0.3  # share of the old fact's words a retraction names
+NEGATION = re.compile(r"\b(?:no longer|not|never|no more)\b|n't\b", re.IGNORECASE)
+# People one speaks of by relation ("Dana's sister", "Kenji's best friend"): a sentence about them is not
+# about the speaker's own attributes.
+RELATIONS = frozenset(
+    """mom mum mother dad father parents parent sister brother sibling siblings son daughter kid kids child
+    children baby wife husband partner girlfriend boyfriend fiance fiancee friend bestie cousin aunt uncle
+    niece nephew grandma grandmother grandpa grandfather grandparents neighbour neighbor roommate flatmate
+    housemate coworker colleague boss manager team teammate classmate""".split()  # noqa: SIM905
+)
 
 
 @dataclass(frozen=True)
 class Verdict:
     action: Action
+    score: float
     reason: str
 
 
-def _plain(tokens: frozenset[str]) -> frozenset[str]:
-    return frozenset(t for t in tokens if not t.startswith("rel:"))
+def _names(speaker: str) -> frozenset[str]:
+    return frozenset(words(speaker))
 
 
-def compare(new: Claim, old: Claim, similarity: float) -> Verdict | None:
-    """What ``new`` does to ``old`` (None: they are unrelated, or can both stand)."""
-    if (new.episodic or old.episodic) and new.when and old.when and new.when != old.when:
-        # "Ran a half marathon on 19 March" and "... on 16 April": two runs, whatever the wording.
-        return None
-    same_subject = bool(new.subject) and new.subject == old.subject
-    same_slot = same_subject and new.relation is not None and (new.relation, new.attribute) == (
-        old.relation, old.attribute)
-    if new.negated:
-        if old.negated:
-            if new.tokens == old.tokens or (same_slot and new.value == old.value):
-                return Verdict(Action.NOOP, "the same retraction is already recorded")
-            return None
-        if same_slot and similarity >= MIN_SIM_SLOT and (
-            not new.value or new.value <= old.value or old.value <= new.value
-        ):
-            return Verdict(Action.DELETE, f"retracts {old.relation}: {' '.join(sorted(old.value)) or '-'}")
-        plain_new, plain_old = _plain(new.tokens), _plain(old.tokens)
-        if same_subject and plain_new and similarity >= MIN_SIM_DELETE:
-            covered = len(plain_new & plain_old) / len(plain_new)
-            if covered >= 0.75:
-                return Verdict(Action.DELETE, "negates it")
-        return None
+def about(text: str, speaker: str) -> bool:
+    """Whether ``text`` names ``speaker`` (a whole-word match, any case)."""
+    return bool(speaker) and re.search(rf"\b{re.escape(speaker)}\b", text, re.IGNORECASE) is not None
 
-    if new.tokens == old.tokens:
-        if old.negated:
-            return Verdict(Action.UPDATE, "re-asserts what was retracted")
-        return Verdict(Action.NOOP, "already known")
-    if old.negated:
-        return None
-    if same_slot:
-        if new.value == old.value or (new.value and new.value < old.value):
-            return Verdict(Action.NOOP, "already known (same value)")
-        if old.value < new.value and similarity >= MIN_SIM_UPDATE:
-            return Verdict(Action.UPDATE, "adds detail to the same fact")
-        if (new.functional and similarity >= MIN_SIM_SLOT) or (new.change and similarity >= MIN_SIM_UPDATE):
-            label = new.relation if not new.attribute else f"{new.relation} {new.attribute}"
-            return Verdict(
-                Action.UPDATE,
-                f"{label} changed: {' '.join(sorted(old.value)) or '-'} -> {' '.join(sorted(new.value)) or '-'}",
-            )
-        return None
-    if not same_subject or new.relation is not None and old.relation is not None:
-        # different subjects, or two different known relations of one subject: both stand
-        return Verdict(Action.NOOP, "near-duplicate") if similarity >= NEAR_DUPLICATE else None
-    # At least one side has no known relation: compare content words.
-    plain_new, plain_old = _plain(new.tokens), _plain(old.tokens)
-    if plain_new == plain_old or (plain_new < plain_old and similarity >= 0.8):
-        return Verdict(Action.NOOP, "already known")
-    if plain_old < plain_new and similarity >= 0.8:
-        return Verdict(Action.UPDATE, "adds detail to the same fact")
-    if similarity >= NEAR_DUPLICATE:
-        return Verdict(Action.NOOP, "near-duplicate")
+
+def subject(text: str, speaker: str) -> str:
+    """Who a resolved sentence is about: "speaker's sister" when it speaks of a relation of theirs before
+    (or without) the speaker themself, else the speaker."""
+    rel = re.search(rf"\b{re.escape(speaker)}'s (?:(?:best|older|younger|little|big|new|ex)[- ])?(\w+)", text,
+                    re.IGNORECASE)
+    first_self = re.search(rf"\b{re.escape(speaker)}\b(?!')", text, re.IGNORECASE)
+    if rel and rel.group(1).lower().rstrip("s") in RELATIONS | {r.rstrip("s") for r in RELATIONS} and (
+            first_self is None or rel.start() <= first_self.start()):
+        return f"{speaker.lower()}'s {rel.group(1).lower().rstrip('s')}"
+    return speaker.lower()
+
+
+def values(text: str, names: frozenset[str]) -> frozenset[str]:
+    """What a fact says the attribute is: its names and numbers (capitalized words past the first, digits),
+    or, when it has none, all its content words (stemmed)."""
+    toks = text.split()
+    found = {stem(w) for t in toks[1:] for w in words(t) if (t[:1].isupper() or t[:1].isdigit())
+             and w not in names and w.split("'")[0] not in names}
+    found |= {w for w in words(text) if w.isdigit()}
+    return frozenset(found) or stems(text, drop=names)
+
+
+def negates(text: str, old: frozenset[str]) -> bool:
+    """A negation whose scope (the next few words) holds a content word of ``old``."""
+    for m in NEGATION.finditer(text):
+        after = words(text[m.end():])[:NEGATION_SCOPE]
+        if any(stem(w) in old for w in after):
+            return True
+    return False
+
+
+def person_of(fact: Fact, cand: Candidate) -> str | None:
+    """Whom ``fact`` and ``cand`` are both about: the fact's speaker when the candidate names them (and is
+    not a namesake's own statement), or the person both open with ("Alice no longer works at Initech." said
+    by Bob, against "Alice works at Initech.": a claim about Alice, which only she may make true, see
+    ``apply.no_authority``); None when they are about different people."""
+    if about(cand.text, fact.speaker):
+        if cand.speaker is not None and cand.speaker.strip().casefold() != fact.speaker.strip().casefold() \
+                and subject(cand.text, cand.speaker) == cand.speaker.lower():
+            return None  # what someone else said about themself (a namesake, another speaker)
+        return fact.speaker
+    opener = re.match(r"([A-Z][\w-]+)\b", fact.text)
+    if opener and len(opener.group(1)) > 2 and re.match(rf"{re.escape(opener.group(1))}\b(?!')", cand.text):
+        return opener.group(1)
     return None
 
 
-_PRIORITY = {Action.NOOP: 3, Action.UPDATE: 2, Action.DELETE: 1}
+def compare(fact: Fact, cand: Candidate) -> Verdict | None:
+    """What ``fact`` does to ``cand`` (None: nothing, they are unrelated or both stand)."""
+    if cand.similarity < MIN_SIMILARITY:
+        return None
+    person = person_of(fact, cand)
+    if person is None:
+        return None
+    who = subject(fact.text, person)
+    if who != person.lower() and who != subject(cand.text, person) and not about(cand.text, who):
+        return None  # about someone else than what the candidate is about
+    names = _names(person)
+    new, old = stems(fact.text, drop=names), stems(cand.text, drop=names)
+    if not old:
+        return None
+    restated = len(new & old) / len(old)
+    old_values = values(cand.text, names)
+    changed = bool(old_values - new)
+    negated = NEGATION.search(cand.text) is None and negates(fact.text, old)
+    cue = CHANGE_CUES.search(fact.text) is not None
+    if negated:
+        return Verdict(Action.UPDATE, 2 + cand.similarity, "negates it")
+    if RETRACT_CUES.search(fact.text) and restated >= RETRACTED and cand.similarity >= CUE_SIMILARITY:
+        return Verdict(Action.UPDATE, 2 + cand.similarity, "retracts it")
+    if not changed and (restated >= RESTATED or cand.similarity >= NOOP_SIMILARITY):
+        return Verdict(Action.NOOP, 3 + cand.similarity, "already known")
+    if cue and changed and cand.similarity >= CUE_SIMILARITY:
+        return Verdict(Action.UPDATE, 2 + cand.similarity, "a change of the same fact")
+    if changed and cand.similarity >= DOUBT_SIMILARITY:
+        return Verdict(Action.ADD, 1 + cand.similarity, "may update it")
+    return None
 
 
 class OfflineConsolidator:
-    """Rules over claims and embeddings; no LLM, deterministic."""
+    """Rules over sentences, words and embeddings; no LLM, deterministic."""
 
     name = "offline"
+
+    def __init__(self, embedder: object | None = None) -> None:
+        self.embedder = embedder  # kept for rules that embed (masked comparisons); unused today
 
     def extract(self, turns: list[Turn]) -> list[Fact]:
         return extract_facts(turns)
 
     def decide(self, facts: list[Fact], candidates: list[list[Candidate]]) -> list[Decision]:
         decisions: list[Decision] = []
-        # What the batch has done so far: memory/fact handle -> its current text, and removed handles.
+        # What the batch has done so far: memory/fact handle -> its current text, and superseded handles.
         current: dict[str, tuple[str, np.ndarray | None]] = {}
-        removed: set[str] = set()
-        live_facts: list[int] = []  # facts added by the batch, as candidates of later facts
+        superseded: dict[str, int | None] = {}  # handle -> the fact that superseded it
+        live_facts: list[int] = []  # facts the batch added, as candidates of later facts
         for i, fact in enumerate(facts):
-            pool: list[Candidate] = []
-            for c in candidates[i]:
-                if c.handle in removed:
-                    continue
-                if c.handle in current:
-                    text, vec = current[c.handle]
-                    sim = float(np.dot(vec, fact.vector)) if vec is not None and fact.vector is not None \
-                        else c.similarity
-                    pool.append(Candidate(c.handle, text, sim, memory_id=c.memory_id))
-                else:
-                    pool.append(c)
+            if not fact.standalone:
+                decisions.append(Decision(i, Action.ADD, reason="a detail of its turn", attach=True))
+                continue
+            # A sentence close to what an earlier sentence of its turn superseded continues that new fact.
+            cont = [c for c in candidates[i] if c.handle in superseded and superseded[c.handle] is not None
+                    and facts[superseded[c.handle]].turn_index == fact.turn_index  # type: ignore[index]
+                    and c.similarity >= CONTINUES]
+            if cont:
+                decisions.append(Decision(i, Action.ADD, reason="continues the update of its turn", attach=True))
+                continue
+            pool: list[Candidate] = [c for c in candidates[i] if c.handle not in superseded]
             for j in live_facts:
                 handle = f"f{j}"
-                if handle in removed:
+                if handle in superseded:
                     continue
                 text, vec = current[handle]
                 sim = float(np.dot(vec, fact.vector)) if vec is not None and fact.vector is not None else 0.0
-                pool.append(Candidate(handle, text, sim, fact_index=j))
+                pool.append(Candidate(handle, text, sim, fact_index=j, speaker=facts[j].speaker))
             decision = self._decide_one(i, fact, pool)
             decisions.append(decision)
-            if decision.action is Action.ADD:
+            if decision.action is Action.UPDATE and decision.target is not None:
+                superseded[decision.target.handle] = i
+            if decision.action in (Action.ADD, Action.UPDATE):
                 current[f"f{i}"] = (fact.text, fact.vector)
                 live_facts.append(i)
-            elif decision.action is Action.UPDATE and decision.target is not None:
-                current[decision.target.handle] = (fact.text, fact.vector)
-            elif decision.action is Action.DELETE and decision.target is not None:
-                removed.add(decision.target.handle)
         return decisions
 
     @staticmethod
     def _decide_one(i: int, fact: Fact, pool: list[Candidate]) -> Decision:
-        new = read_claim(fact.text)
-        best: tuple[int, float, Candidate, Verdict] | None = None
+        best: tuple[Verdict, Candidate] | None = None
         for cand in pool:
-            verdict = compare(new, read_claim(cand.text), cand.similarity)
-            if verdict is None:
-                continue
-            key = (_PRIORITY[verdict.action], cand.similarity)
-            if best is None or key > best[:2]:
-                best = (key[0], key[1], cand, verdict)
+            verdict = compare(fact, cand)
+            if verdict is not None and (best is None or verdict.score > best[0].score):
+                best = (verdict, cand)
         if best is None:
             return Decision(i, Action.ADD, reason="new information")
-        _, _, cand, verdict = best
+        verdict, cand = best
+        if verdict.action is Action.ADD:
+            return Decision(i, Action.ADD, reason=verdict.reason, may_update=cand)
         return Decision(i, verdict.action, target=cand, reason=verdict.reason)

@@ -39,6 +39,15 @@ class Fact:
     event_time: datetime | None = None
     dates: list[dict[str, Any]] = field(default_factory=list)
     vector: np.ndarray | None = None
+    # Every turn the fact stands for (one memory may hold several sentences of a speaker); empty = turn_index.
+    turns: list[int] = field(default_factory=list)
+    # False: the sentence names nobody ("The hours are brutal."); it is kept only as part of a fact of its turn.
+    standalone: bool = True
+    origin: int | None = None  # its index in the extracted list (kept when facts are grouped into memories)
+
+    @property
+    def turn_indexes(self) -> list[int]:
+        return self.turns or [self.turn_index]
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,7 @@ class Candidate:
     similarity: float
     memory_id: uuid.UUID | None = None
     fact_index: int | None = None
+    speaker: str | None = None  # who said it, when known (the memory's role, the fact's speaker)
 
 
 @dataclass
@@ -60,6 +70,10 @@ class Decision:
     target: Candidate | None = None
     reason: str = ""
     text: str | None = None  # the content to write (UPDATE may merge); None = the fact's text
+    # An ADD that may change this candidate (a close match the rules could not call): linked ``may_update``.
+    may_update: Candidate | None = None
+    # Written as part of another fact of its turn (a detail or a continuation), not as a memory of its own.
+    attach: bool = False
 
 
 class Consolidator(Protocol):

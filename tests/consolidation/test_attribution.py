@@ -53,10 +53,10 @@ def test_made_up_speakers_cannot_rewrite_or_retract_the_owners_memories(
     assert job.result is not None
     decisions = job.result["decisions"]
     assert [d["action"] for d in decisions] == ["ADD", "ADD", "ADD"]
-    conflicts = {d["conflict"]["proposed"]: d["conflict"] for d in decisions if "conflict" in d}
-    assert set(conflicts) == {"DELETE", "UPDATE"}
-    assert conflicts["DELETE"]["memory_id"] == before["Alice works at Initech."]["id"]
-    assert conflicts["UPDATE"]["memory_id"] == before["Alice lives in Paris."]["id"]
+    conflicts = {d["conflict"]["memory_id"]: d["conflict"] for d in decisions if "conflict" in d}
+    # Each would have superseded one of the owner's memories (her job, her home).
+    assert set(conflicts) == {before["Alice works at Initech."]["id"], before["Alice lives in Paris."]["id"]}
+    assert {c["proposed"] for c in conflicts.values()} == {"UPDATE"}
     assert {c["created_by_tenant_id"] for c in conflicts.values()} == {str(owner_id)}
     assert job.result["conflicts"] == 2
 
@@ -71,6 +71,7 @@ def test_made_up_speakers_cannot_rewrite_or_retract_the_owners_memories(
         assert cause(versions[0]) == (owner_key, str(owner_id), first["job_id"])
         assert grantee_key not in {v["caused_by_key_id"] for v in versions}
     assert contents(client, cube_id, owner, status="deleted") == []
+    assert contents(client, cube_id, owner, status="archived") == []
 
     # The grantee's claims stand beside them, and say who made them.
     for content in ("Alice no longer works at Initech.", "Alice moved to Berlin in April 2023.",
@@ -95,7 +96,7 @@ def test_the_owners_messages_do_not_rewrite_the_grantees_memories(
     assert job.result is not None
     (decision,) = job.result["decisions"]
     assert decision["action"] == "ADD"
-    assert decision["conflict"]["proposed"] == "DELETE"
+    assert decision["conflict"]["proposed"] == "UPDATE"
     assert decision["conflict"]["created_by_tenant_id"] == str(grantee_id)
     assert set(contents(client, cube_id, owner)) == {"Bob works at Globex.", "Bob no longer works at Globex."}
 
@@ -111,16 +112,21 @@ def test_a_tenant_still_corrects_its_own_memories_and_the_history_says_who(
                   ("Carol", "I no longer work at Acme."))
     job = run(sessions, second["job_id"], settings, embedder)
     assert job.result is not None
-    assert [d["action"] for d in job.result["decisions"]] == ["UPDATE", "DELETE"]
+    assert [d["action"] for d in job.result["decisions"]] == ["UPDATE", "UPDATE"]
     assert not any("conflict" in d for d in job.result["decisions"])
-    updated_id, deleted_id = (d["memory_id"] for d in job.result["decisions"])
-    for memory_id in (updated_id, deleted_id):
-        versions = history(client, memory_id, owner)  # the owner sees who changed their cube
+    for d in job.result["decisions"]:
+        # The superseded memory: closed by the grantee's job, never deleted; the owner sees who did it.
+        versions = history(client, d["target_id"], owner)
         assert [cause(v) for v in versions] == [(grantee_key, str(grantee_id), first["job_id"]),
                                                 (grantee_key, str(grantee_id), second["job_id"])]
-        assert versions[1]["provenance"]["actor"] == f"key:{grantee_key}"
-        assert versions[1]["provenance"].get("note") is None  # no marker left in client-writable fields
-    assert [v["status"] for v in history(client, deleted_id, owner)] == ["active", "deleted"]
+        assert [v["status"] for v in versions] == ["active", "archived"]
+        assert versions[1]["metadata"]["superseded_by"] == d["memory_id"]
+        # Its successor is a memory of its own, attributed to the grantee's key.
+        (v1,) = history(client, d["memory_id"], owner)
+        assert cause(v1) == (grantee_key, str(grantee_id), second["job_id"])
+        assert v1["provenance"]["actor"] == f"key:{grantee_key}"
+        assert v1["provenance"]["memory_ids"] == [d["target_id"]]
+        assert v1["provenance"].get("note") is None  # no marker left in client-writable fields
 
 
 def test_a_forged_marker_does_not_make_a_job_drop_its_facts(

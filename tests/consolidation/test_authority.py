@@ -65,6 +65,7 @@ def test_another_speaker_cannot_retract_or_rewrite_what_alice_said(
         assert after[content]["version"] == memory["version"]
         assert after[content]["status"] == "active"
     assert contents(client, cube_id, auth, status="deleted") == []
+    assert contents(client, cube_id, auth, status="archived") == []
 
 
 def test_a_less_trusted_message_does_not_overrule_the_users_own_words(
@@ -81,7 +82,7 @@ def test_a_less_trusted_message_does_not_overrule_the_users_own_words(
     assert r.status_code == 202, r.text
     (d,) = run(sessions, r.json()["job_id"], settings, embedder).result["decisions"]  # type: ignore[index]
     assert d["action"] == "ADD"
-    assert d["conflict"] == {"memory_id": memory["id"], "proposed": "DELETE", "why": LESS_TRUSTED,
+    assert d["conflict"] == {"memory_id": memory["id"], "proposed": "UPDATE", "why": LESS_TRUSTED,
                              "created_by_tenant_id": d["conflict"]["created_by_tenant_id"]}
     assert by_content(client, cube_id, auth)["Alice works at Initech."]["version"] == memory["version"]
     # The guard's read-time check leaves the disputed, less trusted claim out of the context.

@@ -1,4 +1,5 @@
-"""UPDATE and DELETE write versions that name what they superseded; running a job twice changes nothing."""
+"""A superseding fact closes the memory it replaces (a version, never a delete) and links to it; running a
+job twice changes nothing."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def _versions(sessions: sessionmaker[Session]) -> int:
     return n
 
 
-def test_update_and_delete_keep_history(
+def test_a_superseded_fact_is_closed_not_deleted_and_names_its_successor(
     client: TestClient, auth: Auth, cube_id: str, sessions: sessionmaker[Session], settings: Settings,
     embedder: Embedder,
 ) -> None:
@@ -35,27 +36,43 @@ def test_update_and_delete_keep_history(
                   ("Alice", "I no longer work at Acme."))
     job = run(sessions, second["job_id"], settings, embedder)
     assert job.result is not None
-    assert [d["action"] for d in job.result["decisions"]] == ["UPDATE", "DELETE"]
-    assert contents(client, cube_id, auth) == ["Alice moved to Berlin in April 2023."]
-    assert contents(client, cube_id, auth, status="deleted") == ["Alice works at Acme."]
+    assert [d["action"] for d in job.result["decisions"]] == ["UPDATE", "UPDATE"]
+    # Valid now: the newer facts; the older ones are kept, out of the default listing and search.
+    assert sorted(contents(client, cube_id, auth)) == ["Alice moved to Berlin in April 2023.",
+                                                       "Alice no longer works at Acme."]
+    assert sorted(contents(client, cube_id, auth, status="archived")) == ["Alice lives in Paris.",
+                                                                          "Alice works at Acme."]
+    assert contents(client, cube_id, auth, status="deleted") == []
 
-    updated_id, deleted_id = (d["memory_id"] for d in job.result["decisions"])
-    history = client.get(f"/v1/memories/{updated_id}/history", headers=auth).json()["versions"]
-    assert [v["content"] for v in history] == ["Alice lives in Paris.", "Alice moved to Berlin in April 2023."]
-    assert history[0]["valid_to"] is not None
-    assert history[1]["valid_to"] is None
-    assert history[1]["provenance"]["memory_ids"] == [updated_id]
-    assert history[1]["provenance"]["message_ids"] == [second["message_ids"][0]]
-    assert history[1]["actor"] == "system:consolidation"
-    assert "supersedes version 1" in history[1]["reason"]
-    assert "Paris" in history[1]["reason"]
-
-    tomb = client.get(f"/v1/memories/{deleted_id}/history", headers=auth).json()["versions"]
-    assert [v["status"] for v in tomb] == ["active", "deleted"]
-    assert tomb[0]["valid_to"] is not None
-    assert tomb[1]["provenance"]["memory_ids"] == [deleted_id]
-    assert "I no longer work at Acme" not in tomb[1]["reason"]  # the resolved fact is quoted, not the raw turn
-    assert "Alice no longer works at Acme" in tomb[1]["reason"]
+    moved = job.result["decisions"][0]
+    old_id, new_id = moved["target_id"], moved["memory_id"]
+    history = client.get(f"/v1/memories/{old_id}/history", headers=auth).json()["versions"]
+    assert [v["content"] for v in history] == ["Alice lives in Paris.", "Alice lives in Paris."]
+    assert [v["status"] for v in history] == ["active", "archived"]
+    closing = history[1]
+    assert closing["metadata"]["superseded_by"] == new_id
+    assert closing["metadata"]["valid_to"].startswith("2023-04-")  # the new fact's own time ("last month")
+    assert closing["actor"] == "system:consolidation"
+    assert "Alice moved to Berlin" in closing["reason"]
+    (successor,) = client.get(f"/v1/memories/{new_id}/history", headers=auth).json()["versions"]
+    assert successor["provenance"]["memory_ids"] == [old_id]
+    assert successor["provenance"]["message_ids"] == [second["message_ids"][0]]
+    assert successor["metadata"]["supersedes"] == old_id
+    # The link says which fact replaced it, from the old one's side too.
+    links = client.get(f"/v1/memories/{old_id}/links", headers=auth).json()["links"]
+    assert [(x["type"], x["target_id"]) for x in links if x["type"] == "superseded_by"] == [
+        ("superseded_by", new_id)]
+    # A search answers with the fact valid now; asked for superseded facts, it finds the old one and its successor.
+    hits = client.post(f"/v1/cubes/{cube_id}/search", json={"query": "Where does Alice live?"}, headers=auth).json()
+    assert old_id not in {h["memory"]["id"] for h in hits["results"]}
+    assert new_id in {h["memory"]["id"] for h in hits["results"]}
+    old = client.post(f"/v1/cubes/{cube_id}/search", headers=auth, json={
+        "query": "Where does Alice live?", "filters": {"status": ["archived"]}}).json()["results"]
+    assert old[0]["memory"]["id"] == old_id
+    assert old[0]["memory"]["metadata"]["superseded_by"] == new_id
+    retraction = job.result["decisions"][1]
+    assert "I no longer work at Acme" not in retraction["fact"]  # the resolved fact, not the raw turn
+    assert retraction["fact"] == "Alice no longer works at Acme."
 
 
 def test_handler_twice_changes_nothing(
@@ -80,10 +97,10 @@ def test_handler_twice_changes_nothing(
                 s.commit()
             if len(results) == 1:
                 before = (_versions(sessions), contents(client, cube_id, auth))
-        assert [d["action"] for d in results[0]["decisions"]] == ["DELETE", "ADD"]
+        assert [d["action"] for d in results[0]["decisions"]] == ["UPDATE", "ADD"]
         assert results[1] == {"skipped": "already applied"}
         assert (_versions(sessions), contents(client, cube_id, auth)) == before
-    assert contents(client, cube_id, auth) == ["Alice loves jazz."]
+    assert sorted(contents(client, cube_id, auth)) == ["Alice doesn't like tea anymore.", "Alice loves jazz."]
 
 
 def _queued(sessions: sessionmaker[Session]) -> list[uuid.UUID]:

@@ -81,7 +81,9 @@ def test_llm_consolidation_is_two_calls_per_batch_and_maps_handles(
     assert result["path"] == "llm"
     actions = [(d["action"], d["target_id"]) for d in result["decisions"]]
     assert actions == [("UPDATE", paris["id"]), ("ADD", None)]  # the unknown handle cannot touch anything
-    got = client.get(f"/v1/memories/{paris['id']}", headers=auth).json()
+    old = client.get(f"/v1/memories/{paris['id']}", headers=auth).json()
+    assert (old["status"], old["content"], old["version"]) == ("archived", "Alice lives in Paris.", 2)
+    got = client.get(f"/v1/memories/{old['metadata']['superseded_by']}", headers=auth).json()
     # the date the model left relative is resolved offline against the message time
     assert got["content"] == "Alice lives in Berlin since 7 May 2023"
-    assert got["version"] == 2
+    assert got["provenance"]["memory_ids"] == [paris["id"]]

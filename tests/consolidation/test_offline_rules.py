@@ -31,29 +31,39 @@ def decide(embedder: Embedder, existing: list[str], said: str, speaker: str = "A
         (["Alice lives in Paris."], "I live in Berlin now.", Action.UPDATE, "Alice lives in Paris."),
         (["Alice's favourite color is blue."], "My favourite color is now green.", Action.UPDATE,
          "Alice's favourite color is blue."),
-        (["Alice works at Acme.", "Alice lives in Paris."], "I no longer work at Acme.", Action.DELETE,
+        # Retractions supersede too (the retraction is the fact valid now).
+        (["Alice works at Acme.", "Alice lives in Paris."], "I no longer work at Acme.", Action.UPDATE,
          "Alice works at Acme."),
-        (["Alice likes tea."], "I don't like tea anymore.", Action.DELETE, "Alice likes tea."),
-        (["Alice works at Google."], "I quit my job at Google.", Action.DELETE, "Alice works at Google."),
+        (["Alice likes tea."], "I don't like tea anymore.", Action.UPDATE, "Alice likes tea."),
+        (["Alice works at Google."], "I quit my job at Google.", Action.UPDATE, "Alice works at Google."),
+        (["Alice works at Soylent."], "I'm not working at Soylent anymore.", Action.UPDATE, "Alice works at Soylent."),
+        # Corrections: "X, not Y".
+        (["Alice teaches math at Lincoln High."], "I teach physics, not math!", Action.UPDATE,
+         "Alice teaches math at Lincoln High."),
         (["Alice lives in Paris."], "I have a dog named Rex.", Action.ADD, None),
-        (["Alice likes tea."], "I love jazz.", Action.ADD, None),  # liking is not single-valued
+        (["Alice likes tea."], "I love jazz.", Action.ADD, None),
         (["Bob lives in Denver."], "I live in Berlin.", Action.ADD, None),  # another subject
-        # Events keep their dates: the same run said again is NOOP, another Sunday's run is a new one.
-        (["Alice ran a half marathon on 7 May 2023."], "I ran a half marathon yesterday.", Action.NOOP,
-         "Alice ran a half marathon on 7 May 2023."),
-        (["Alice ran a half marathon on 19 March 2023."], "I ran a half marathon last Sunday.", Action.ADD, None),
-        (["Alice works at Soylent."], "I'm not working at Soylent anymore.", Action.DELETE, "Alice works at Soylent."),
-        (["Alice works at Acme."], "I got laid off from Acme.", Action.DELETE, "Alice works at Acme."),
-        (["Alice lives in Paris."], "Home for me is Berlin now.", Action.UPDATE, "Alice lives in Paris."),
-        (["Alice lives in Paris."], "I'm in Berlin now.", Action.UPDATE, "Alice lives in Paris."),
-        (["Alice's favourite food is sushi."], "Ramen is my new favourite food.", Action.UPDATE,
-         "Alice's favourite food is sushi."),
-        (["Alice likes jazz."], "I'm in a band.", Action.ADD, None),  # "is in" + no place: not a residence
+        # A relative of the speaker is not the speaker.
+        (["Alice works as a nurse."], "My sister just became a nurse too!", Action.ADD, None),
+        (["Alice lives in Osaka."], "My best friend Taro just moved to Tokyo.", Action.ADD, None),
+        # A negation that is not about the stored fact.
+        (["Alice lives in Toronto."], "Toronto winters are no joke, I'm still not used to it.", Action.NOOP,
+         "Alice lives in Toronto."),
     ],
 )
 def test_decisions(embedder: Embedder, existing: list[str], said: str, expected: Action,
                    target: str | None) -> None:
     assert decide(embedder, existing, said) == (expected, target)
+
+
+def test_a_close_fact_without_a_change_cue_is_added_and_may_update(embedder: Embedder) -> None:
+    c = OfflineConsolidator()
+    (fact,) = c.extract([Turn("user", "I've gone fully vegan since January.", "Mei", TS)])
+    fact.vector, old = embedder.embed([fact.text, "Mei is vegetarian."])
+    (d,) = c.decide([fact], [[Candidate("m1", "Mei is vegetarian.", float(fact.vector @ old))]])
+    assert (d.action, d.target) == (Action.ADD, None)
+    assert d.may_update is not None
+    assert d.may_update.text == "Mei is vegetarian."
 
 
 def test_a_batch_corrects_itself(embedder: Embedder) -> None:
@@ -76,3 +86,14 @@ def test_extraction_resolves_speaker_and_dates() -> None:
     assert [f.text for f in facts] == ["Bea started a new job at Initech in the week of 1 May 2023."]
     assert facts[0].dates == [{"text": "last week", "date": "2023-05-01", "granularity": "week"}]
     assert isinstance(facts[0], Fact)
+
+
+@pytest.mark.parametrize(("turn", "facts"), [
+    ("Hi, I am Dana. I work as a nurse in Denver", ["Dana works as a nurse in Denver."]),
+    ("Hey Mel! Good to see you! How have you been?", []),  # greetings and a question: content-free
+    ("Thanks, Melanie! That's really sweet. Is this your own painting?", []),
+    ("sold the corolla finally. got a tesla model 3!", ["Dana sold the corolla finally.", "Dana got a tesla model 3!"]),
+])
+def test_extraction_segments_resolves_and_drops_content_free_turns(turn: str, facts: list[str]) -> None:
+    got = OfflineConsolidator().extract([Turn("user", turn, "Dana", TS)])
+    assert [f.text for f in got] == facts

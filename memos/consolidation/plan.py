@@ -1,0 +1,147 @@
+"""From decisions on sentences to the memories to write: a speaker's new sentences become one memory.
+
+Facts are decided one sentence at a time (a sentence can restate, supersede or add), but a memory per
+sentence stores 2-3 memories per chat turn. The new (ADD) sentences of one turn are written as one memory,
+and a speaker's next turn in the same batch joins that memory when it continues the same topic (cosine of
+its sentence to the memory's mean vector at least ``TOPIC_SIMILARITY``): "I went to a support group
+yesterday" ... "The support group made me feel accepted" is one memory that names both messages in its
+provenance. Shared by both paths (the LLM's facts of one turn are grouped the same way).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Hashable, Mapping, Sequence
+
+import numpy as np
+
+from memos.consolidation.types import Action, Decision, Fact
+
+# Cosine with the speaker's name taken out; measured on LoCoMo conversations 0-4 (docs/consolidation.md):
+# memories per turn against recall@10.
+TOPIC_SIMILARITY = 0.5
+# A memory stops growing at this many sentences (a long session on one topic stays retrievable in parts).
+MAX_SENTENCES = 8
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else v
+
+
+def _without(v: np.ndarray, name: np.ndarray | None) -> np.ndarray:
+    """``v`` with the direction of the speaker's name taken out: facts that all start "Alice ..." are close
+    through the name alone, which says nothing about their topic."""
+    return v if name is None else _unit(v - float(np.dot(v, name)) * name)
+
+
+def plan_memories(facts: list[Fact], decisions: list[Decision], *, batch_of: Sequence[Hashable] | None = None,
+                  topic_similarity: float = TOPIC_SIMILARITY, name_vectors: Mapping[str, np.ndarray] | None = None,
+                  ) -> tuple[list[Fact], list[Decision]]:
+    """Group plain ADD decisions (no target, no conflict) into one fact per memory; every other decision
+    passes through. ``batch_of[turn]`` keeps groups inside one batch (coalesced jobs stay apart). Targets
+    that name an earlier fact of the batch are renumbered to the group that fact went into. ``name_vectors``
+    (speaker -> the embedding of their name) takes the name out of the topic comparison."""
+    groups: list[list[int]] = []  # fact indexes per memory
+    open_group: dict[tuple[Hashable, str], int] = {}  # (batch, speaker) -> index in groups
+    group_of: dict[int, int] = {}  # fact index -> group index
+    out_order: list[tuple[str, int]] = []  # ("group", g) or ("decision", i), in decision order
+    attached: list[Decision] = []
+    for d in decisions:
+        fact = facts[d.fact_index]
+        if d.attach:
+            attached.append(d)
+            continue
+        if d.action is not Action.ADD or d.target is not None:
+            out_order.append(("decision", d.fact_index))
+            continue
+        key = (batch_of[fact.turn_index] if batch_of is not None else None, fact.speaker)
+        g = open_group.get(key)
+        if g is not None:
+            members = groups[g]
+            last_turn = facts[members[-1]].turn_index
+            same_turn = fact.turn_index == last_turn
+            if not same_turn:
+                member_vectors = [v for i in members if (v := facts[i].vector) is not None]
+                centroid = _unit(np.sum(member_vectors, axis=0)) if member_vectors else None
+                name = (name_vectors or {}).get(fact.speaker)
+                close = (centroid is not None and fact.vector is not None and float(np.dot(
+                    _without(centroid, name), _without(fact.vector, name))) >= topic_similarity)
+                if not close or len(members) >= MAX_SENTENCES:
+                    g = None
+        if g is None:
+            groups.append([d.fact_index])
+            g = len(groups) - 1
+            open_group[key] = g
+            out_order.append(("group", g))
+        else:
+            groups[g].append(d.fact_index)
+        group_of[d.fact_index] = g
+
+    by_fact = {d.fact_index: d for d in decisions}
+    new_facts: list[Fact] = []
+    new_decisions: list[Decision] = []
+    index_of_fact: dict[int, int] = {}
+    for kind, i in out_order:
+        if kind == "decision":
+            index_of_fact[i] = len(new_facts)
+            new_facts.append(facts[i])
+            new_decisions.append(dataclasses.replace(by_fact[i], fact_index=len(new_facts) - 1))
+            continue
+        members = groups[i]
+        first = facts[members[0]]
+        for m in members:
+            index_of_fact[m] = len(new_facts)
+        vectors = [v for m in members if (v := facts[m].vector) is not None]
+        merged = dataclasses.replace(
+            first,
+            text=" ".join(facts[m].text for m in members),
+            dates=[dt for m in members for dt in facts[m].dates],
+            vector=_unit(np.sum(vectors, axis=0)) if len(vectors) == len(members) and len(members) > 1
+            else first.vector,
+            turns=sorted({t for m in members for t in facts[m].turn_indexes}),
+        )
+        new_facts.append(merged)
+        d0 = by_fact[members[0]]
+        reasons = sorted({by_fact[m].reason for m in members if by_fact[m].reason})
+        may = next((by_fact[m].may_update for m in members if by_fact[m].may_update is not None), None)
+        new_decisions.append(dataclasses.replace(d0, fact_index=len(new_facts) - 1, reason="; ".join(reasons),
+                                                 may_update=may))
+    _attach(facts, attached, new_facts, new_decisions, index_of_fact)
+    # Targets naming an earlier fact of the batch follow it into its group.
+    for k, d in enumerate(new_decisions):
+        for attr in ("target", "may_update"):
+            c = getattr(d, attr)
+            if c is not None and c.fact_index is not None and c.fact_index in index_of_fact:
+                new_decisions[k] = d = dataclasses.replace(
+                    d, **{attr: dataclasses.replace(c, fact_index=index_of_fact[c.fact_index])})
+    return new_facts, new_decisions
+
+
+def _attach(facts: list[Fact], attached: list[Decision], new_facts: list[Fact], new_decisions: list[Decision],
+            index_of_fact: dict[int, int]) -> None:
+    """Each attached sentence joins the fact its turn writes nearest before it (else the first after it);
+    with none, it is dropped as a NOOP that targets nothing."""
+    writes = {Action.ADD, Action.UPDATE, Action.DELETE}
+    origin = {k: i for i, k in sorted(index_of_fact.items(), reverse=True)}  # new index -> first original fact
+    for d in attached:
+        fact = facts[d.fact_index]
+        hosts = [k for k, nd in enumerate(new_decisions)
+                 if nd.action in writes and fact.turn_index in new_facts[k].turn_indexes and k in origin]
+        before = [k for k in hosts if origin[k] < d.fact_index]
+        after = [k for k in hosts if origin[k] > d.fact_index]
+        host = max(before, key=lambda k: origin[k]) if before else min(after, key=lambda k: origin[k]) if after \
+            else None
+        if host is None:
+            index_of_fact[d.fact_index] = len(new_facts)
+            new_facts.append(fact)
+            new_decisions.append(dataclasses.replace(d, fact_index=len(new_facts) - 1, action=Action.NOOP,
+                                                     attach=False, reason="nothing standalone in its turn"))
+            continue
+        h = new_facts[host]
+        text = f"{h.text} {fact.text}" if origin[host] < d.fact_index else f"{fact.text} {h.text}"
+        # The memory's vector: the mean of its sentences' (MiniLM pools tokens by their mean too), no new pass.
+        vector = h.vector if fact.vector is None or h.vector is None else _unit(h.vector * h.text.count(". ")
+                                                                                 + h.vector + fact.vector)
+        new_facts[host] = dataclasses.replace(h, text=text, dates=h.dates + fact.dates, vector=vector)
+        index_of_fact[d.fact_index] = host
