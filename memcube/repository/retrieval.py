@@ -88,9 +88,10 @@ class Candidate:
     lexical: float
 
 
-def or_tsquery(lexemes: Sequence[str]) -> str:
-    """An OR tsquery of exact lexemes ('simple' config: they are already stemmed)."""
-    return " | ".join("'" + lx.replace("\\", "\\\\").replace("'", "''") + "'" for lx in lexemes)
+def or_tsquery(lexemes: Sequence[str], *, all_of: bool = False) -> str:
+    """An OR (``all_of``: AND) tsquery of exact lexemes ('simple' config: they are already stemmed)."""
+    return (" & " if all_of else " | ").join(
+        "'" + lx.replace("\\", "\\\\").replace("'", "''") + "'" for lx in lexemes)
 
 
 def _has_extra_conditions(flt: MemoryFilter) -> bool:
@@ -170,20 +171,26 @@ ranked AS (
   SELECT k.lexeme,
     ln(1 + (CAST(st.docs - k.df AS double precision) + CAST(0.5 AS double precision))
            / (CAST(k.df AS double precision) + CAST(0.5 AS double precision))) AS idf,
-    st.docs < %(c_prune_min)s
-      OR row_number() OVER w = 1 OR sum(k.df) OVER (w ROWS UNBOUNDED PRECEDING) <= %(c_budget)s AS matched,
-    row_number() OVER w AS rk
+    row_number() OVER w AS rk,
+    sum(k.df) OVER (w ROWS UNBOUNDED PRECEDING) AS cum,
+    st.docs < %(c_prune_min)s AS small,
+    st.docs >= %(c_prune_min)s AND count(*) OVER () >= 2 AND first_value(k.df) OVER w > %(c_budget)s AS conj
   FROM kept k, st
   WINDOW w AS (ORDER BY k.df, k.lexeme COLLATE "C")
+),
+picked AS (
+  SELECT r.*, CASE WHEN conj THEN rk <= 2 ELSE small OR rk = 1 OR cum <= %(c_budget)s END AS matched
+  FROM ranked r
 ),
 terms AS MATERIALIZED (
   SELECT array_agg(lexeme ORDER BY rk) AS lexemes, array_agg(idf ORDER BY rk) AS idfs,
     array_agg(lexeme ORDER BY rk) FILTER (WHERE matched) AS matched,
-    string_agg('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''', ' | ' ORDER BY rk)
-      FILTER (WHERE matched) AS tsq,
+    string_agg('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''',
+               CASE WHEN conj THEN ' & ' ELSE ' | ' END ORDER BY rk) FILTER (WHERE matched) AS tsq,
+    coalesce(bool_or(conj), false) AS conjunctive,
     (SELECT CASE WHEN docs > 0 THEN greatest(CAST(total_len AS double precision) / docs, 1e-9) ELSE 1.0 END
      FROM st) AS avgdl
-  FROM ranked
+  FROM picked
 ),"""
 _LEX = """
 lex AS MATERIALIZED (
@@ -228,13 +235,15 @@ res AS (
 # The statistics on every row (a few values), and alone on one row when there is no candidate.
 _WITH_STATS = """
 SELECT st.docs, st.total_len, st.speakers, (SELECT array_agg(lexeme) FROM dfs) AS lexemes,
-       (SELECT array_agg(df) FROM dfs) AS dfs, terms.lexemes AS kept, terms.idfs, terms.matched, res.*
+       (SELECT array_agg(df) FROM dfs) AS dfs, terms.lexemes AS kept, terms.idfs, terms.matched,
+       terms.conjunctive, res.*
 FROM st CROSS JOIN terms LEFT JOIN res ON true"""
 # The split path's first statement: the statistics and the scored lexical matches as two array literals (text:
 # the client hands them back unparsed; float8 text output is exact since PostgreSQL 12).
 _LEXICAL_ONLY = """
 SELECT st.docs, st.total_len, st.speakers, (SELECT array_agg(lexeme) FROM dfs) AS lexemes,
        (SELECT array_agg(df) FROM dfs) AS dfs, terms.lexemes AS kept, terms.idfs, terms.matched,
+       terms.conjunctive,
        CAST((SELECT coalesce(array_agg(id ORDER BY score DESC, id), '{}') FROM lex) AS text) AS lex_ids,
        CAST((SELECT coalesce(array_agg(score ORDER BY score DESC, id), '{}') FROM lex) AS text) AS lex_scores
 FROM st CROSS JOIN terms"""
@@ -272,6 +281,7 @@ class LexicalSet:
     stats: LexemeStats
     idf: dict[str, float]
     match: list[str]
+    conjunctive: bool  # matches contain every match term (else any of them)
     ids: str  # the matches' ids, a uuid[] literal
     scores: str  # their scores, a float8[] literal in the same order
 
@@ -285,6 +295,7 @@ class CandidateSet:
     stats: LexemeStats
     idf: dict[str, float]
     match: list[str]
+    conjunctive: bool  # matches contain every match term (else any of them)
     rows: list[Candidate]
 
 
@@ -299,13 +310,14 @@ def _lexical_params(flt: MemoryFilter, cube_id: uuid.UUID, query: str, bm25: Bm2
     )
 
 
-def _statistics(head: Any) -> tuple[list[str], LexemeStats, dict[str, float], list[str]]:
-    """Speakers, lexeme statistics, idf of the kept lexemes and the match terms from a statistics row."""
+def _statistics(head: Any) -> tuple[list[str], LexemeStats, dict[str, float], list[str], bool]:
+    """Speakers, lexeme statistics, idf of the kept lexemes, the match terms and whether a match needs all of
+    them, from a statistics row."""
     docs, total = int(head.docs or 0), int(head.total_len or 0)
     stats = LexemeStats(docs, (total / docs) if docs else 1.0,
                         dict(zip(head.lexemes or [], [int(d) for d in head.dfs or []], strict=True)))
     idf = dict(zip(head.kept or [], [float(x) for x in head.idfs or []], strict=True))
-    return list(head.speakers or []), stats, idf, list(head.matched or [])
+    return list(head.speakers or []), stats, idf, list(head.matched or []), bool(head.conjunctive)
 
 
 def lexical_matches(
@@ -318,8 +330,8 @@ def lexical_matches(
     params.update(_lexical_params(flt, cube_id, query, bm25))
     sql = "WITH" + _STATS + _LEX.format(flt=flt_sql) + _LEXICAL_ONLY
     head = session.connection().exec_driver_sql(sql, params).one()
-    speakers, stats, idf, match = _statistics(head)
-    return LexicalSet(speakers, stats, idf, match, head.lex_ids, head.lex_scores)
+    speakers, stats, idf, match, conjunctive = _statistics(head)
+    return LexicalSet(speakers, stats, idf, match, conjunctive, head.lex_ids, head.lex_scores)
 
 
 def candidates(
@@ -377,9 +389,9 @@ def candidates(
         for r in rows if r.id is not None
     ]
     if lexical is not None:
-        return CandidateSet(lexical.speakers, lexical.stats, lexical.idf, lexical.match, out)
-    speakers, stats, idf, match = _statistics(rows[0])
-    return CandidateSet(speakers, stats, idf, match, out)
+        return CandidateSet(lexical.speakers, lexical.stats, lexical.idf, lexical.match, lexical.conjunctive, out)
+    speakers, stats, idf, match, conjunctive = _statistics(rows[0])
+    return CandidateSet(speakers, stats, idf, match, conjunctive, out)
 
 
 def vector_literal(vector: Any) -> str:

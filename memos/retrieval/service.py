@@ -41,6 +41,7 @@ PRUNE_MIN_DOCS = 1_000  # common-term pruning is for scan cost, which only matte
 # first, while their document frequencies add up to at most this; every query term still scores them. The scan
 # then costs about this many rows whatever the cube's size (a 10k cube matched 15% of its rows for "How does
 # Noah Quintero get to work?" through "get" and "work": 15 ms, and 10x that at 100k).
+# When the rarest term alone matches more, the candidates are the memories with the two rarest terms together.
 LEXICAL_MATCH_BUDGET = 1_000
 EXPANDED_SCORE_FACTOR = 0.5  # context pulled in around a hit ranks below the hit
 
@@ -105,11 +106,25 @@ _SPEAKERS_SEEN: dict[uuid.UUID, list[str]] = {}
 _SPEAKERS_SEEN_MAX = 10_000
 
 
+def conjunctive(stats: repo.LexemeStats, idf: dict[str, float], budget: int = LEXICAL_MATCH_BUDGET) -> bool:
+    """Whether lexical candidates must contain the two rarest query terms together: in a cube of
+    ``PRUNE_MIN_DOCS`` or more where even the rarest kept term is in more than ``budget`` memories (a
+    person's name in a million memories: 10,000-17,000 matches, each scored). Two terms that common rarely
+    meet by chance, so their joint matches are few, and the index answers an AND from its posting lists
+    without reading the rows of either term alone."""
+    if stats.docs < PRUNE_MIN_DOCS or len(idf) < 2:
+        return False
+    return min(stats.df.get(lx, 0) for lx in idf) > budget
+
+
 def match_terms(stats: repo.LexemeStats, idf: dict[str, float], budget: int = LEXICAL_MATCH_BUDGET) -> list[str]:
     """The query terms whose matches become lexical candidates: the rarest first, until their matches would
-    pass ``budget`` rows (see ``LEXICAL_MATCH_BUDGET``)."""
+    pass ``budget`` rows (see ``LEXICAL_MATCH_BUDGET``); the two rarest (matched together) when the rarest
+    alone passes it (``conjunctive``)."""
     if stats.docs < PRUNE_MIN_DOCS:
         return list(idf)
+    if conjunctive(stats, idf, budget):
+        return sorted(idf, key=lambda x: (stats.df.get(x, 0), x))[:2]
     out: list[str] = []
     total = 0
     for lx in sorted(idf, key=lambda x: (stats.df.get(x, 0), x)):

@@ -22,7 +22,7 @@ from memcube.repository.memories import MemoryFilter
 from memcube.repository.retrieval import or_tsquery
 from memos.embedding import Embedder
 from memos.memories.service import Limits, add_memories
-from memos.retrieval.service import LEXICAL_MATCH_BUDGET, PRUNE_MIN_DOCS, bm25_idf, match_terms
+from memos.retrieval.service import LEXICAL_MATCH_BUDGET, PRUNE_MIN_DOCS, bm25_idf, conjunctive, match_terms
 
 COMMON = ["meeting", "project", "team"]  # in most memories: pruned in a large cube
 MID = ["budget", "deadline", "review", "launch", "design", "hiring"]
@@ -71,13 +71,13 @@ def cube(client: TestClient, make_tenant: object, sessions: sessionmaker[Session
 
 
 def _two_step_scores(session: Session, cube_id: uuid.UUID, idf: dict[str, float], match: list[str],
-                     avg_len: float) -> dict[uuid.UUID, float]:
+                     avg_len: float, *, all_of: bool = False) -> dict[uuid.UUID, float]:
     """BM25 as the two-statement path computed it: inputs from Python, matching by the same function."""
     lexemes = list(idf)
     rows = session.execute(
         text("SELECT memory_id, score FROM memos_lexical_matches(CAST(:cubes AS uuid[]), to_tsquery('simple', :tsq),"
              " CAST(:lx AS text[]), CAST(:idf AS double precision[]), ARRAY['active'], :avgdl, 1.2, 0.4, NULL)"),
-        {"cubes": [cube_id], "tsq": or_tsquery(match), "lx": lexemes, "idf": [idf[x] for x in lexemes],
+        {"cubes": [cube_id], "tsq": or_tsquery(match, all_of=all_of), "lx": lexemes, "idf": [idf[x] for x in lexemes],
          "avgdl": max(avg_len, 1e-9)},
     ).all()
     return {r[0]: r[1] for r in rows}
@@ -99,6 +99,7 @@ def test_the_statement_chooses_and_scores_as_the_python_rules(
             idf = bm25_idf(found.stats, BM25.max_df_ratio)
             assert found.idf == idf, query  # the same floats, not merely close
             assert found.match == (match_terms(found.stats, idf, BM25.match_budget) if idf else []), query
+            assert found.conjunctive == conjunctive(found.stats, idf, BM25.match_budget), query
             if not idf:
                 assert found.rows == [], query
                 continue
@@ -176,4 +177,38 @@ def test_the_split_path_finds_what_the_single_statement_finds(
             assert sorted(map(_row_key, split.rows)) == sorted(map(_row_key, single.rows)), query
             if single.idf:
                 assert sum(r.is_candidate and r.lexical > 0 for r in split.rows) >= BM25.n_lexical // 2, query
+        session.rollback()
+
+
+def test_when_the_rarest_term_passes_the_budget_candidates_need_the_two_rarest(
+    sessions: sessionmaker[Session], cube: tuple[uuid.UUID, uuid.UUID]
+) -> None:
+    """A budget below every mid term's frequency: "budget review deadline" matches the memories with its two
+    rarest terms together (the AND of their posting lists), scored with all three, as the Python rules say."""
+    tenant_id, cube_id = cube
+    small = repo.Bm25(**{**BM25.__dict__, "match_budget": 100})
+    with sessions() as session:
+        set_tenant(session, tenant_id)
+        flt = MemoryFilter(cube_ids=[cube_id], statuses=["active"], kind="plaintext")
+        for query in ("budget review deadline", "launch design", "zeppelin budget", "hiring"):
+            found = repo.candidates(session, flt, cube_id=cube_id, query=query, vector=None, bm25=small,
+                                    n_dense=0, neighbours=False)
+            idf = bm25_idf(found.stats, small.max_df_ratio)
+            assert found.match == match_terms(found.stats, idf, small.match_budget), query
+            rarest = min(found.stats.df[x] for x in idf)
+            # a rare term keeps its OR rule; one term alone cannot be paired
+            assert found.conjunctive == (rarest > 100 and len(idf) >= 2), query
+            expected = _two_step_scores(session, cube_id, idf, found.match, found.stats.avg_len,
+                                        all_of=found.conjunctive)
+            for r in found.rows:
+                assert r.lexical == expected[r.id], query
+            if found.conjunctive:
+                assert len(found.match) == 2
+                for r in found.rows:
+                    words = set(session.execute(text("SELECT tsvector_to_array(tsv) FROM memories WHERE id = :i"),
+                                                {"i": r.id}).scalar_one())
+                    assert set(found.match) <= words, query
+                assert len(expected) < rarest  # fewer rows than the rarest term alone
+            lexical = repo.lexical_matches(session, flt, cube_id=cube_id, query=query, bm25=small)
+            assert (lexical.match, lexical.conjunctive) == (found.match, found.conjunctive)
         session.rollback()

@@ -104,3 +104,18 @@ def test_lexical_candidates_match_the_rarer_terms_in_large_cubes() -> None:
     assert match_terms(LexemeStats(100_000, 10.0, {"get": 6770}), {"get": 1.0}) == ["get"]
     # Small cubes match every term.
     assert sorted(match_terms(LexemeStats(500, 10.0, df), idf)) == sorted(df)
+
+
+def test_two_common_names_are_matched_together_in_a_very_large_cube() -> None:
+    from memos.retrieval.service import conjunctive, match_terms
+
+    # 1M memories: each name is in 10-17k of them; alone, the rarer would make 12,000 rows to score.
+    df = {"noah": 15_200, "quintero": 12_100, "get": 61_000, "work": 58_000}
+    idf = dict.fromkeys(df, 1.0)
+    stats = LexemeStats(1_000_000, 10.0, df)
+    assert conjunctive(stats, idf)
+    assert match_terms(stats, idf) == ["quintero", "noah"]
+    # Not when the rarest fits the budget, nor with one term, nor in a small cube.
+    assert not conjunctive(LexemeStats(1_000_000, 10.0, {**df, "quintero": 900}), idf)
+    assert not conjunctive(stats, {"noah": 1.0})
+    assert not conjunctive(LexemeStats(900, 10.0, df), idf)
