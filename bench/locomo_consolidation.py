@@ -172,8 +172,12 @@ def main(argv: list[str] | None = None) -> int:
             e2e_s = end - t0
             raw_rates.append(embedding_rate(texts))
             kept: Counter[str] = Counter()
-            for cid in cons_ids:
-                kept.update(m["status"] for m in memories_of(client, ws.headers, cid))
+            where: dict[tuple[int, str], set[str]] = {}  # (conversation, turn) -> statuses of memories holding it
+            for ci, cid in enumerate(cons_ids):
+                for m in memories_of(client, ws.headers, cid):
+                    kept[m["status"]] += 1
+                    for d in turns_of(m, dia_of):
+                        where.setdefault((ci, d), set()).add(m["status"])
             raw_sc, cons_sc = search_both(client, ws.headers, raw_ids, cons_ids, dia_of, questions)
 
     kept_n = sum(n for s, n in kept.items() if s != "deleted")
@@ -191,6 +195,12 @@ def main(argv: list[str] | None = None) -> int:
         ["by status", ", ".join(f"{s} {n}" for s, n in sorted(kept.items()))],
         ["memories per turn (target <= 0.8)", f"{kept_n / n_turns:.3f}"],
     ])
+    evidence = {(q.conv, e) for q in questions if q.category in HEADLINE_CATS for e in q.evidence}
+    held = Counter("active" if "active" in where.get(t, set()) else "superseded only" if where.get(t) else "none"
+                   for t in evidence)
+    print_table("Evidence turns (categories 1-4): where the consolidated cubes keep them",
+                ["held in", "turns", "share"],
+                [[k, n, f"{n / len(evidence):.3f}"] for k, n in held.most_common()])
     e2e = n_turns / e2e_s
     print_table(f"Throughput ({mode}; {n_jobs} consolidation jobs)", ["figure", "value"], [
         ["raw ingest through /memories, turns/s", f"{n_turns / raw_s:.1f}"],

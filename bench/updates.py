@@ -12,7 +12,8 @@ as the candidates, no database): quick, for development; the service figure is t
 
 Scoring, per case: an UPDATE or NOOP is the pair (decision, target existing fact); a predicted one counts
 when the expected list has the same pair. ADD is whether the message adds anything new (the offline path
-writes a turn's new sentences as one memory, so the number of ADD facts is not compared). A DELETE
+writes a turn's new sentences as one memory, so the number of ADD facts is not compared); an ADD that
+``restates`` a stored fact with more details also counts as a NOOP of that fact. A DELETE
 (retraction) counts as an UPDATE of its target: both end the target's validity. Precision and recall per
 decision and micro-averaged over the three.
 """
@@ -56,6 +57,8 @@ def predicted_items(rows: list[dict[str, Any]], index_of: dict[str, int]) -> set
         action = "UPDATE" if r["action"] == "DELETE" else r["action"]
         if action == "ADD":
             out.add(("ADD", None))
+            if r.get("restates") in index_of:  # new details beside a restatement of a stored fact
+                out.add(("NOOP", index_of[r["restates"]]))
         elif r.get("target_id") in index_of:
             out.add((action, index_of[r["target_id"]]))
     return out
@@ -112,7 +115,8 @@ def run_direct(cases: list[dict[str, Any]]) -> list[tuple[dict[str, Any], set[It
         decisions = consolidator.decide(facts, candidates)
         facts, decisions = plan_memories(facts, decisions)
         rows = [{"fact": facts[d.fact_index].text, "action": d.action.value, "reason": d.reason,
-                 "target_id": str(d.target.memory_id) if d.target and d.target.memory_id else None}
+                 "target_id": str(d.target.memory_id) if d.target and d.target.memory_id else None,
+                 "restates": str(d.restates.memory_id) if d.restates and d.restates.memory_id else None}
                 for d in decisions]
         out.append((case, predicted_items(rows, {str(i): j for j, i in enumerate(ids)}), rows))
     return out

@@ -119,7 +119,13 @@ def turn_sentences(content: str, speaker: str = "") -> list[str]:
     found = sentences(content)
     if all(content_free(s, ignore=name) for s in found):
         return []
-    return [s for s in found if not is_question(s) and set(content_words(s)) - name]
+    return [s for s in found
+            if not is_question(s) and any(w not in name and not _named(s, w) for w in content_words(s))]
+
+
+def _named(sentence: str, word: str) -> bool:
+    """Whether ``word`` appears only as a name in ``sentence`` (capitalized: "Thanks, Mel!")."""
+    return re.search(rf"\b{re.escape(word)}\b", sentence) is None
 
 
 def extract_facts(turns: list[Turn]) -> list[Fact]:

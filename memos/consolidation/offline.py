@@ -28,12 +28,15 @@ from memos.consolidation.segment import stem, stems, words
 from memos.consolidation.types import Action, Candidate, Decision, Fact, Turn
 
 MIN_SIMILARITY = 0.3  # below this a candidate is about something else, whatever the words
-RESTATED = 0.5  # share of the candidate's content words said again, its values all there: a restatement
-NOOP_SIMILARITY = 0.55  # ... or this close with its values all there
+RESTATED = 0.6  # share of the candidate's content words said again, its values all there: a restatement ...
+NOVEL = 2  # ... that adds at most this many content words of its own (more: an ADD that restates it)
+NAMED_RESTATED = 0.5  # a candidate whose names and numbers are all said again, this close: restated
+ATOMIC_WORDS = 20  # a memory longer than this, or of several sentences, holds several facts: never superseded
 CUE_SIMILARITY = 0.45  # a change cue, a changed value and at least this close: an update
 DOUBT_SIMILARITY = 0.6  # this close with a changed value but no cue: ADD and link may_update
 CONTINUES = 0.45  # this close to what an earlier sentence of the turn superseded: part of that new fact
-NEGATION_SCOPE = 3  # words after a negation that it applies to
+SAME_FRAME = 0.5  # share of the old fact said again around a replaced word ("favourite color is ... green")
+NEGATION_SCOPE = 2  # words after a negation that it applies to
 
 # Words that end what a fact said ("quit infosys", "sold the corolla", "no longer ..."): with the old fact's
 # words they retract it; and words that mark a new value ("now", "moved", "switched", "actually").
@@ -43,8 +46,13 @@ RETRACT_CUES = re.compile(
     re.IGNORECASE,
 )
 CHANGE_CUES = re.compile(
-    r"\b(now|nowadays|these days|moved|moving|relocated|switched|changed|instead|actually|replaced|became|"
-    r"new|promoted|turned|graduated|engaged|married|not|never)\b|n't\b",
+    r"\b(now|nowadays|these days|moved|relocated|switched|changed|instead|actually|replaced|became|"
+    r"promoted|turned|graduated|engaged|married)\b",
+    re.IGNORECASE,
+)
+# The change cues that are never mere emphasis ("now" often is: "Denver's home now").
+STRONG_CHANGE = re.compile(
+    r"\b(moved|relocated|switched|changed|instead|replaced|became|promoted|graduated|engaged|married)\b",
     re.IGNORECASE,
 )
 RETRACTED = 0.3  # share of the old fact's words a retraction names
@@ -97,6 +105,10 @@ def values(text: str, names: frozenset[str]) -> frozenset[str]:
     return frozenset(found) or stems(text, drop=names)
 
 
+def new_stems_of(text: str, names: frozenset[str]) -> frozenset[str]:
+    return stems(text, drop=names)
+
+
 def negates(text: str, old: frozenset[str]) -> bool:
     """A negation whose scope (the next few words) holds a content word of ``old``."""
     for m in NEGATION.finditer(text):
@@ -141,13 +153,27 @@ def compare(fact: Fact, cand: Candidate) -> Verdict | None:
     changed = bool(old_values - new)
     negated = NEGATION.search(cand.text) is None and negates(fact.text, old)
     cue = CHANGE_CUES.search(fact.text) is not None
-    if negated:
+    atomic = len(cand.text.split()) <= ATOMIC_WORDS and not re.search(r"[.!?]\s+\S", cand.text.strip())
+    close = atomic and cand.similarity >= CUE_SIMILARITY
+    if close and negated:
         return Verdict(Action.UPDATE, 2 + cand.similarity, "negates it")
-    if RETRACT_CUES.search(fact.text) and restated >= RETRACTED and cand.similarity >= CUE_SIMILARITY:
+    named = old_values != old  # the candidate's values are names or numbers, not all its words
+    if close and RETRACT_CUES.search(fact.text) and (restated >= RETRACTED or (named and not changed)):
         return Verdict(Action.UPDATE, 2 + cand.similarity, "retracts it")
-    if not changed and (restated >= RESTATED or cand.similarity >= NOOP_SIMILARITY):
-        return Verdict(Action.NOOP, 3 + cand.similarity, "already known")
-    if cue and changed and cand.similarity >= CUE_SIMILARITY:
+    if close and not changed and STRONG_CHANGE.search(fact.text) and (old - old_values) - new:
+        # The same names in a changed relation ("dating Amara" -> "engaged to Amara").
+        return Verdict(Action.UPDATE, 2 + cand.similarity, "the relation changed")
+    if not changed and (restated >= RESTATED or (named and cand.similarity >= NAMED_RESTATED)):
+        if len(new - old) <= NOVEL:
+            return Verdict(Action.NOOP, 3 + cand.similarity, "already known")
+        return Verdict(Action.ADD, 2.5 + cand.similarity, "restates it, with more")
+    if not close:
+        return None
+    # "now", "actually" and the like only count against a stored name or number that the new sentence
+    # replaces with its own ("I live in Berlin now" against "lives in Paris"): as emphasis they are everywhere.
+    new_values = values(fact.text, names) - new_stems_of(cand.text, names)
+    substituted = changed and ((named and bool(new_values) and new_values != new) or restated >= SAME_FRAME)
+    if changed and (STRONG_CHANGE.search(fact.text) or (cue and substituted)):
         return Verdict(Action.UPDATE, 2 + cand.similarity, "a change of the same fact")
     if changed and cand.similarity >= DOUBT_SIMILARITY:
         return Verdict(Action.ADD, 1 + cand.similarity, "may update it")
@@ -209,6 +235,8 @@ class OfflineConsolidator:
         if best is None:
             return Decision(i, Action.ADD, reason="new information")
         verdict, cand = best
+        if verdict.action is Action.ADD and verdict.reason.startswith("restates"):
+            return Decision(i, Action.ADD, reason=verdict.reason, restates=cand)
         if verdict.action is Action.ADD:
             return Decision(i, Action.ADD, reason=verdict.reason, may_update=cand)
         return Decision(i, verdict.action, target=cand, reason=verdict.reason)

@@ -19,7 +19,7 @@ from memos.consolidation.types import Action, Decision, Fact
 
 # Cosine with the speaker's name taken out; measured on LoCoMo conversations 0-4 (docs/consolidation.md):
 # memories per turn against recall@10.
-TOPIC_SIMILARITY = 0.5
+TOPIC_SIMILARITY = 0.45
 # A memory stops growing at this many sentences (a long session on one topic stays retrievable in parts).
 MAX_SENTENCES = 8
 
@@ -46,13 +46,18 @@ def plan_memories(facts: list[Fact], decisions: list[Decision], *, batch_of: Seq
     open_group: dict[tuple[Hashable, str], int] = {}  # (batch, speaker) -> index in groups
     group_of: dict[int, int] = {}  # fact index -> group index
     out_order: list[tuple[str, int]] = []  # ("group", g) or ("decision", i), in decision order
+    # A turn that writes nothing but details: they are what it says, grouped like any new sentence.
+    hosting = {facts[d.fact_index].turn_index for d in decisions
+               if not d.attach and d.action in (Action.ADD, Action.UPDATE, Action.DELETE)}
+    decisions = [dataclasses.replace(d, attach=False) if d.attach and facts[d.fact_index].turn_index not in hosting
+                 else d for d in decisions]
     attached: list[Decision] = []
     for d in decisions:
         fact = facts[d.fact_index]
         if d.attach:
             attached.append(d)
             continue
-        if d.action is not Action.ADD or d.target is not None:
+        if d.action is not Action.ADD or d.target is not None or d.restates is not None:
             out_order.append(("decision", d.fact_index))
             continue
         key = (batch_of[fact.turn_index] if batch_of is not None else None, fact.speaker)
@@ -78,6 +83,18 @@ def plan_memories(facts: list[Fact], decisions: list[Decision], *, batch_of: Seq
             groups[g].append(d.fact_index)
         group_of[d.fact_index] = g
 
+    # A detail joins the group that holds its turn's new sentences, in the order it was said.
+    left: list[Decision] = []
+    for d in attached:
+        turn = facts[d.fact_index].turn_index
+        g = next((group_of[i] for i in sorted(group_of) if facts[i].turn_index == turn), None)
+        if g is None:
+            left.append(d)
+            continue
+        groups[g] = sorted([*groups[g], d.fact_index])
+        group_of[d.fact_index] = g
+    attached = left
+
     by_fact = {d.fact_index: d for d in decisions}
     new_facts: list[Fact] = []
     new_decisions: list[Decision] = []
@@ -102,11 +119,11 @@ def plan_memories(facts: list[Fact], decisions: list[Decision], *, batch_of: Seq
             turns=sorted({t for m in members for t in facts[m].turn_indexes}),
         )
         new_facts.append(merged)
-        d0 = by_fact[members[0]]
+        d0 = next(by_fact[m] for m in members if not by_fact[m].attach)
         reasons = sorted({by_fact[m].reason for m in members if by_fact[m].reason})
         may = next((by_fact[m].may_update for m in members if by_fact[m].may_update is not None), None)
         new_decisions.append(dataclasses.replace(d0, fact_index=len(new_facts) - 1, reason="; ".join(reasons),
-                                                 may_update=may))
+                                                 may_update=may, attach=False))
     _attach(facts, attached, new_facts, new_decisions, index_of_fact)
     # Targets naming an earlier fact of the batch follow it into its group.
     for k, d in enumerate(new_decisions):
@@ -121,7 +138,7 @@ def plan_memories(facts: list[Fact], decisions: list[Decision], *, batch_of: Seq
 def _attach(facts: list[Fact], attached: list[Decision], new_facts: list[Fact], new_decisions: list[Decision],
             index_of_fact: dict[int, int]) -> None:
     """Each attached sentence joins the fact its turn writes nearest before it (else the first after it);
-    with none, it is dropped as a NOOP that targets nothing."""
+    with none, it is an ADD of its own."""
     writes = {Action.ADD, Action.UPDATE, Action.DELETE}
     origin = {k: i for i, k in sorted(index_of_fact.items(), reverse=True)}  # new index -> first original fact
     for d in attached:
@@ -133,10 +150,11 @@ def _attach(facts: list[Fact], attached: list[Decision], new_facts: list[Fact], 
         host = max(before, key=lambda k: origin[k]) if before else min(after, key=lambda k: origin[k]) if after \
             else None
         if host is None:
+            # The turn writes nothing else: what it says is its own memory (it passed the content test).
             index_of_fact[d.fact_index] = len(new_facts)
             new_facts.append(fact)
-            new_decisions.append(dataclasses.replace(d, fact_index=len(new_facts) - 1, action=Action.NOOP,
-                                                     attach=False, reason="nothing standalone in its turn"))
+            new_decisions.append(dataclasses.replace(d, fact_index=len(new_facts) - 1, action=Action.ADD,
+                                                     attach=False, reason="new information"))
             continue
         h = new_facts[host]
         text = f"{h.text} {fact.text}" if origin[host] < d.fact_index else f"{fact.text} {h.text}"

@@ -72,6 +72,8 @@ class Decision:
     text: str | None = None  # the content to write (UPDATE may merge); None = the fact's text
     # An ADD that may change this candidate (a close match the rules could not call): linked ``may_update``.
     may_update: Candidate | None = None
+    # An ADD that says this candidate again, with more: the candidate stands, the new details are written.
+    restates: Candidate | None = None
     # Written as part of another fact of its turn (a detail or a continuation), not as a memory of its own.
     attach: bool = False
 
