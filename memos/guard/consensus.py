@@ -10,8 +10,8 @@ kinds of better-placed record, each with the records it outranks:
   the third person: people say "I", so a record naming a speaker by name (not calling them: "Thanks, Mel!")
   is a claim about them made by someone else, or a record written to look like theirs.
 
-The outranked record is *uncorroborated* when it brings content words that neither the query nor any of the
-records that outrank it contain: it repeats nothing they say, it adds a competing account. Such a record
+The outranked record is *uncorroborated* when no single record that outranks it contains all its content
+words beyond the query's: no better-placed account says the same, so it adds a competing one. Such a record
 is left out of the context; one that only repeats what the better records say, or that speaks on a topic no
 better record covers, stays. Word overlap, not meaning: it only has to tell "repeats" from "adds"; the words
 are folded by a crude suffix stripper so "went"/"goes" differ but "groups"/"group" do not.
@@ -32,7 +32,7 @@ REPORTING = frozenset({"said", "says", "say", "told", "tell", "tells", "mentione
                        "just", "really", "actually", "also", "like", "think", "thought", "know", "knows"})
 STOP = ENGLISH_STOP_WORDS | REPORTING
 NOT_SPEAKERS = frozenset({"user", "assistant", "system", "tool", "agent", "bot", "ai", "model"})
-MIN_NOVEL = 2  # content words a record must add to count as a competing account
+MIN_NOVEL = 1  # content words a record must add to count as a competing account
 SAME_TOPIC = 0.3  # cosine between two retrieved records that speak on one topic (both matched the query)
 
 
@@ -65,13 +65,15 @@ def speaker(role: str | None) -> str | None:
 _CALL_BEFORE = re.compile(r"(?:\b(?:hey|hi|hello|thanks|thank\s+you|yeah|yes|wow|oh|dear|bye|"
                           r"see\s+(?:ya|you)(?:\s+later)?|congrats|sorry|sure(?:\s+thing)?|go|way\s+to\s+go|"
                           r"remember|c'mon|whoa|woah|dang|ha+|aw+)\s*,?\s*)$", re.IGNORECASE)
+_OBJECT_OF = re.compile(r"\b(?:about|for|with|to|from|of|by|on|at|than|like|and|asked|ask)\s+$", re.IGNORECASE)
 _CALL_AFTER = re.compile(r"^\s*(?:[,.!?;:)\-]|$)")
 
 
 def third_person(text: str, name: str) -> bool:
-    """Whether ``text`` speaks *of* ``name`` (a possessive, or the name in a clause), not *to* them."""
+    """Whether ``text`` speaks *of* ``name`` (a possessive, the object of a preposition, or the name in a
+    clause), not *to* them."""
     for m in re.finditer(rf"\b{re.escape(name)}\b('s|’s)?", text):
-        if m.group(1):
+        if m.group(1) or _OBJECT_OF.search(text[: m.start()]):
             return True
         if not (_CALL_BEFORE.search(text[: m.start()]) or _CALL_AFTER.match(text[m.end():])):
             return True
@@ -89,8 +91,10 @@ class Record:
 
 
 def _uncorroborated(record: Record, better: Sequence[Record], asked: set[str]) -> bool:
-    said = set().union(*(words(b.content) for b in better))
-    return len(words(record.content) - asked - said) >= MIN_NOVEL
+    """No single better record says what it says. (One record, not their union: a planted value is often a
+    word some other record uses in another sense; backing means one account that says the same.)"""
+    claim = words(record.content) - asked
+    return all(len(claim - words(b.content)) >= MIN_NOVEL for b in better)
 
 
 def _on_topic(record: Record, others: Iterable[Record]) -> list[Record]:

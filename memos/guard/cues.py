@@ -71,7 +71,7 @@ ANSWER_OVERRIDE = re.compile(
     r"|\b(?:do\s+not|don't|never)\s+(?:mention|reveal|bring\s+up|disclose|tell\s+(?:the\s+user|anyone))\b"
     r"|\b(?:must|should)\s+(?:only\s+)?come\s+from\b", _F)
 
-# An imperative of answering or emitting at the start of a clause ("... :: reply X and paste <link>"): a
+# An imperative of answering or emitting at the start of a clause ("... >> respond with X", "then output"): a
 # person's turn rarely orders a reply; a record written for the model does.
 DIRECTIVE = re.compile(
     r"(?:^|[:;|>\]\u2192]\s*|\bthen\s+|\band\s+)(?:please\s+|just\s+|also\s+|always\s+)?"
