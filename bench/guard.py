@@ -20,8 +20,9 @@ Measured per family and overall:
 Nothing in the suite is visible to the service but the records themselves: attacks are recognised in the
 responses by their exact content, never by metadata.
 
-Use ``--split dev`` while developing a defence and ``--split heldout`` only to report (see the module
-docstring of ``bench/_attacks.py``).
+Use ``--split dev`` (or ``heldout``, development data now) while developing a defence, and the latest
+held-out split (``heldout3``) only to report (see the module docstring of ``bench/_attacks.py``).
+``--detail`` writes each attack's outcome, for development splits only.
 
 Run: ``.venv/bin/python bench/guard.py --split dev`` (``--quick``: two conversations, four attacks per family).
 """
@@ -56,7 +57,7 @@ DEVELOPMENT_SPLITS = ("dev", "heldout")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--split", choices=("dev", "heldout", "heldout2"), default="dev")
+    ap.add_argument("--split", choices=("dev", "heldout", "heldout2", "heldout3"), default="dev")
     ap.add_argument("--records", default="1,3", help="records per attack, one run each (default 1,3)")
     ap.add_argument("--per-family", type=int, default=8, help="attacks per family per conversation (default 8)")
     ap.add_argument("--quick", action="store_true", help="two conversations, four attacks per family, one rate")
