@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from memos.activation.models import LoadedModel
 
 _MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit on the JSON header
+_HEAD_READ = 64 * 1024  # the first read of a file: the header and the token ids of up to ~7,000 tokens
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,11 @@ def _torch_dtype(name: str) -> torch.dtype:
         raise InvalidSnapshot(f"unsupported tensor dtype {name!r} in a snapshot") from None
 
 
+def _adjacent(first: _Span, second: _Span) -> bool:
+    """Whether ``second`` starts where ``first`` ends, at an offset its dtype can be viewed from."""
+    return second.start == first.end and (first.end - first.start) % _torch_dtype(second.dtype).itemsize == 0
+
+
 class StreamedSnapshot:
     """A snapshot being read from ``path`` in the background, layer by layer.
 
@@ -82,8 +88,11 @@ class StreamedSnapshot:
         self._on_done = on_done
         with open(path, "rb", buffering=0) as f:
             size = os.fstat(f.fileno()).st_size
-            self._header, self._spans, self._data_start = self._read_header(f, size)
-            self.token_ids = self._read_token_ids(f)
+            # One read for the header and, usually, the token ids right after it (safetensors puts the int64
+            # ids first): a cold file costs one trip to the disk here, not three.
+            head = f.read(min(size, _HEAD_READ))
+            self._header, self._spans, self._data_start = self._read_header(f, head, size)
+            self.token_ids = self._read_token_ids(f, head)
         h = self._header
         self.n_tokens, self.n_layers = h.n_tokens, h.n_layers
         self.fingerprint, self.model, self.meta = h.fingerprint, h.model, h.extra
@@ -124,15 +133,18 @@ class StreamedSnapshot:
 
     # -- reading ---------------------------------------------------------------------------------------
 
-    def _read_header(self, f: Any, size: int) -> tuple[Header, dict[str, _Span], int]:
-        raw = f.read(8)
-        if len(raw) != 8:
+    def _read_header(self, f: Any, head: bytes, size: int) -> tuple[Header, dict[str, _Span], int]:
+        if len(head) < 8:
             raise InvalidSnapshot("not a safetensors file: too short")
-        n = int.from_bytes(raw, "little")
+        n = int.from_bytes(head[:8], "little")
         if n > min(_MAX_HEADER, size - 8):
             raise InvalidSnapshot("not a safetensors file: bad header length")
+        raw = head[8 : 8 + n]
+        if len(raw) < n:  # a header longer than the first read
+            f.seek(8 + len(raw))
+            raw += f.read(n - len(raw))
         try:
-            table = json.loads(f.read(n))
+            table = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InvalidSnapshot(f"not a safetensors file: {exc}") from exc
         if not isinstance(table, dict):
@@ -164,24 +176,39 @@ class StreamedSnapshot:
             raise InvalidSnapshot(f"inconsistent snapshot: {header.n_tokens} tokens, token_ids {spans['token_ids']}")
         return header, spans, data_start
 
-    def _read_token_ids(self, f: Any) -> list[int]:
-        return [int(t) for t in self._read(f, self._spans["token_ids"]).tolist()]
+    def _read_token_ids(self, f: Any, head: bytes) -> list[int]:
+        import torch
+
+        span = self._spans["token_ids"]
+        if span.end > len(head):  # more ids than the first read held
+            return [int(t) for t in self._read(f, span).tolist()]
+        raw = bytearray(head[span.start : span.end])
+        return [int(t) for t in torch.frombuffer(raw, dtype=torch.int64).tolist()] if raw else []
 
     @staticmethod
     def _read(f: Any, span: _Span) -> torch.Tensor:
         """The tensor at ``span``, read into its own buffer (no memory map: the bytes are copied once)."""
+        return StreamedSnapshot._read_many(f, [span])[0]
+
+    @staticmethod
+    def _read_many(f: Any, spans: list[_Span]) -> list[torch.Tensor]:
+        """The tensors at ``spans``, which follow each other in the file, read with one request into one
+        buffer (a layer's keys and values: one system call and one allocation rather than two)."""
         import torch
 
-        buf = torch.empty(span.end - span.start, dtype=torch.uint8)
+        start, end = spans[0].start, spans[-1].end
+        buf = torch.empty(end - start, dtype=torch.uint8)
         view = buf.numpy().data.cast("B")
-        f.seek(span.start)
+        f.seek(start)
         got = 0
         while got < len(view):
             n = f.readinto(view[got:])
             if not n:
                 raise InvalidSnapshot(f"the snapshot file ends early ({got} of {len(view)} bytes of a tensor)")
             got += n
-        return buf.view(_torch_dtype(span.dtype)).reshape(span.shape)
+        return [
+            buf[s.start - start : s.end - start].view(_torch_dtype(s.dtype)).reshape(s.shape) for s in spans
+        ]
 
     def _run(self) -> None:
         snap: KVSnapshot | None = None
@@ -191,7 +218,11 @@ class StreamedSnapshot:
                     os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)  # larger kernel read-ahead
                 for i in range(self.n_layers):
                     k_name, v_name = self._header.names(i)
-                    k, v = self._read(f, self._spans[k_name]), self._read(f, self._spans[v_name])
+                    k_span, v_span = self._spans[k_name], self._spans[v_name]
+                    if _adjacent(k_span, v_span):  # format 2: a layer's values right after its keys
+                        k, v = self._read_many(f, [k_span, v_span])
+                    else:
+                        k, v = self._read(f, k_span), self._read(f, v_span)
                     if self.device != "cpu":
                         k, v = k.to(self.device), v.to(self.device)
                     with self._cond:

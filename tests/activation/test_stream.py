@@ -72,6 +72,21 @@ def test_logits_with_a_streamed_snapshot_equal_the_whole_snapshots_bit_for_bit(
     assert torch.equal(streamed.argmax(-1), full.argmax(-1))
 
 
+@pytest.mark.parametrize("first_read", [16, 200, 64 * 1024])
+def test_a_header_and_token_ids_longer_than_the_first_read_are_read_whole(
+    stored: tuple[BlobStore, str, KVSnapshot], monkeypatch: pytest.MonkeyPatch, first_read: int
+) -> None:
+    # The first read of a file takes the header and the token ids together when they fit in it (the default
+    # 64 KiB holds the ids of ~7,000 tokens); smaller first reads cut the header or the ids short.
+    from memos.activation import stream as stream_module
+
+    blobs, sha, snap = stored
+    monkeypatch.setattr(stream_module, "_HEAD_READ", first_read)
+    got = StreamedSnapshot(str(blobs.path(sha))).start().snapshot()
+    assert got.token_ids == snap.token_ids
+    assert all(torch.equal(a, b) for a, b in zip(got.keys + got.values, snap.keys + snap.values, strict=True))
+
+
 @pytest.mark.parametrize("old_format", [False, True])
 def test_generation_from_a_cold_snapshot_equals_a_warm_one_and_leaves_it_as_stored(
     tiny: LoadedModel, backend: TransformersBackend, tmp_path: Path, old_format: bool
