@@ -1,16 +1,29 @@
-"""Composition: candidate recompute-selection rules compared on teacher-forced greedy agreement only.
+"""Composition: candidate recompute-selection rules compared on teacher-forced agreement and KL only.
 
-The protocol of ``activation.py``'s composition part (LoCoMo conversation cut into 4 chunks of ~512 tokens,
-up to 4 questions x 32 greedy tokens of the full prefill as the reference) with the chunks, the reference and
-the questions shared by every rule, and no timing or free-running generation, so several rules fit in one run.
+The protocol of ``activation.py``'s composition part (a LoCoMo conversation cut into 4 chunks of ~512 tokens,
+N questions x 32 greedy tokens of the full prefill as the reference) with the chunks, the reference and the
+questions shared by every rule, and no timing or free-running generation, so several rules fit in one run.
 Rules (budget = 15% of the composed tokens by default, the separators always recomputed):
-``none``; ``heads`` (compose's default); ``headtail:F`` (a share F of the budget to the last tokens before
-the prompt, the rest to heads); ``sinkdev:S/L`` (the first S tokens of each chunk, the rest by KV deviation at
-layer L, CacheBlend); ``dev:0/1`` (deviation only); ``headdev:F`` (a share F to heads, the rest by deviation).
 
-    .venv/bin/python bench/compose_rules.py FIRST N RULES [RATIO]
-    .venv/bin/python bench/compose_rules.py 0 4 none,heads,headdev:0.5     # the tuning set
-    .venv/bin/python bench/compose_rules.py 4 4 none,heads,headdev:0.5     # the held-out set
+- ``none``: re-rotation only; ``all``: every token after the first chunk (a full prefill up to rounding);
+- ``heads``: the first tokens of each later chunk, the budget shared evenly (compose's default until
+  2026-12-07); ``recency:A``: shared in proportion to ``(i + 1) ** A`` (compose's default now, A = 3);
+- ``headtail:F``: a share F of the budget to the last tokens before the prompt, the rest to even heads;
+- ``sinkdev:S/L``: the first S tokens of each chunk, the rest by KV deviation at layer L (CacheBlend);
+  ``dev:0/L``: deviation only; ``headdev:F``: a share F to even heads, the rest by layer-1 deviation;
+- ``qattn:F``: query-aware: a share F to even heads, the rest to the tokens the prompt attends to most
+  (summed over layers and heads, over the cache with nothing recomputed);
+- ``oracle``: the tokens whose keys/values (all layers, relative to each layer's scale) deviate most from
+  the full prefill's, a selection that cannot be made without the full prefill: what choosing tokens better
+  could give.
+
+Printed per rule: agreement over the 32 positions, agreement on the first token, mean KL(full || composed)
+over the positions and at the first; and how many of the disagreements sit where the full prefill's own top
+two tokens are within 0.1 / 0.3 nats (near-ties, which any perturbation can flip).
+
+    .venv/bin/python bench/compose_rules.py FIRST N RULES [RATIO] [QUESTIONS]
+    .venv/bin/python bench/compose_rules.py 0 4 none,heads,recency:3 0.15 8    # the tuning set
+    .venv/bin/python bench/compose_rules.py 8 2 none,heads,recency:3 0.15 8    # the held-out set
 """
 
 import copy
@@ -27,7 +40,7 @@ import activation as A
 import torch
 
 from memos.activation import compose as C
-from memos.activation.kv import KVSnapshot, prefill
+from memos.activation.kv import KVSnapshot, prefill, to_cache
 from memos.activation.models import ModelRegistry
 from memos.activation.render import MEMORY_SEPARATOR
 from memos.config import Settings
@@ -35,6 +48,7 @@ from memos.config import Settings
 first, n_conv = int(sys.argv[1]), int(sys.argv[2])
 rules = sys.argv[3].split(",")
 RATIO = float(sys.argv[4]) if len(sys.argv) > 4 else 0.15
+N_QUESTIONS = int(sys.argv[5]) if len(sys.argv) > 5 else 4
 gguf, how = _smollm2.ensure_gguf()
 if gguf is None:
     raise SystemExit(how)
@@ -71,7 +85,30 @@ def deviation_scores(out, layer=1):
     return (k1 - out.keys[layer]).pow(2).sum(dim=(0, 1, 3)) + (v1 - out.values[layer]).pow(2).sum(dim=(0, 1, 3))
 
 
-def select(rule, chunks, always, out):
+def oracle_scores(out, full):
+    dev = torch.zeros(len(out.token_ids))
+    for layer in range(len(out.keys)):
+        for got, ref in ((out.keys[layer], full.keys[layer]), (out.values[layer], full.values[layer])):
+            dev += (got - ref).pow(2).sum(dim=(0, 1, 3)) / ref.pow(2).sum(dim=(0, 1, 3)).mean()
+    return dev
+
+
+@torch.no_grad()
+def prompt_attention(out, p_ids):
+    """Attention of the prompt's tokens to every cached token, summed over layers, heads and prompt tokens."""
+    snap = KVSnapshot(out.token_ids, out.keys, out.values, fingerprint=lm.fingerprint, model=lm.name)
+    before = lm.model.config._attn_implementation
+    lm.model.set_attn_implementation("eager")  # sdpa returns no attention weights
+    try:
+        res = lm.model(input_ids=torch.tensor([p_ids]), past_key_values=to_cache(snap, lm), use_cache=True,
+                       output_attentions=True, logits_to_keep=1)
+    finally:
+        lm.model.set_attn_implementation(before)
+    n = len(out.token_ids)
+    return sum(a[0, :, :, :n].sum(dim=(0, 1)) for a in res.attentions)
+
+
+def select(rule, chunks, always, out, full, p_ids):
     offs = out.offsets
     total = len(out.token_ids)
     firstn = len(chunks[0].token_ids)
@@ -80,68 +117,97 @@ def select(rule, chunks, always, out):
     later = [(offs[i], len(c.token_ids)) for i, c in enumerate(chunks) if i > 0 and i not in set(always)]
     left = budget - len(forced)
     name, _, arg = rule.partition(":")
+
+    def top(scores, exclude, k):
+        scores = scores.clone()
+        scores[:firstn] = -1
+        scores[list(exclude)] = -1
+        return torch.topk(scores, k).indices.tolist()
+
     if name == "none":
         return []
+    if name == "all":
+        return list(range(firstn, total))
     if name == "heads":
         return sorted(set(forced) | set(C.chunk_heads(later, left)))
+    if name == "recency":
+        return sorted(set(forced) | set(C.chunk_heads(later, left, recency=float(arg))))
     if name == "headtail":  # share f of the budget to the last tokens before the prompt
-        f = float(arg)
-        nt = int(left * f)
+        nt = int(left * float(arg))
         tail = list(range(total - nt, total))
         return sorted(set(forced) | set(tail) | set(C.chunk_heads(later, left - nt)))
     if name in ("sinkdev", "dev"):  # first s tokens of each chunk + deviation picks (layer L)
-        s, L = (int(x) for x in arg.split("/"))
+        s, layer = (int(x) for x in arg.split("/"))
         sinks = C.chunk_heads(later, min(left, s * len(later))) if name == "sinkdev" else []
-        d = deviation_scores(out, L)
-        d[:firstn] = -1
-        d[forced + sinks] = -1
-        picks = torch.topk(d, left - len(sinks)).indices.tolist()
+        picks = top(deviation_scores(out, layer), forced + sinks, left - len(sinks))
         return sorted(set(forced) | set(sinks) | set(picks))
-    if name == "headdev":  # half heads, half deviation
-        f = float(arg)
-        nh = int(left * f)
+    if name == "headdev":  # a share f to heads, the rest by layer-1 deviation
+        nh = int(left * float(arg))
         heads = C.chunk_heads(later, nh)
-        d = deviation_scores(out, 1)
-        d[:firstn] = -1
-        d[forced + heads] = -1
-        picks = torch.topk(d, left - nh).indices.tolist()
-        return sorted(set(forced) | set(heads) | set(picks))
-    raise SystemExit(rule)
+        return sorted(set(forced) | set(heads) | set(top(deviation_scores(out, 1), forced + heads, left - nh)))
+    if name == "qattn":  # a share f to heads, the rest by the prompt's attention
+        nh = int(left * float(arg))
+        heads = C.chunk_heads(later, nh)
+        return sorted(set(forced) | set(heads) | set(top(prompt_attention(out, p_ids), forced + heads, left - nh)))
+    if name == "oracle":
+        return sorted(set(forced) | set(top(oracle_scores(out, full), forced, left)))
+    raise SystemExit(f"unknown rule {rule}")
 
 
-res = {r: [] for r in rules}
-kls = {r: [] for r in rules}
+QUERY_AWARE = ("qattn",)
+stats = {r: {"agree": [], "first": [], "kl": [], "kl1": [], "ties": [0, 0, 0]} for r in rules}
 t0 = time.time()
 for ci, conv in enumerate(convs):
     texts, used = A.chunk_conversation(lm, conv, 4, 2048)
     snaps = [prefill(lm, lm.encode(t)) for t in texts]
     chunks, always, out = base(snaps)
     full = prefill(lm, out.token_ids)
-    built = {}
-    for r in rules:
-        kv = copy.deepcopy(out)
-        sel = select(r, chunks, always, kv)
-        if sel:
-            C._recompute(lm.model, kv, torch.tensor(sel))
-        built[r] = KVSnapshot(kv.token_ids, kv.keys, kv.values, fingerprint=lm.fingerprint, model=lm.name)
-    for q in A.questions(conv, used, 4):
+    qs = []
+    for q in A.questions(conv, used, N_QUESTIONS):
         p = A.prompt_ids(lm, f"Question: {q}\nAnswer:")
         ref = A.greedy(lm, full, p, 32)
-        ref_lp = A.teacher_forced(lm, full, p, ref)
-        for r, snap in built.items():
-            lp = A.teacher_forced(lm, snap, p, ref)
-            res[r].append(float((lp.argmax(-1) == ref_lp.argmax(-1)).float().mean()))
-            kls[r].append(float(A.kl(ref_lp, lp).mean()))
+        qs.append((p, ref, A.teacher_forced(lm, full, p, ref)))
+    for r in rules:
+        built = None
+        for p, ref, ref_lp in qs:
+            if built is None or r.partition(":")[0] in QUERY_AWARE:  # a query-aware selection is per prompt
+                kv = copy.deepcopy(out)
+                sel = select(r, chunks, always, kv, full, p)
+                if sel:
+                    C._recompute(lm.model, kv, torch.tensor(sel))
+                built = KVSnapshot(kv.token_ids, kv.keys, kv.values, fingerprint=lm.fingerprint, model=lm.name)
+            lp = A.teacher_forced(lm, built, p, ref)
+            same = lp.argmax(-1) == ref_lp.argmax(-1)
+            div = A.kl(ref_lp, lp)
+            st = stats[r]
+            st["agree"].append(float(same.float().mean()))
+            st["first"].append(float(same[0]))
+            st["kl"].append(float(div.mean()))
+            st["kl1"].append(float(div[0]))
+            top2 = ref_lp.topk(2, dim=-1).values
+            margin = top2[:, 0] - top2[:, 1]
+            st["ties"][0] += int((~same).sum())
+            st["ties"][1] += int((~same & (margin < 0.1)).sum())
+            st["ties"][2] += int((~same & (margin < 0.3)).sum())
     print(
         f"conv {first + ci} done {time.time() - t0:.0f}s",
-        {r: round(statistics.fmean(v), 3) for r, v in res.items()},
+        {r: round(statistics.fmean(v["agree"]), 3) for r, v in stats.items()},
         flush=True,
     )
 print(
     json.dumps(
         {
-            r: {"agree_tf": round(statistics.fmean(v), 4), "kl_mean": round(statistics.fmean(kls[r]), 4), "n": len(v)}
-            for r, v in res.items()
+            r: {
+                "agree_tf": round(statistics.fmean(v["agree"]), 4),
+                "agree_first": round(statistics.fmean(v["first"]), 4),
+                "kl_mean": round(statistics.fmean(v["kl"]), 4),
+                "kl_first": round(statistics.fmean(v["kl1"]), 4),
+                "disagreements": v["ties"][0],
+                "of_which_margin_lt_0.1": v["ties"][1],
+                "of_which_margin_lt_0.3": v["ties"][2],
+                "questions": len(v["agree"]),
+            }
+            for r, v in stats.items()
         }
     )
 )

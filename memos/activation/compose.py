@@ -13,15 +13,16 @@ MemOS's original activation memory did) is wrong twice over:
    (Yao et al., EuroSys 2025, https://arxiv.org/abs/2405.16444) recomputes a small fraction of tokens with
    full attention over the composed prefix and patches their keys and values in, layer by layer, each
    selected token attending to the whole composed cache of its layer. Which tokens:
-   - ``"heads"`` (default): the first tokens of every later chunk, the budget shared evenly. They lack
-     the most context (a chunk's first token was also its own attention sink); EPIC (Hu et al., 2024,
-     https://arxiv.org/abs/2410.15332) found recomputing a chunk's first tokens enough. The layer-0 cache
-     is exact, so the selected tokens go through all layers and nothing else is computed.
+   - ``"heads"`` (default): the first tokens of every later chunk. They lack the most context (a chunk's
+     first token was also its own attention sink); EPIC (Hu et al., 2024, https://arxiv.org/abs/2410.15332)
+     found recomputing a chunk's first tokens enough. The budget is shared in proportion to
+     ``(i + 1) ** recency`` over the later chunks (``HEADS_RECENCY``; 0 shares it evenly): the chunks nearest
+     the prompt get the most, since the prompt's and the answer's attention favour them and their errors
+     move the next-token distribution most. The layer-0 cache is exact, so the selected tokens go through
+     all layers and nothing else is computed.
    - ``"deviation"``: CacheBlend's rule. Layer 0 for every token (one layer of ``L``), then the tokens whose
      layer-1 keys/values deviate most from the cached ones go through layers ``1..L-1``.
-   On SmolLM2-135M with LoCoMo chunks (bench/activation.py) the two gave about the same agreement with a
-   full prefill, close to an oracle that picks the tokens whose final caches deviate most; "heads" costs
-   less (no layer-0 pass over every token).
+   How the rules compare on SmolLM2-135M, and what else was tried, is in docs/activation.md (Composition).
 
 ``recompute_ratio`` is the share of the composed tokens that get recomputed (0 = re-rotation only; 1 =
 every token of the later chunks, which is a full prefill up to float rounding). The first chunk is never
@@ -63,6 +64,9 @@ SUPPORTED_MODEL_TYPES = frozenset({"llama"})
 # rotations compose. ("dynamic" and "longrope" change inv_freq with the length: refused.)
 COMPOSABLE_ROPE_TYPES = frozenset({"default", "linear", "llama3", "yarn"})
 MAX_RECOMPUTE_RATIO = 1.0
+# "heads" shares its budget among the later chunks in proportion to (i + 1) ** HEADS_RECENCY: the chunks nearer
+# the prompt, which its attention and the answer's favour, get more (see the module docstring).
+HEADS_RECENCY = 3.0
 Selection = Literal["heads", "deviation"]
 SELECTIONS: tuple[Selection, ...] = ("heads", "deviation")
 
@@ -171,6 +175,7 @@ def compose(
     recompute_ratio: float = 0.15,
     separator: str = MEMORY_SEPARATOR,
     selection: Selection = "heads",
+    recency: float = HEADS_RECENCY,
 ) -> KVSnapshot:
     """One snapshot of the snapshots' texts joined by ``separator``, from their stored keys and values.
 
@@ -202,6 +207,7 @@ def compose(
         recompute_ratio=recompute_ratio,
         always=[i for i, c in enumerate(chunks) if c is sep_chunk],
         selection=selection,
+        recency=recency,
     )
     return KVSnapshot(
         token_ids=composed.token_ids,
@@ -215,6 +221,7 @@ def compose(
                 "separator": separator,
                 "recompute_ratio": recompute_ratio,
                 "selection": selection,
+                **({"recency": recency} if selection == "heads" else {}),
                 "recomputed": len(composed.recomputed),
             }
         },
@@ -229,6 +236,7 @@ def compose_chunks(
     recompute_ratio: float = 0.15,
     always: Sequence[int] = (),
     selection: Selection = "heads",
+    recency: float = HEADS_RECENCY,
 ) -> ComposedKV:
     """Compose independently prefilled chunks into one cache (see the module docstring).
 
@@ -269,21 +277,32 @@ def compose_chunks(
         out.recomputed = _blend_by_deviation(model, out, first=first, budget=budget, forced=forced)
         return out
     later = [(offsets[i], len(c.token_ids)) for i, c in enumerate(chunks) if i > 0 and i not in set(always)]
-    selected = sorted(set(forced) | set(chunk_heads(later, budget - len(forced))))
+    selected = sorted(set(forced) | set(chunk_heads(later, budget - len(forced), recency=recency)))
     out.recomputed = _recompute(model, out, torch.tensor(selected, device=keys[0].device))
     return out
 
 
-def chunk_heads(chunks: Sequence[tuple[int, int]], budget: int) -> list[int]:
-    """The first tokens of each chunk ``(offset, length)``, ``budget`` of them shared out evenly (a short chunk
-    gives its unused share to the others)."""
+def chunk_heads(chunks: Sequence[tuple[int, int]], budget: int, *, recency: float = 0.0) -> list[int]:
+    """The first tokens of each chunk ``(offset, length)``, ``budget`` of them shared out in proportion to
+    ``(i + 1) ** recency`` for the ``i``-th chunk (0: evenly; larger: more to the chunks nearer the end). A
+    chunk too short for its share gives the rest to the others; what whole shares leave over goes one token
+    each to the heaviest chunks first."""
+    if recency < 0 or math.isnan(recency):
+        raise InvalidInput(f"recency must be >= 0, got {recency}")
+    weights = [float(i + 1) ** recency for i in range(len(chunks))]
     take = [0] * len(chunks)
     left = max(budget, 0)
-    while left > 0 and any(t < n for t, (_, n) in zip(take, chunks, strict=True)):
-        for i, (_, n) in enumerate(chunks):
-            if left and take[i] < n:
-                take[i] += 1
-                left -= 1
+    open_ = [i for i, (_, n) in enumerate(chunks) if n > 0]
+    while left > 0 and open_:
+        total = sum(weights[i] for i in open_)
+        grants = {i: min(chunks[i][1] - take[i], int(left * weights[i] / total)) for i in open_}
+        if not any(grants.values()):  # fewer tokens left than chunks can share: the heaviest first
+            for i in sorted(open_, key=lambda i: -weights[i])[:left]:
+                grants[i] = 1
+        for i, g in grants.items():
+            take[i] += g
+            left -= g
+        open_ = [i for i in open_ if take[i] < chunks[i][1]]
     return [off + j for (off, _), t in zip(chunks, take, strict=True) for j in range(t)]
 
 

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from memos.activation.compose import (
+    HEADS_RECENCY,
     SELECTIONS,
     CompositionUnsupported,
     Selection,
@@ -138,9 +139,21 @@ def test_heads_share_the_budget_evenly_from_each_chunks_start() -> None:
     assert chunk_heads([(10, 3)], 0) == []
 
 
+def test_heads_with_recency_give_more_of_the_budget_to_later_chunks() -> None:
+    # weights 1 : 2 : 3 (recency 1): 12 tokens -> 2, 4, 6
+    assert chunk_heads([(0, 10), (10, 10), (20, 10)], 12, recency=1.0) == [0, 1, 10, 11, 12, 13, 20, 21, 22, 23, 24, 25]
+    # weights 1 : 8 (recency 3): 9 tokens -> 1, 8; the remainder of whole shares goes to the heaviest chunk
+    assert chunk_heads([(0, 10), (10, 10)], 9, recency=3.0) == [0, *range(10, 18)]
+    assert chunk_heads([(0, 10), (10, 10)], 4, recency=3.0) == [10, 11, 12, 13]
+    # a last chunk too short for its share gives the rest back to the earlier ones
+    assert chunk_heads([(0, 10), (10, 2)], 6, recency=3.0) == [0, 1, 2, 3, 10, 11]
+    with pytest.raises(InvalidInput):
+        chunk_heads([(0, 10)], 3, recency=-1.0)
+
+
 def test_recomputed_tokens_are_the_heads_of_later_chunks(tiny: LoadedModel) -> None:
     snaps = snapshots(tiny)
-    out = compose(tiny, snaps, recompute_ratio=0.1)
+    out = compose(tiny, snaps, recompute_ratio=0.1, recency=0.0)
     n1, n2 = snaps[0].n_tokens, snaps[1].n_tokens
     budget = round(0.1 * out.n_tokens)
     assert out.meta["composed"] == {
@@ -148,6 +161,7 @@ def test_recomputed_tokens_are_the_heads_of_later_chunks(tiny: LoadedModel) -> N
         "separator": "\n",
         "recompute_ratio": 0.1,
         "selection": "heads",
+        "recency": 0.0,
         "recomputed": budget,
     }
     full = prefill(tiny, out.token_ids)
@@ -157,6 +171,30 @@ def test_recomputed_tokens_are_the_heads_of_later_chunks(tiny: LoadedModel) -> N
     assert float((out.keys[-1][..., n1, :] - full.keys[-1][..., n1, :]).abs().max()) < 1e-4
     plain = compose(tiny, snaps, recompute_ratio=0.0)
     assert torch.equal(out.keys[-1][..., n1 + n2 - 1, :], plain.keys[-1][..., n1 + n2 - 1, :])  # not selected
+
+
+def test_by_default_the_chunks_nearest_the_prompt_get_most_of_the_budget(tiny: LoadedModel) -> None:
+    snaps = snapshots(tiny)
+    out = compose(tiny, snaps, recompute_ratio=0.2)
+    assert out.meta["composed"]["recency"] == HEADS_RECENCY > 0
+    n1, n2, n3 = (s.n_tokens for s in snaps)
+    full = prefill(tiny, out.token_ids)
+    plain = compose(tiny, snaps, recompute_ratio=0.0)
+
+    def recomputed(pos: int) -> bool:  # patched: its last-layer key moved from the plain composition's
+        return not torch.equal(out.keys[-1][..., pos, :], plain.keys[-1][..., pos, :])
+
+    in_2 = sum(recomputed(p) for p in range(n1, n1 + n2))
+    in_3 = sum(recomputed(p) for p in range(n1 + n2, n1 + n2 + n3))
+    assert in_2 + in_3 == out.meta["composed"]["recomputed"] == round(0.2 * out.n_tokens)
+    assert in_3 > in_2
+    assert all(recomputed(p) for p in range(n1 + n2, n1 + n2 + in_3))  # the last chunk's first tokens
+    assert not recomputed(n1 + n2 + in_3)
+    # a recomputed head of the last chunk now attends to the chunks before it: nearer a full prefill's
+    head = n1 + n2
+    assert float((out.keys[-1][..., head, :] - full.keys[-1][..., head, :]).norm()) < float(
+        (plain.keys[-1][..., head, :] - full.keys[-1][..., head, :]).norm()
+    )
 
 
 def test_an_unknown_selection_is_refused(tiny: LoadedModel) -> None:
