@@ -395,7 +395,7 @@ def bench_compose(
     timing_repeats: int,
 ) -> tuple[dict[str, Quality], list[float], list[int]]:
     backend = TransformersBackend()
-    methods = ["naive concat", *(label for label, _, _ in COMPOSED)]
+    methods = ["naive concat", *(label for label, *_ in COMPOSED)]
     how = {label: (r, sel, rec) for label, r, sel, rec in COMPOSED}
     q = {m: Quality() for m in methods}
     full_ms: list[float] = []
