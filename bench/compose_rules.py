@@ -13,6 +13,8 @@ Rules (budget = 15% of the composed tokens by default, the separators always rec
   ``dev:0/L``: deviation only; ``headdev:F``: a share F to even heads, the rest by layer-1 deviation;
 - ``qattn:F``: query-aware: a share F to even heads, the rest to the tokens the prompt attends to most
   (summed over layers and heads, over the cache with nothing recomputed);
+- ``recq:A/F``: query-aware within each chunk's recency share (A): a share F of it to the chunk's heads,
+  the rest to the chunk's tokens the prompt attends to most;
 - ``oracle``: the tokens whose keys/values (all layers, relative to each layer's scale) deviate most from
   the full prefill's, a selection that cannot be made without the full prefill: what choosing tokens better
   could give.
@@ -149,12 +151,24 @@ def select(rule, chunks, always, out, full, p_ids):
         nh = int(left * float(arg))
         heads = C.chunk_heads(later, nh)
         return sorted(set(forced) | set(heads) | set(top(prompt_attention(out, p_ids), forced + heads, left - nh)))
+    if name == "recq":  # recency shares per chunk; a share f of each to its heads, the rest by prompt attention
+        a, f = (float(x) for x in arg.split("/"))
+        shares = C.chunk_heads(later, left, recency=a)
+        att = prompt_attention(out, p_ids)
+        picks = []
+        for off, n in later:
+            take = sum(1 for q in shares if off <= q < off + n)
+            nh = int(take * f)
+            scores = att[off : off + n].clone()
+            scores[:nh] = -1
+            picks += list(range(off, off + nh)) + [off + int(j) for j in torch.topk(scores, take - nh).indices]
+        return sorted(set(forced) | set(picks))
     if name == "oracle":
         return sorted(set(forced) | set(top(oracle_scores(out, full), forced, left)))
     raise SystemExit(f"unknown rule {rule}")
 
 
-QUERY_AWARE = ("qattn",)
+QUERY_AWARE = ("qattn", "recq")
 stats = {r: {"agree": [], "first": [], "kl": [], "kl1": [], "ties": [0, 0, 0]} for r in rules}
 t0 = time.time()
 for ci, conv in enumerate(convs):
