@@ -172,10 +172,16 @@ def main(argv: list[str] | None = None) -> int:
             e2e_s = end - t0
             raw_rates.append(embedding_rate(texts))
             kept: Counter[str] = Counter()
+            superseded: list[tuple[str, str]] = []  # a sample of (superseded memory, its successor)
             where: dict[tuple[int, str], set[str]] = {}  # (conversation, turn) -> statuses of memories holding it
             for ci, cid in enumerate(cons_ids):
-                for m in memories_of(client, ws.headers, cid):
+                mems = memories_of(client, ws.headers, cid)
+                by_id = {m["id"]: m for m in mems}
+                for m in mems:
                     kept[m["status"]] += 1
+                    if m["status"] == "archived" and len(superseded) < 12:
+                        successor = by_id.get((m.get("metadata") or {}).get("superseded_by"), {})
+                        superseded.append((m["content"][:140], successor.get("content", "?")[:140]))
                     for d in turns_of(m, dia_of):
                         where.setdefault((ci, d), set()).add(m["status"])
             raw_sc, cons_sc = search_both(client, ws.headers, raw_ids, cons_ids, dia_of, questions)
@@ -201,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     print_table("Evidence turns (categories 1-4): where the consolidated cubes keep them",
                 ["held in", "turns", "share"],
                 [[k, n, f"{n / len(evidence):.3f}"] for k, n in held.most_common()])
+    for old, new in superseded:
+        print(f"superseded: {old!r}\n  by: {new!r}")
     e2e = n_turns / e2e_s
     print_table(f"Throughput ({mode}; {n_jobs} consolidation jobs)", ["figure", "value"], [
         ["raw ingest through /memories, turns/s", f"{n_turns / raw_s:.1f}"],

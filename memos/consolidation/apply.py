@@ -23,7 +23,6 @@ from memcube import schemas
 from memcube.models import DEFAULT_KEY_MAX_TRUST, ChatMessage, Cube, Job, Memory
 from memcube.repository import links as links_repo
 from memcube.repository import memories as memories_repo
-from memcube.repository import retrieval as retrieval_repo
 from memcube.repository import tenants as tenants_repo
 from memos.config import Settings
 from memos.consolidation.types import Action, Decision, Fact
@@ -31,7 +30,6 @@ from memos.embedding import Embedder
 from memos.memories import service as memories
 from memos.memories.versions import Attribution, VersionBatch
 from memos.messages.service import USER_ROLES
-from memos.retrieval.documents import blend
 
 ACTOR = "system:consolidation"
 # Why a claim was added beside a memory instead of superseding it (``conflict.why``).
@@ -93,25 +91,6 @@ def _trust_ceilings(session: Session, jobs: list[Job]) -> dict[uuid.UUID, float]
 
 def _metadata(fact: Fact, msg: ChatMessage) -> dict[str, Any]:
     return {"speaker": fact.speaker, "message_role": msg.role, **({"dates": fact.dates} if fact.dates else {})}
-
-
-def _in_context(session: Session, cube: Cube, session_ids: list[str | None], vectors: list[Any],
-                weight: float) -> list[Any]:
-    """Each new memory's stored vector blended with the one stored before it in its session, as raw turns
-    are (``memos.retrieval.documents``: what was said just before is part of what a statement means to a
-    search). The facts' own vectors, which consolidation compares, are left as they are."""
-    sids = sorted({s for s in session_ids if s})
-    if weight <= 0 or not sids:
-        return vectors
-    last = {sid: vec for sid, (vec, _) in retrieval_repo.session_tails(session, cube.id, sids).items()}
-    out = []
-    for sid, vec in zip(session_ids, vectors, strict=True):
-        if sid is not None and sid in last:
-            vec = blend(vec, last[sid], weight)
-        if sid is not None:
-            last[sid] = vec
-        out.append(vec)
-    return out
 
 
 def _link(cube: Cube, source: uuid.UUID, target: uuid.UUID, type_: str, reason: str) -> dict[str, Any]:
@@ -199,7 +178,9 @@ def apply_decisions(
         # The LLM path may word the successor itself (``Decision.text``): those texts embedded in one call.
         content: dict[int, str] = {k: d.text if d.action is not Action.ADD and d.text else facts[d.fact_index].text
                                    for k, d in ((k, decisions[k]) for k, _ in adds)}
-        reworded = sorted({c for k, c in content.items() if c != facts[decisions[k].fact_index].text})
+        # ... and so are the memories of several sentences (``plan`` leaves their vector to be computed).
+        reworded = sorted({c for k, c in content.items() if c != (f := facts[decisions[k].fact_index]).text
+                           or f.vector is None})
         reworded_vectors = dict(zip(reworded, embedder.embed(reworded), strict=True)) if reworded else {}
         items, vectors, causes, links = [], [], [], []
         for k, new_id in adds:
@@ -232,8 +213,6 @@ def apply_decisions(
             vectors.append(reworded_vectors.get(content[k], fact.vector))
             causes.append(Attribution.of_job(job))
         have_all = all(v is not None for v in vectors)
-        if have_all:
-            vectors = _in_context(session, cube, [it.session_id for it in items], vectors, settings.context_weight)
         memories.add_memories(session, cube, items, actor=ACTOR, limits=limits, embedder=embedder,
                               embeddings=vectors if have_all else None,
                               extra=[{"id": new_id} for _, new_id in adds], cause=causes)

@@ -119,8 +119,8 @@ def turn_sentences(content: str, speaker: str = "") -> list[str]:
     found = sentences(content)
     if all(content_free(s, ignore=name) for s in found):
         return []
-    return [s for s in found
-            if not is_question(s) and any(w not in name and not _named(s, w) for w in content_words(s))]
+    return [s for s in found if not is_question(s) and (
+        not content_free(s, ignore=name) or any(w not in name and not _named(s, w) for w in content_words(s)))]
 
 
 def _named(sentence: str, word: str) -> bool:

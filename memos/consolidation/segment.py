@@ -59,7 +59,7 @@ def content_words(text: str) -> tuple[str, ...]:
     out = []
     for w in words(text):
         base = w.split("'")[0]
-        if len(w) > 1 and w not in FUNCTION_WORDS and w not in PHATIC and base not in FUNCTION_WORDS:
+        if (len(w) > 1 or w.isdigit()) and w not in FUNCTION_WORDS and w not in PHATIC and base not in FUNCTION_WORDS:
             out.append(w)
     return tuple(out)
 
@@ -68,10 +68,20 @@ def is_question(sentence: str) -> bool:
     return sentence.rstrip(" )\"'").endswith("?")
 
 
+_SELF = re.compile(r"\b(i|i'm|im|i've|i'd|i'll|my|me|we|we're|our|us)\b", re.IGNORECASE)
+
+
 def content_free(sentence: str, *, ignore: set[str] | frozenset[str] = frozenset()) -> bool:
     """A question, or a sentence with fewer than ``MIN_CONTENT_WORDS`` content words (``ignore``: words that do
-    not count, such as the speaker's own name)."""
-    return is_question(sentence) or len(set(content_words(sentence)) - ignore) < MIN_CONTENT_WORDS
+    not count, such as the speaker's own name), unless it is a statement about the speaker with one ("I'm
+    vegan.", "Mei is vegan.", "I have 3 cats.")."""
+    if is_question(sentence):
+        return True
+    found = set(content_words(sentence)) - ignore
+    if len(found) >= MIN_CONTENT_WORDS:
+        return False
+    about_self = _SELF.search(sentence) is not None or any(w in ignore for w in words(sentence))
+    return not (found and about_self)
 
 
 def stem(word: str) -> str:
