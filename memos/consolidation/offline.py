@@ -199,7 +199,10 @@ class OfflineConsolidator:
         live_facts: list[int] = []  # facts the batch added, as candidates of later facts
         for i, fact in enumerate(facts):
             if not fact.standalone:
-                decisions.append(Decision(i, Action.ADD, reason="a detail of its turn", attach=True))
+                # A detail names nobody: it can only say again what is known, or belong to its turn's memory.
+                said = self._decide_one(i, fact, [c for c in candidates[i] if c.handle not in superseded])
+                decisions.append(said if said.action is Action.NOOP
+                                 else Decision(i, Action.ADD, reason="a detail of its turn", attach=True))
                 continue
             # A sentence close to what an earlier sentence of its turn superseded continues that new fact.
             cont = [c for c in candidates[i] if c.handle in superseded and superseded[c.handle] is not None
