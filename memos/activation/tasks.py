@@ -39,6 +39,7 @@ class BuildInputs:
     text: str
     sources: list[tuple[str, int]]  # (memory id, version) of every source memory, live or not
     base_sha256: str | None  # extend from this snapshot when its tokens are a prefix of the new text's
+    named: list[str] = dataclasses.field(default_factory=list)  # the sources the head named at prepare
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,32 @@ class BuildOutcome:
 def _source_versions(memories: list[Memory], ids: list[uuid.UUID]) -> list[tuple[str, int]]:
     by_id = {m.id: m for m in memories}
     return [(str(m), by_id[m].version) for m in ids if m in by_id]
+
+
+MAX_SUCCESSION = 16  # superseded_by hops followed from a source (a chain this long is a loop or an accident)
+
+
+def _current(session: Session, memories: list[Memory], ids: list[uuid.UUID]) -> list[Memory]:
+    """The sources as they stand now, in order: a source that consolidation superseded (status archived,
+    ``metadata.superseded_by``: updates write a new memory and close the old one) is replaced by its live
+    successor in the same cube, so the snapshot follows the fact, not the closed record. Each memory once."""
+    by_id = {m.id: m for m in memories}
+    out: dict[uuid.UUID, Memory] = {}
+    for mid in ids:
+        m = by_id.get(mid)
+        for _ in range(MAX_SUCCESSION):
+            if m is None or m.status == "active":
+                break
+            succ = (m.meta or {}).get("superseded_by")
+            if succ is None:
+                break
+            found = repo.sources(session, [uuid.UUID(str(succ))])
+            if not found or found[0].cube_id != m.cube_id:
+                break
+            m = found[0]
+        if m is not None:
+            out.setdefault(m.id, m)
+    return list(out.values())
 
 
 def _head(session: Session, activation_id: uuid.UUID, *, lock: bool = False) -> Memory | None:
@@ -75,11 +102,12 @@ class BuildActivation(Staged):
         if meta.get("source") != FROM_MEMORIES:
             return BuildInputs(head.id, str(meta["model"]), head.content, [], base)
         ids = [uuid.UUID(str(m)) for m in (head.provenance or {}).get("memory_ids", [])]
-        memories = repo.sources(session, ids)
+        memories = _current(session, repo.sources(session, ids), ids)
         live = [m for m in memories if m.status == "active" and m.kind == "plaintext" and m.cube_id == head.cube_id]
         if not live:
             raise InvalidInput("none of the activation's source memories is live any more")
-        return BuildInputs(head.id, str(meta["model"]), render_memories(live), _source_versions(memories, ids), base)
+        return BuildInputs(head.id, str(meta["model"]), render_memories(live),
+                           [(str(m.id), m.version) for m in memories], base, named=[str(m) for m in ids])
 
     def compute(self, inputs: BuildInputs | None, ctx: JobContext) -> BuildOutcome | None:
         if inputs is None:
@@ -119,7 +147,7 @@ class BuildActivation(Staged):
         ids = [uuid.UUID(m) for m, _ in inputs.sources]
         named = [str(m) for m in (head.provenance or {}).get("memory_ids", [])]
         if inputs.sources and (
-            named != [m for m, _ in inputs.sources]
+            named != inputs.named
             or _source_versions(repo.sources(session, ids), ids) != inputs.sources
         ):
             # The sources changed after prepare (an edit, an extension): that change queued another build.

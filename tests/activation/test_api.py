@@ -228,6 +228,15 @@ def test_a_consolidation_update_of_a_source_rebuilds_it(
     memory = client.get(f"/v1/memories/{stale['id']}", headers=auth).json()
     assert (memory["metadata"]["state"], memory["version"]) == ("ready", 3)
     assert "green" in memory["content"]
+    assert "blue" not in memory["content"]
+    # The update wrote a new fact and closed the old one: the snapshot now names the successor, so a later
+    # change of it marks the snapshot stale again.
+    closed = client.get(f"/v1/memories/{blue['id']}", headers=auth).json()
+    successor = closed["metadata"]["superseded_by"]
+    assert memory["provenance"]["memory_ids"] == [successor]
+    r = client.patch(f"/v1/memories/{successor}", json={"content": "Alice's favourite color is red."}, headers=auth)
+    assert r.status_code == 200, r.text
+    assert activation(client, auth, stale["id"])["state"] == "stale"
 
 
 def test_a_write_grantee_changing_a_source_queues_the_rebuild_as_itself(
