@@ -15,12 +15,15 @@ figures are the model work and the snapshot I/O alone.
 2. **Composition** on SmolLM2 (the tiny model if SmolLM2 is unavailable, said so): LoCoMo sessions cut into
    chunks of whole turns (4 x ~512 tokens by default), each chunk prefilled on its own; the composed cache
    (``memos.activation.compose``: RoPE re-rotation + a share of tokens recomputed) at 0/10/15/20% (the
-   first tokens of each later chunk; and CacheBlend's deviation rule at 15%) against a full prefill of the
-   same token ids, and the naive concatenation (no re-rotation, nothing recomputed) that
-   peers ship. Quality over several LoCoMo questions per conversation: greedy agreement over 32 tokens
-   teacher-forced on the full prefill's greedy continuation, the free-running greedy continuation's
-   agreement, KL(full || composed) of the next-token distribution at the first generated position and over
-   the 32 teacher-forced positions. Time to first token of each, including the composition itself.
+   default: the first tokens of each later chunk, most of them in the chunks nearest the prompt; at 15% also
+   the heads shared evenly and CacheBlend's deviation rule) against a full prefill of the same token ids,
+   and the naive concatenation (no re-rotation, nothing recomputed) that peers ship. Quality over several
+   LoCoMo questions per conversation: greedy agreement over 32 tokens teacher-forced on the full prefill's
+   greedy continuation (the target's figure), on the first token alone, the free-running greedy
+   continuation's agreement, KL(full || composed) of the next-token distribution at the first generated
+   position and over the 32 teacher-forced positions. Time to first token of each, including the
+   composition itself. Conversation sets (``--first-conversation``): 0-3 tune the selection rule, 4-7 were
+   the first held-out set (reported once, then spent when the rule changed), 8-9 the current held-out set.
 
     .venv/bin/python bench/activation.py            # everything (~5-10 min on 2 busy cores)
     .venv/bin/python bench/activation.py --quick    # fewer repetitions and prompts
