@@ -147,8 +147,10 @@ def apply_decisions(
             action = Action.ADD if action is Action.UPDATE else Action.NOOP
         row: dict[str, Any] = {"fact": fact.text, "action": action.value, "reason": d.reason,
                                "message_id": str(msg.id), "target_id": str(target_id) if target_id else None}
-        if d.restates is not None and d.restates.memory_id is not None:
-            row["restates"] = str(d.restates.memory_id)
+        said_again = None if d.restates is None else d.restates.memory_id or (
+            written.get(d.restates.fact_index) if d.restates.fact_index is not None else None)
+        if said_again is not None:
+            row["restates"] = str(said_again)
         if len(fact.turn_indexes) > 1:
             row["message_ids"] = [str(messages[t].id) for t in fact.turn_indexes]
         trust = min(fact_trust(messages[t], ceilings[job_of[messages[t].id].id]) for t in fact.turn_indexes)

@@ -137,7 +137,7 @@ def plan_memories(facts: list[Fact], decisions: list[Decision], *, batch_of: Seq
                                                    reason=f"may update a fact of a longer memory ({d.reason})")
     # Targets naming an earlier fact of the batch follow it into its group.
     for k, d in enumerate(new_decisions):
-        for attr in ("target", "may_update"):
+        for attr in ("target", "may_update", "restates"):
             c = getattr(d, attr)
             if c is not None and c.fact_index is not None and c.fact_index in index_of_fact:
                 new_decisions[k] = d = dataclasses.replace(
