@@ -13,7 +13,8 @@ manual) sits in quotes or is attributed ("the manual says"); a self-correction i
 
 The patterns are English. They were written from the prompt-injection literature and the ``dev`` split of
 ``bench/_attacks.py`` by the author of its ``heldout`` split, with those templates in view (so that split is
-development data; ``heldout2`` is the held-out one).
+development data; so is ``heldout2``, read before the ``directive`` cue was added; ``heldout3`` is the
+held-out one).
 """
 
 from __future__ import annotations

@@ -9,15 +9,15 @@ memories). Before a context is assembled, each retrieved memory is dropped when
 * **disputed**: it contradicts (a ``contradicts`` link, made by consolidation or linking) an active memory
   written with more trust;
 * **outvoted**: it was written with low trust (a tool's output, a web page), retrieved records on the same
-  topic were written with clearly more trust, and it adds content words that neither they nor the query
-  have: a competing account from a weaker source is not put in front of the model
+  topic were written with clearly more trust, and none of them says all it says beyond the query: a
+  competing account from a weaker source is not put in front of the model
   (:func:`memos.guard.consensus.outvoted`);
 * **hearsay**: it speaks of a person of the conversation in the third person, that person's own retrieved
-  records are there, and it adds what they do not say (:func:`memos.guard.consensus.hearsay`; a fact
+  records are there, and none of them says all it says (:func:`memos.guard.consensus.hearsay`; a fact
   consolidation derived from the person's messages is theirs, not hearsay).
 
-A low-trust record that only repeats the better sources, or a claim on a topic nobody better placed speaks
-to, stays.
+A record that one better-placed record repeats, or a claim on a topic nobody better placed speaks to,
+stays.
 
 The response names every dropped memory with its reasons; each drop leaves a lesson for later screening.
 """
