@@ -3,7 +3,7 @@
 The protocol of ``activation.py``'s composition part (a LoCoMo conversation cut into 4 chunks of ~512 tokens,
 N questions x 32 greedy tokens of the full prefill as the reference) with the chunks, the reference and the
 questions shared by every rule, and no timing or free-running generation, so several rules fit in one run.
-Rules (budget = 15% of the composed tokens by default, the separators always recomputed):
+Rules (budget = 15% of the composed tokens by default, or ``rule@ratio``; the separators always recomputed):
 
 - ``none``: re-rotation only; ``all``: every token after the first chunk (a full prefill up to rounding);
 - ``heads``: the first tokens of each later chunk, the budget shared evenly (compose's default until
@@ -111,10 +111,11 @@ def prompt_attention(out, p_ids):
 
 
 def select(rule, chunks, always, out, full, p_ids):
+    rule, _, ratio = rule.partition("@")  # "recency:3@0.1": this rule at another ratio than RATIO
     offs = out.offsets
     total = len(out.token_ids)
     firstn = len(chunks[0].token_ids)
-    budget = C.recompute_budget(total, firstn, RATIO)
+    budget = C.recompute_budget(total, firstn, float(ratio) if ratio else RATIO)
     forced = [p for i in always for p in range(offs[i], offs[i] + len(chunks[i].token_ids))]
     later = [(offs[i], len(c.token_ids)) for i, c in enumerate(chunks) if i > 0 and i not in set(always)]
     left = budget - len(forced)
@@ -184,7 +185,8 @@ for ci, conv in enumerate(convs):
     for r in rules:
         built = None
         for p, ref, ref_lp in qs:
-            if built is None or r.partition(":")[0] in QUERY_AWARE:  # a query-aware selection is per prompt
+            # a query-aware selection is made per prompt
+            if built is None or r.partition("@")[0].partition(":")[0] in QUERY_AWARE:
                 kv = copy.deepcopy(out)
                 sel = select(r, chunks, always, kv, full, p)
                 if sel:
