@@ -105,6 +105,12 @@ def values(text: str, names: frozenset[str]) -> frozenset[str]:
     return frozenset(found) or stems(text, drop=names)
 
 
+def retracts(text: str) -> bool:
+    """A retraction cue that is not itself negated ("quit my job", not "won't quit")."""
+    return any(not NEGATION.search(" ".join(words(text[:m.start()])[-2:]))
+               for m in RETRACT_CUES.finditer(text))
+
+
 def new_stems_of(text: str, names: frozenset[str]) -> frozenset[str]:
     return stems(text, drop=names)
 
@@ -158,7 +164,7 @@ def compare(fact: Fact, cand: Candidate) -> Verdict | None:
     if close and negated:
         return Verdict(Action.UPDATE, 2 + cand.similarity, "negates it")
     named = old_values != old  # the candidate's values are names or numbers, not all its words
-    if close and RETRACT_CUES.search(fact.text) and (restated >= RETRACTED or (named and not changed)):
+    if close and retracts(fact.text) and (restated >= RETRACTED or (named and not changed)):
         return Verdict(Action.UPDATE, 2 + cand.similarity, "retracts it")
     if close and not changed and STRONG_CHANGE.search(fact.text) and (old - old_values) - new:
         # The same names in a changed relation ("dating Amara" -> "engaged to Amara").

@@ -20,7 +20,7 @@ from memos.consolidation.types import Action, Decision, Fact
 
 # Cosine with the speaker's name taken out; measured on LoCoMo conversations 0-4 (docs/consolidation.md):
 # memories per turn against recall@10.
-TOPIC_SIMILARITY = 0.45
+TOPIC_SIMILARITY = 0.42
 # A memory stops growing at this many sentences (a long session on one topic stays retrievable in parts).
 MAX_SENTENCES = 8
 
