@@ -499,7 +499,8 @@ class Link(_Out):
     """A typed, directed edge seen from one memory: ``direction`` is "out" when that memory is the source."""
 
     id: uuid.UUID
-    type: str = Field(description="related | supports | contradicts | supersedes | same_entity")
+    type: str = Field(
+        description="related | supports | contradicts | supersedes | superseded_by | may_update | same_entity")
     direction: Literal["out", "in"]
     other_id: uuid.UUID = Field(description="the memory at the other end")
     source_id: uuid.UUID
