@@ -161,6 +161,18 @@ def embedding_rate(texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - t)
 
 
+def start_background(home: Path, access: DatabaseAccess, stack: ExitStack) -> Any:
+    """The real background path (Redis, Celery worker, outbox relay) for the service under ``home``, on its
+    database with its context key, closed with ``stack``; raises when it cannot start."""
+    from memos.config import Settings
+    from workers.embedded import background
+
+    bg_settings = Settings(home=home / "bg", database_url=access.app_url,
+                           context_secret=access.context_key.decode(), run_workers=True, log_level="WARNING")
+    (home / "bg").mkdir(exist_ok=True)
+    return stack.enter_context(background(bg_settings, access))
+
+
 def in_process_runner(access: DatabaseAccess, home: Path) -> Any:
     """Run queued jobs here, through the real runner (used when the background path does not start)."""
     from memcube.db import SYSTEM
@@ -302,13 +314,7 @@ def run_seed(seed: int, n_messages: int, *, llm_batches: int, profile_dir: Path 
         mode = "real worker (Redis + Celery + relay)"
         bg = None
         try:
-            from workers.embedded import background
-
-            bg_settings = Settings(home=svc.home / "bg", database_url=access.app_url,
-                                   context_secret=access.context_key.decode(), run_workers=True,
-                                   log_level="WARNING")
-            (svc.home / "bg").mkdir(exist_ok=True)
-            bg = stack.enter_context(background(bg_settings, access))
+            bg = start_background(svc.home, access, stack)
             if bg is None:
                 raise RuntimeError("background path disabled")
             warm_up(svc, seed)

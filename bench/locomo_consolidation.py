@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import ROOT, _ok, create_workspace, print_table, run_service  # noqa: E402
 from _locomo import CATEGORIES, HEADLINE_CATS, Question, Scores, ingest, load  # noqa: E402
-from consolidation import embedding_rate, in_process_runner, wait_cube_idle  # noqa: E402
+from consolidation import embedding_rate, in_process_runner, start_background, wait_cube_idle  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from memos.importers import LocomoConversation  # noqa: E402
@@ -135,13 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         mode, bg = "real worker (Redis + Celery + relay)", None
         if not args.no_worker:
             try:
-                from workers.embedded import background
-
-                bg_settings = Settings(home=svc.home / "bg", database_url=access.app_url,
-                                       context_secret=access.context_key.decode(), run_workers=True,
-                                       log_level="WARNING")
-                (svc.home / "bg").mkdir(exist_ok=True)
-                bg = stack.enter_context(background(bg_settings, access))
+                bg = start_background(svc.home, access, stack)
             except Exception as exc:  # report it and run the jobs here
                 mode, bg = f"in-process runner (background path failed: {type(exc).__name__}: {exc})"[:160], None
         if bg is None and args.no_worker:

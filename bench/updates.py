@@ -124,7 +124,7 @@ def run_direct(cases: list[dict[str, Any]]) -> list[tuple[dict[str, Any], set[It
 
 def run_service_cases(cases: list[dict[str, Any]], *, worker: bool
                       ) -> tuple[list[tuple[dict[str, Any], set[Item], list[dict[str, Any]]]], str]:
-    from consolidation import in_process_runner, wait_cube_idle
+    from consolidation import in_process_runner, start_background, wait_cube_idle
 
     from memos.config import Settings
     from memos.database import resolve
@@ -136,13 +136,7 @@ def run_service_cases(cases: list[dict[str, Any]], *, worker: bool
         mode, bg = "in-process runner", None
         if worker:
             try:
-                from workers.embedded import background
-
-                bg_settings = Settings(home=svc.home / "bg", database_url=access.app_url,
-                                       context_secret=access.context_key.decode(), run_workers=True,
-                                       log_level="WARNING")
-                (svc.home / "bg").mkdir(exist_ok=True)
-                bg = stack.enter_context(background(bg_settings, access))
+                bg = start_background(svc.home, access, stack)
                 mode = "real worker (Redis + Celery + relay)"
             except Exception as exc:
                 mode = f"in-process runner (background path failed: {type(exc).__name__}: {exc})"[:160]
