@@ -160,6 +160,19 @@ class Settings(BaseSettings):
     )
 
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="json: one JSON object per line with the request id (docs/operations.md); text"
+    )
+    # Observability (docs/operations.md#observability).
+    worker_metrics_port: int = Field(
+        default=0, ge=0, le=65535,
+        description="a worker serves Prometheus metrics of its tasks on this port (all its processes); 0 = off",
+    )
+    worker_heartbeat_s: float = Field(
+        default=5.0, gt=0, description="a worker writes its heartbeat to Redis this often; /readyz counts it alive "
+        "for three periods",
+    )
+    ready_timeout_s: float = Field(default=2.0, gt=0, description="longest wait of each /readyz check")
 
     @property
     def pgdata(self) -> Path:
