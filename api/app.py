@@ -13,10 +13,13 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
-from api.admission import AdmissionMiddleware
+from api.admission import EXEMPT_PATHS, AdmissionMiddleware
 from api.body import BodyLimitMiddleware, reject_duplicate_keys
 from api.errors import document_errors, install_error_handlers
+from api.mcp import PATH as MCP_PATH
+from api.mcp import mount_mcp
 from api.metrics import install_metrics
+from api.request_id import RequestIdMiddleware
 from api.routers import activations, cubes, guard, health, jobs, links, memories, messages, search, tenants
 from api.state import AppState
 from memos import __version__
@@ -56,7 +59,8 @@ def create_app(state: AppState | None = None, settings: Settings | None = None,
             app.state.memos = build_state(settings or get_settings(), access)
         app.state.memos.access.start()
         try:
-            yield
+            async with app.state.mcp_sessions:  # the /mcp endpoint's task group (api/mcp.py)
+                yield
         finally:
             app.state.memos.access.stop()
 
@@ -75,10 +79,13 @@ def create_app(state: AppState | None = None, settings: Settings | None = None,
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)  # inside the metrics: 413s counted
     # Outside the body cap (a waiting request reads nothing), inside the metrics (503s are counted).
     app.add_middleware(AdmissionMiddleware, limit=config.max_in_flight or config.db_pool_size,
-                       queue=config.admission_queue, timeout_s=config.admission_timeout_s)
+                       queue=config.admission_queue, timeout_s=config.admission_timeout_s,
+                       exempt=EXEMPT_PATHS | {MCP_PATH})  # /mcp's tool calls are admitted one by one
     install_metrics(app)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every response, refusals included, carries its id
     for module in (health, tenants, cubes, memories, search, messages, jobs, links, activations, guard):
         app.include_router(module.router)
+    app.state.mcp_sessions = mount_mcp(app)  # /mcp: the MCP tools over streamable HTTP
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

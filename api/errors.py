@@ -30,6 +30,7 @@ from starlette.routing import compile_path
 
 from memcube.schemas import ErrorBody, ValidationErrorBody
 from memos.errors import MemOSError
+from memos.logs import REQUEST_ID
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,8 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
 
 
 def _request_id(request: Request) -> str:
+    if (current := REQUEST_ID.get()) is not None:  # the id api.request_id gave this request
+        return current
     given = request.headers.get(REQUEST_ID_HEADER, "")
     return given if 0 < len(given) <= 64 and given.isascii() and given.isprintable() else uuid.uuid4().hex
 

@@ -1,19 +1,32 @@
-"""Prometheus metrics: request counts and latency by route template (not raw path: ids would explode it), and
-the admission counters.
+"""Prometheus metrics: request counts and latency by route template (not raw path: ids would explode it), the
+admission counters, and what is read from the app's state at scrape time (the outbox's lag, unfinished jobs,
+the guard's queue, the activation snapshot cache).
 
 A pure ASGI middleware: the router records the route it chose in ``scope["route"]``, read once the request
-has been handled; a path no route matches is labelled ``unmatched``.
+has been handled; a path no route matches is labelled ``unmatched``. Counters of work done in other processes
+(jobs run by workers, guard decisions made there) are served by the worker's own endpoint
+(``workers/metrics.py``, docs/operations.md#observability).
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+import anyio.to_thread
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from api.state import AppState
+
+log = logging.getLogger(__name__)
 
 REQUESTS = Counter("memos_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -79,9 +92,96 @@ class MetricsMiddleware:
             REQUESTS.labels(scope["method"], route, str(status)).inc()
 
 
+class StateCollector(Collector):
+    """Gauges read when scraped, from the database (in the system context, each statement bounded) and from
+    what this process holds. A database that does not answer gives ``memos_database_up 0``, not a failed
+    scrape: the process's own metrics still matter then."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[Any]:
+        yield from self._database()
+        yield from self._activation()
+
+    def _database(self) -> Iterator[Any]:
+        from memcube.db import SYSTEM, tenant_session
+        from memcube.repository import ops
+
+        up = GaugeMetricFamily("memos_database_up", "1 when the scrape's database reads succeeded")
+        try:
+            with tenant_session(self.state.sessions, SYSTEM) as session:
+                ops.limit_statement_time(session)
+                lag = ops.outbox_lag(session)
+                jobs = ops.unfinished_jobs(session)
+                quarantined = ops.quarantined(session)
+                lessons = ops.guard_lessons(session)
+        except Exception as exc:  # report, don't raise: a scrape must answer
+            log.warning("metrics: database reads failed: %s: %s", type(exc).__name__, exc)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield GaugeMetricFamily("memos_outbox_pending", "jobs due and not yet handed to the broker",
+                                value=lag.pending)
+        yield GaugeMetricFamily("memos_outbox_lag_seconds", "how long the oldest undispatched due job has waited",
+                                value=lag.oldest_age_s)
+        unfinished = GaugeMetricFamily("memos_jobs_unfinished", "queued and running jobs", labels=["type", "status"])
+        for (job_type, status), count in sorted(jobs.items()):
+            unfinished.add_metric([job_type, status], count)
+        yield unfinished
+        yield GaugeMetricFamily("memos_guard_quarantined", "memories waiting in the guard's review queue",
+                                value=quarantined)
+        learned = GaugeMetricFamily("memos_guard_lessons", "records the guard learned from, by who decided",
+                                    labels=["decided_by"])
+        for decided_by, count in sorted(lessons.items()):
+            learned.add_metric([decided_by], count)
+        yield learned
+
+    def _activation(self) -> Iterator[Any]:
+        # Only what exists: the snapshot cache of this process (made on first use). The scheduler's tiers
+        # (GPU / CPU / disk budgets and moves) are not built yet.
+        runtime = self.state._activation
+        if runtime is None:
+            return
+        cache = runtime.cache
+        labels = ["device"]
+        used = GaugeMetricFamily("memos_activation_cache_bytes", "KV snapshot bytes held in memory", labels=labels)
+        used.add_metric([cache.device], cache.used_bytes)
+        budget = GaugeMetricFamily("memos_activation_cache_budget_bytes", "the snapshot cache's byte budget",
+                                   labels=labels)
+        budget.add_metric([cache.device], cache.max_bytes)
+        held = GaugeMetricFamily("memos_activation_cache_snapshots", "snapshots held in memory", labels=labels)
+        held.add_metric([cache.device], len(cache.resident()))
+        yield from (used, budget, held)
+        for name, value, doc in (("hits", cache.stats.hits, "snapshot reads served from memory"),
+                                 ("misses", cache.stats.misses, "snapshot reads that went to disk"),
+                                 ("evictions", cache.stats.evictions, "snapshots dropped for the budget"),
+                                 ("loaded_bytes", cache.stats.bytes_loaded, "bytes read from disk")):
+            counter = CounterMetricFamily(f"memos_activation_cache_{name}", doc, labels=labels)
+            counter.add_metric([cache.device], value)
+            yield counter
+
+
+def state_metrics(state: AppState | None) -> bytes:
+    if state is None:
+        return b""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StateCollector(state))
+    return generate_latest(registry)
+
+
 def install_metrics(app: FastAPI) -> None:
     app.add_middleware(MetricsMiddleware)
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:  # on the event loop: answers even when every worker thread is busy
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    async def metrics(request: Request) -> Response:
+        # The process's metrics on the event loop (they answer even when every worker thread is busy); the
+        # database reads in one thread of their own, so scrapes never take a request thread or pile up.
+        limiter = getattr(app.state, "metrics_limiter", None)
+        if limiter is None:
+            limiter = app.state.metrics_limiter = anyio.CapacityLimiter(1)
+        state = getattr(request.app.state, "memos", None)
+        read = await anyio.to_thread.run_sync(state_metrics, state, limiter=limiter)
+        return Response(generate_latest() + read, media_type=CONTENT_TYPE_LATEST)

@@ -373,6 +373,16 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
+# ---------------------------------------------------------------- MCP (see docs/mcp.md)
+@app.command()
+def mcp(url: _Url = None, api_key: _Key = None) -> None:
+    """Serve MemOS's memory tools to an MCP client over stdio (list_cubes, add_memories, search, get_context,
+    get_history), calling the server at MEMOS_URL with the API key MEMOS_API_KEY."""
+    from memos.mcp.stdio import run
+
+    run(url, api_key)
+
+
 # ---------------------------------------------------------------- background (see docs/workers.md)
 @app.command()
 def worker(
@@ -381,10 +391,17 @@ def worker(
     queues: Annotated[str | None, typer.Option(
         help="comma-separated broker queues to consume (default: MEMOS_CELERY_QUEUE and its .light queue)")] = None,
 ) -> None:
-    """Run a Celery worker for background jobs (broker MEMOS_REDIS_URL; scale by running more of them)."""
+    """Run a Celery worker for background jobs (broker MEMOS_REDIS_URL; scale by running more of them).
+    MEMOS_WORKER_METRICS_PORT serves its Prometheus metrics."""
+    import os
+
+    from workers.metrics import worker_env
+
+    settings = _settings()
+    os.environ.update(worker_env(settings))  # before anything imports prometheus_client (workers/metrics.py)
     from workers.commands import run_worker
 
-    run_worker(_settings(), concurrency=concurrency, beat=beat,
+    run_worker(settings, concurrency=concurrency, beat=beat,
                queues=[q.strip() for q in queues.split(",") if q.strip()] if queues else None)
 
 

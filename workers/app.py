@@ -87,7 +87,9 @@ def queue_for(job_type: str, settings: Settings) -> str:
 def send_job(celery: Celery, settings: Settings, job_id: object, job_type: str) -> None:
     """Hand one job id to the broker (the relay's send), on its type's queue. No result is asked for: with
     a result backend that is down, Celery would otherwise spend ~20 s reconnecting to it before failing."""
-    celery.send_task("jobs.run", args=[str(job_id)], ignore_result=True, queue=queue_for(job_type, settings))
+    # The type rides in a header so the worker's metrics can label the task with it (workers/metrics.py).
+    celery.send_task("jobs.run", args=[str(job_id)], ignore_result=True, queue=queue_for(job_type, settings),
+                     headers={"job_type": job_type})
 
 
 def _warm_up() -> None:
@@ -136,3 +138,17 @@ def _die_with_worker(**_kwargs: Any) -> None:
     from celery.platforms import set_pdeathsig
 
     set_pdeathsig("SIGKILL")
+
+
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def _log_format(logger: logging.Logger | None = None, **_kwargs: Any) -> None:
+    """Celery's log lines in the service's format (JSON by default, with the request id field)."""
+    from memos.logs import use_format_on
+
+    if logger is not None and get_settings().log_format == "json":
+        use_format_on(logger, "json")
+
+
+# Heartbeats for /readyz and the worker's metrics endpoint: their signal handlers connect on import.
+from workers import heartbeat, metrics  # noqa: E402, F401

@@ -89,6 +89,9 @@ def start_worker(
     try:
         # Its own session, so stopping it also stops its pool children and the embedded beat; killed by the
         # kernel if the calling thread dies first (see die_with_parent).
+        from workers.metrics import worker_env
+
+        env = {**env, **worker_env(settings, env)}  # before the child imports prometheus_client
         return subprocess.Popen(worker_command(settings, beat=beat, app=app, queues=queues, name=name), env=env,
                                 cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True, preexec_fn=die_with_parent())

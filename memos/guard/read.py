@@ -32,6 +32,7 @@ from memcube import schemas
 from memcube.models import Cube, Memory
 from memcube.repository import guard as repo
 from memos.guard import consensus
+from memos.guard.metrics import READ_DROPPED
 from memos.guard.screen import LOW_TRUST
 
 TRUST_MARGIN = 0.15  # "clearly more trust"
@@ -72,6 +73,8 @@ def check(session: Session, cube: Cube, memories: list[Memory], settings: schema
     for i, m in enumerate(memories):
         if reasons[i]:
             out.dropped.append((m, reasons[i]))
+            for reason in reasons[i]:
+                READ_DROPPED.labels(reason).inc()
         else:
             out.kept.append(m)
     return out

@@ -18,6 +18,7 @@ from memcube.repository import guard as repo
 from memcube.repository import memories as memories_repo
 from memos.cubes.service import load_cube
 from memos.errors import Conflict, InvalidInput
+from memos.guard.metrics import REVIEWS
 from memos.guard.screen import cube_settings
 from memos.memories.service import get_memory
 from memos.memories.versions import append_version
@@ -79,6 +80,7 @@ def review(session: Session, memory_id: uuid.UUID, principal: Principal, body: s
         head.status = "deleted"
         reason = "rejected by review"
         learn(session, cube, head, decided_by=principal.actor, reason=note or reason)
+    REVIEWS.labels(body.decision.value).inc()
     head.guard = {**verdict, "by": "review", "note": note}
     return append_version(session, head, actor=principal.actor,
                           reason=f"{reason}: {note}" if note else reason, cause=principal.cause)

@@ -30,6 +30,7 @@ from memcube import schemas
 from memcube.models import Cube, Memory
 from memcube.repository import guard as repo
 from memos.guard.cues import content_cues
+from memos.guard.metrics import SCREENED
 
 LOW_TRUST = 0.4  # provenance trust below this is a signal (a tool's output is written at 0.3 or less)
 LOW_TRUST_WEIGHT = 0.2
@@ -105,8 +106,12 @@ def screen_batch(session: Session, cube: Cube, contents: Sequence[str], provenan
         elif sim >= LESSON_SIMILAR:
             risk.add("resembles_rejected", LESSON_WEIGHTS[0])
     _bursts(session, cube, provenances, vecs, risks)
-    return [r.finish(TRUSTED_FACTOR if _listed(p, settings.trusted_sources) else 1.0)
+    done = [r.finish(TRUSTED_FACTOR if _listed(p, settings.trusted_sources) else 1.0)
             for r, p in zip(risks, provenances, strict=True)]
+    for r in done:
+        SCREENED.labels("quarantined" if r.score >= settings.quarantine_threshold
+                        else "flagged" if r.reasons else "clean").inc()
+    return done
 
 
 def _bursts(session: Session, cube: Cube, provenances: Sequence[dict[str, Any]], vecs: np.ndarray,
