@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI
 
 from api.admission import EXEMPT_PATHS, AdmissionMiddleware
 from api.body import BodyLimitMiddleware, reject_duplicate_keys
+from api.dashboard import install_dashboard
 from api.errors import document_errors, install_error_handlers
 from api.mcp import PATH as MCP_PATH
 from api.mcp import mount_mcp
@@ -86,6 +87,7 @@ def create_app(state: AppState | None = None, settings: Settings | None = None,
     for module in (health, tenants, cubes, memories, search, messages, jobs, links, activations, guard):
         app.include_router(module.router)
     app.state.mcp_sessions = mount_mcp(app)  # /mcp: the MCP tools over streamable HTTP
+    install_dashboard(app)  # /dashboard: pages and their static files (api/dashboard)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
