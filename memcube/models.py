@@ -192,6 +192,7 @@ class Memory(Base):
     heat_hits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # hits folded into heat
     linked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # last linking run
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pinned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # payload pinned in memory tiers
     created_at: Mapped[datetime] = _now_col()
     updated_at: Mapped[datetime] = _now_col()
 
