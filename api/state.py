@@ -16,6 +16,7 @@ from memos.tenants.cache import PrincipalCache
 
 if TYPE_CHECKING:
     from memos.activation.runtime import ActivationRuntime
+    from memos.parametric.runtime import ParametricRuntime
 
 
 @dataclass
@@ -30,6 +31,8 @@ class AppState:
     # Activation memory's models, backend and snapshot cache (bounded by their settings): made on first use.
     _activation: ActivationRuntime | None = field(default=None, repr=False)
     _activation_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Parametric memory's adapter pool and mixed-adapter batcher, on the activation runtime's models.
+    _parametric: ParametricRuntime | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.principals = PrincipalCache(self.settings.auth_cache_ttl_s)
@@ -46,3 +49,13 @@ class AppState:
 
                 self._activation = ActivationRuntime.from_settings(self.settings)
             return self._activation
+
+    @property
+    def parametric(self) -> ParametricRuntime:
+        activation = self.activation
+        with self._activation_lock:
+            if self._parametric is None or self._parametric.activation is not activation:
+                from memos.parametric.runtime import ParametricRuntime
+
+                self._parametric = ParametricRuntime.over(activation)
+            return self._parametric

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 class MemoryKind(enum.StrEnum):
     """What a memory holds: text (``plaintext``), a KV-cache snapshot (``activation``: written through
     ``POST /v1/cubes/{cube_id}/activations``, never as a plain memory), or LoRA weights (``parametric``:
-    planned, refused until implemented; see ``MemoryCreate``)."""
+    uploaded or trained through ``POST /v1/cubes/{cube_id}/adapters``, never as a plain memory)."""
 
     plaintext = "plaintext"
     activation = "activation"
@@ -224,7 +224,8 @@ class MemoryCreate(_Base):
     content: str = Field(min_length=1, json_schema_extra=_CONTENT_LIMIT, description=_CONTENT_DOC)
     kind: MemoryKind = Field(default=MemoryKind.plaintext,
                              description="plaintext only: activation memories are made through POST "
-                             "/v1/cubes/{cube_id}/activations, parametric ones are not available yet (422)",
+                             "/v1/cubes/{cube_id}/activations, parametric ones through POST "
+                             "/v1/cubes/{cube_id}/adapters (422)",
                              json_schema_extra={"enum": [MemoryKind.plaintext.value]})
     metadata: dict[str, Any] = Field(
         default_factory=dict, description="JSON of at most MEMOS_MAX_METADATA_BYTES (default 64,000): more is a 413")
@@ -240,9 +241,10 @@ class MemoryCreate(_Base):
         if kind is MemoryKind.activation:
             raise ValueError("activation memories are KV-cache snapshots the server computes: create them with "
                              "POST /v1/cubes/{cube_id}/activations {model, memory_ids | text}, not as plain memories")
-        if kind is not MemoryKind.plaintext:
-            raise ValueError(f"{kind.value} memories are not available yet: only plaintext memories can be "
-                             "written (KV-cache snapshots and LoRA adapters are planned, not implemented)")
+        if kind is MemoryKind.parametric:
+            raise ValueError("parametric memories are LoRA adapters: upload one with POST /v1/cubes/{cube_id}"
+                             "/adapters (multipart: model, adapter_config.json, adapter_model.safetensors) or "
+                             "train one with POST /v1/cubes/{cube_id}/adapters/train, not as plain memories")
         return kind
 
 
@@ -659,6 +661,9 @@ class GenerateRequest(_Base):
         default=None, ge=0.0, le=1.0,
         description=f"with activation_ids: the share of the composed tokens recomputed where the chunks meet "
         f"(default {DEFAULT_RECOMPUTE_RATIO}; 0 = positions re-encoded only, 1 = a full prefill up to float rounding)")
+    adapter_id: uuid.UUID | None = Field(
+        default=None, description="a parametric memory (LoRA adapter) of this cube for the same model: its current "
+        "version's weights apply to the prompt and the generated tokens (a snapshot prefix stays the base model's)")
     max_new_tokens: int = Field(default=64, ge=1, json_schema_extra={"maximum": DEFAULT_MAX_NEW_TOKENS},
                                 description="at most MEMOS_MAX_NEW_TOKENS_LIMIT (default 512): more is a 422")
     stream: bool = Field(default=False, description="Server-Sent Events: token texts, then one `done` event")
@@ -690,6 +695,9 @@ class GenerationUsed(_Out):
     activations: list[UsedActivation] = Field(default_factory=list,
                                               description="every snapshot in the prefix, in order")
     recompute_ratio: float | None = Field(default=None, description="when composed")
+    adapter_id: uuid.UUID | None = Field(default=None, description="the LoRA adapter applied (parametric memory)")
+    adapter_version: int | None = Field(default=None, description="the adapter's version whose weights served")
+    batched: int | None = Field(default=None, description="requests in the mixed-adapter batch this one ran in")
 
 
 class GenerationTimings(_Out):
@@ -705,6 +713,85 @@ class GenerateResponse(_Out):
     text: str
     used: GenerationUsed
     timings: GenerationTimings
+
+
+# ---------------------------------------------------------------- parametric memory (LoRA adapters)
+class AdapterState(enum.StrEnum):
+    """training: its job has not written weights yet; ready: usable; failed: training gave up (see ``error``)."""
+
+    training = "training"
+    ready = "ready"
+    failed = "failed"
+
+
+MAX_ADAPTER_SOURCES = 1000
+
+
+class Adapter(_Out):
+    """A parametric memory: a LoRA adapter for one model, its weights a content-addressed blob."""
+
+    id: uuid.UUID
+    cube_id: uuid.UUID
+    name: str | None = None
+    description: str = ""
+    model: str
+    state: AdapterState
+    version: int
+    source: Literal["upload", "training"]
+    fingerprint: str | None = Field(default=None, description="of the base model the adapter was checked against")
+    blob_sha256: str | None = Field(default=None, description="sha256 of adapter_model.safetensors")
+    bytes: int | None = None
+    dtype: str | None = None
+    rank: int | None = None
+    alpha: float | None = None
+    params: int | None = None
+    target_modules: list[str] = Field(default_factory=list, description="the model's modules that carry LoRA weights")
+    lora_config: dict[str, Any] = Field(default_factory=dict, description="adapter_config.json as PEFT reads it")
+    source_memory_ids: list[uuid.UUID] = Field(default_factory=list, description="what a trained adapter learned")
+    source_memory_versions: list[int] = Field(default_factory=list)
+    losses: list[float] | None = Field(default=None, description="training loss per step (trained adapters)")
+    error: str | None = None
+    job_id: uuid.UUID | None = Field(default=None, description="the latest training job")
+    created_at: datetime
+    updated_at: datetime
+
+
+class AdapterList(_Out):
+    adapters: list[Adapter]
+
+
+def _memory_ids_or_tags(schema: dict[str, Any]) -> None:
+    schema["not"] = {"required": ["memory_ids", "tags"],
+                     "properties": {"memory_ids": {"type": "array"}, "tags": {"type": "array"}}}
+
+
+class AdapterTrain(_Base):
+    """Fine-tune a LoRA on plaintext memories of the cube: ``memory_ids``, or those with all of ``tags``,
+    or (neither) the cube's newest live plaintext memories, at most ``limit``. With ``adapter_id`` the
+    result is that adapter's next version."""
+
+    model_config = ConfigDict(from_attributes=True, extra="forbid", json_schema_extra=_memory_ids_or_tags)
+
+    model: str = Field(min_length=1, max_length=200, description="a name from GET /v1/models")
+    memory_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=MAX_ADAPTER_SOURCES)
+    tags: list[Tag] | None = Field(default=None, min_length=1, max_length=20)
+    limit: int = Field(default=200, ge=1, le=MAX_ADAPTER_SOURCES)
+    steps: int = Field(default=30, ge=1, description="optimizer steps, at most MEMOS_ADAPTER_TRAIN_MAX_STEPS")
+    rank: int = Field(default=8, ge=1, le=256)
+    learning_rate: float = Field(default=2e-3, gt=0.0, le=1.0)
+    name: str | None = Field(default=None, max_length=200)
+    adapter_id: uuid.UUID | None = Field(default=None, description="retrain this adapter: a new version of it")
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> AdapterTrain:
+        if self.memory_ids is not None and self.tags is not None:
+            raise ValueError("give memory_ids or tags, not both")
+        return self
+
+
+class AdapterAccepted(_Out):
+    adapter: Adapter
+    job_id: uuid.UUID
 
 
 class ErrorBody(_Out):

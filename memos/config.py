@@ -159,6 +159,19 @@ class Settings(BaseSettings):
         " prefix"
     )
 
+    # Parametric memory (docs/parametric.md): LoRA adapters served on the models above.
+    adapter_pool_max_count: int = Field(default=64, ge=1, description="LoRA adapters kept loaded per process")
+    adapter_pool_max_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=1, description="byte budget of the LoRA weights kept loaded per process"
+    )
+    adapter_batch_size: int = Field(
+        default=8, ge=1, description="requests for any adapters generated together in one batch"
+    )
+    adapter_batch_wait_ms: float = Field(
+        default=2.0, ge=0.0, description="how long a batch waits for more requests once the first has come"
+    )
+    adapter_train_max_steps: int = Field(default=500, ge=1, description="upper bound of a training job's steps")
+
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = Field(
         default="json", description="json: one JSON object per line with the request id (docs/operations.md); text"

@@ -14,6 +14,8 @@ from memcube import schemas
 from memos.activation import generation
 from memos.activation import service as activations
 from memos.cubes.service import load_cube
+from memos.parametric import service as adapters
+from memos.parametric import serving
 
 router = APIRouter(prefix="/v1", tags=["activation"])
 
@@ -117,14 +119,22 @@ def generate(
     limits: LimitsDep,
 ) -> schemas.GenerateResponse | StreamingResponse:
     """Greedy generation after the activation's snapshot (only the prompt is prefilled), after several
-    snapshots composed into one prefix (``activation_ids``), or from the prompt alone. Runs in the server's
-    thread pool with no database transaction open."""
+    snapshots composed into one prefix (``activation_ids``), or from the prompt alone; with ``adapter_id``
+    through a LoRA adapter (batched with other adapters' requests when there is no prefix and no stream).
+    Runs in the server's thread pool with no database transaction open."""
     generation.check_request(body, max_new_tokens_limit=state.settings.max_new_tokens_limit,
                              max_prompt_chars=limits.max_content_chars)
     refs = generation.snapshot_refs(session, cube_id, tenant_id, body,
                                     max_composed_tokens=state.settings.max_composed_tokens)
+    adapter = (adapters.adapter_ref(session, cube_id, tenant_id, body.adapter_id, model=body.model)
+               if body.adapter_id is not None else None)
     session.commit()  # the reads are done: no transaction stays open while the model runs
-    started = generation.start(state.activation, body, refs)
+    if adapter is not None and not refs and not body.stream:
+        return serving.generate_batched(state.parametric, body, adapter)  # in the model's mixed-adapter batch
+    started = generation.start(state.activation, body, refs,
+                               wrap=serving.viewer(state.parametric, adapter) if adapter is not None else None)
+    if adapter is not None:
+        serving.mark_used(started, adapter)
     if body.stream:
         return StreamingResponse(generation.sse(started), media_type="text/event-stream")
     return generation.response(started)

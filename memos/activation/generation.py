@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -118,12 +118,15 @@ def _check_fingerprint(ref: SnapshotRef, lm: LoadedModel, model: str) -> None:
         )
 
 
-def start(runtime: ActivationRuntime, body: schemas.GenerateRequest, refs: Sequence[SnapshotRef]) -> Started:
+def start(runtime: ActivationRuntime, body: schemas.GenerateRequest, refs: Sequence[SnapshotRef],
+          *, wrap: Callable[[LoadedModel], LoadedModel] | None = None) -> Started:
     """Load the model and the snapshots, compose several into one prefix, and start generating (holds no
-    database session: may take seconds)."""
+    database session: may take seconds). ``wrap``: the model the backend generates with, given the loaded
+    one (a LoRA adapter applied: ``memos.parametric.serving``); snapshots are composed with the base model."""
     lm = runtime.registry.load(body.model)
     for ref in refs:
         _check_fingerprint(ref, lm, body.model)
+    served = wrap(lm) if wrap is not None else lm
     prefix: Prefix | None = None
     compose_ms = recomputed = None
     ratio = body.recompute_ratio if body.recompute_ratio is not None else schemas.DEFAULT_RECOMPUTE_RATIO
@@ -149,7 +152,7 @@ def start(runtime: ActivationRuntime, body: schemas.GenerateRequest, refs: Seque
         ids = prompt_ids(lm, body.prompt, after_prefix=False)  # the prompt is the whole context, as given
     else:
         ids = joined_prompt_ids(lm, body.prompt, join=join, snapshot_text=refs[-1].text)
-    stream = runtime.backend.stream(lm, ids, prefix=prefix, max_new_tokens=body.max_new_tokens)
+    stream = runtime.backend.stream(served, ids, prefix=prefix, max_new_tokens=body.max_new_tokens)
     one = refs[0] if len(refs) == 1 else None
     used = schemas.GenerationUsed(
         activation_id=one.activation_id if one else None,

@@ -54,6 +54,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "memos.consolidation.tasks",
     "memos.linking.tasks",
     "memos.activation.tasks",
+    "memos.parametric.tasks",
 )
 
 SerialKey: TypeAlias = Callable[[Job], str | None]

@@ -165,10 +165,15 @@ def add_memories(
 
 
 def refuse_direct_change(head: Memory) -> None:
-    """Activation memories change through their builds (see ``memos.activation.service``)."""
+    """Activation memories change through their builds (see ``memos.activation.service``), parametric ones
+    through uploads, training and their own rollback (``memos.parametric.service``: it re-points the blob)."""
     if head.kind == "activation":
         raise Conflict("an activation memory changes through its builds: extend it (POST /v1/activations/{id}"
                        "/extend) or create another; changes to its source memories rebuild it")
+    if head.kind == "parametric":
+        raise Conflict("a parametric memory changes through new versions of its weights: POST /v1/adapters/{id}"
+                       "/versions (upload), POST /v1/cubes/{cube_id}/adapters/train with adapter_id, or "
+                       "POST /v1/adapters/{id}/rollback")
 
 
 def get_memory(
