@@ -38,8 +38,11 @@ class Heartbeat:
 
 
 def redis_client(url: str, timeout_s: float) -> Any:
+    """A redis-py client for a broker URL (kombu's ``redis+socket://PATH`` is redis-py's ``unix://PATH``)."""
     import redis
 
+    if url.startswith("redis+socket://"):
+        url = "unix://" + url.removeprefix("redis+socket://")
     return redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
 
 

@@ -64,7 +64,10 @@ def check_broker_and_workers(state: AppState) -> tuple[dict[str, Any], dict[str,
     if not settings.redis_url:
         missing = {"status": "error", "error": "no broker configured (MEMOS_REDIS_URL)"}
         return missing, missing
-    client = redis_client(settings.redis_url, settings.ready_timeout_s)
+    try:
+        client = redis_client(settings.redis_url, settings.ready_timeout_s)
+    except ValueError as exc:  # a URL redis-py cannot read
+        return _failed(exc), {"status": "error", "error": "the broker is unreachable"}
     try:
         start = time.perf_counter()
         try:
