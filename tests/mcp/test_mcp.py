@@ -75,7 +75,8 @@ async def test_tools_listed_and_each_called(live_server: LiveServer, tenant_key:
         assert {"cube", "memories"} <= set(tools["add_memories"].input_schema["required"])
 
         cubes = result_of(await session.call_tool("list_cubes", {}))
-        assert [c["name"] for c in cubes] == [cube.name] and cubes[0]["access"] == "owner"
+        assert [c["name"] for c in cubes] == [cube.name]
+        assert cubes[0]["access"] == "owner"
 
         written = result_of(await session.call_tool("add_memories", {
             "cube": cube.name, "memories": ["Caroline adopted a grey cat named Pixel in March.",
@@ -87,11 +88,14 @@ async def test_tools_listed_and_each_called(live_server: LiveServer, tenant_key:
 
         hits = result_of(await session.call_tool("search", {"cube": str(cube.id), "query": "What is the cat called?",
                                                             "top_k": 2}))
-        assert hits[0]["id"] == pixel and hits[0]["score"] > 0
+        assert hits[0]["id"] == pixel
+        assert hits[0]["score"] > 0
 
         context = result_of(await session.call_tool("get_context", {"cube": cube.name, "query": "Caroline's cat",
                                                                     "token_budget": 200}))
-        assert "Pixel" in context["context"] and pixel in context["memory_ids"] and 0 < context["tokens"] <= 200
+        assert "Pixel" in context["context"]
+        assert pixel in context["memory_ids"]
+        assert 0 < context["tokens"] <= 200
 
         # A second version, written through the REST API, shows up in the history.
         sdk_memory = MemOSClient(live_server.url, api_key=tenant_key)
@@ -100,8 +104,10 @@ async def test_tools_listed_and_each_called(live_server: LiveServer, tenant_key:
                                      reason="the month was wrong")
         history = result_of(await session.call_tool("get_history", {"memory_id": pixel}))
         assert [v["version"] for v in history] == [1, 2]
-        assert history[1]["reason"] == "the month was wrong" and "April" in history[1]["content"]
-        assert history[0]["valid_to"] is not None and history[1]["valid_to"] is None
+        assert history[1]["reason"] == "the month was wrong"
+        assert "April" in history[1]["content"]
+        assert history[0]["valid_to"] is not None
+        assert history[1]["valid_to"] is None
 
         # Bad input: a clear tool error carrying the API's or the tool's message, not a crash.
         assert "no cube named 'nope'" in error_of(await session.call_tool("search", {"cube": "nope", "query": "x"}))
@@ -128,8 +134,10 @@ def test_http_endpoint_needs_a_valid_key(live_server: LiveServer) -> None:
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
     headers = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
     missing = httpx.post(f"{live_server.url}/mcp", json=body, headers=headers, timeout=30)
-    assert missing.status_code == 401 and missing.json()["error"] == "unauthorized"
+    assert missing.status_code == 401
+    assert missing.json()["error"] == "unauthorized"
     assert missing.headers["WWW-Authenticate"] == "Bearer"
     wrong = httpx.post(f"{live_server.url}/mcp", json=body, timeout=30,
                        headers={**headers, "Authorization": f"Bearer mk_{uuid.uuid4().hex}"})
-    assert wrong.status_code == 401 and "invalid or revoked" in wrong.json()["detail"]
+    assert wrong.status_code == 401
+    assert "invalid or revoked" in wrong.json()["detail"]

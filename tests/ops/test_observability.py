@@ -44,19 +44,24 @@ def records(out: io.StringIO) -> list[dict[str, object]]:
 def test_request_id_in_and_out_and_in_every_log_line(client: TestClient, auth: Auth, json_lines: io.StringIO,
                                                      cube_id: str) -> None:
     r = client.get(f"/v1/cubes/{cube_id}", headers={**auth, "X-Request-ID": "trace-42.a"})
-    assert r.status_code == 200 and r.headers["X-Request-ID"] == "trace-42.a"
+    assert r.status_code == 200
+    assert r.headers["X-Request-ID"] == "trace-42.a"
     generated = client.get("/v1/cubes/not-a-uuid", headers={**auth, "X-Request-ID": "bad id\twith spaces"})
     assert generated.status_code == 422
     new_id = generated.headers["X-Request-ID"]
-    assert len(new_id) == 32 and new_id != "bad id\twith spaces"
+    assert len(new_id) == 32
+    assert new_id != "bad id\twith spaces"
     assert client.get("/healthz").headers["X-Request-ID"] != new_id  # a fresh one when none is sent
     # Refused before routing (no key) still carries one.
     assert client.get(f"/v1/cubes/{cube_id}").headers.get("X-Request-ID")
 
     access = [rec for rec in records(json_lines) if rec["logger"] == "memos.access"]
     first = next(rec for rec in access if rec["request_id"] == "trace-42.a")
-    assert first["level"] == "INFO" and first["status"] == 200 and first["method"] == "GET"
-    assert first["route"] == "/v1/cubes/{cube_id}" and isinstance(first["duration_ms"], float)
+    assert first["level"] == "INFO"
+    assert first["status"] == 200
+    assert first["method"] == "GET"
+    assert first["route"] == "/v1/cubes/{cube_id}"
+    assert isinstance(first["duration_ms"], float)
     assert any(rec["request_id"] == new_id and rec["status"] == 422 for rec in access)
 
 

@@ -44,7 +44,8 @@ def test_readyz_follows_worker_heartbeats_and_the_worker_serves_its_task_metrics
     r = bg.client.get("/readyz")
     assert r.status_code == 503, r.text
     checks = r.json()["checks"]
-    assert checks["database"]["status"] == "ok" and checks["broker"]["status"] == "ok"
+    assert checks["database"]["status"] == "ok"
+    assert checks["broker"]["status"] == "ok"
     assert checks["workers"]["status"] == "error"
     assert checks["workers"]["error"] == f"no live worker consumes {bg.settings.celery_queue}, " \
                                          f"{bg.settings.celery_queue}.light"
@@ -63,7 +64,8 @@ def test_readyz_follows_worker_heartbeats_and_the_worker_serves_its_task_metrics
                      what="/readyz to see the worker")
     (beat,) = ready["checks"]["workers"]["workers"]
     assert sorted(beat["queues"]) == [bg.settings.celery_queue, f"{bg.settings.celery_queue}.light"]
-    assert beat["concurrency"] == 2 and beat["age_s"] < 3
+    assert beat["concurrency"] == 2
+    assert beat["age_s"] < 3
 
     bg.relay.start()
     bg.wait_job(job_id)
@@ -94,5 +96,6 @@ def test_readyz_reports_an_unreachable_broker_within_its_timeout(background: Mak
     assert r.status_code == 503
     checks = r.json()["checks"]
     assert checks["database"]["status"] == "ok"
-    assert checks["broker"]["status"] == "error" and "ConnectionError" in checks["broker"]["error"]
+    assert checks["broker"]["status"] == "error"
+    assert "ConnectionError" in checks["broker"]["error"]
     assert checks["workers"] == {"status": "error", "error": "the broker is unreachable"}
