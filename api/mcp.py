@@ -71,8 +71,8 @@ class KeyGate:
         try:
             await anyio.to_thread.run_sync(_check_key, self.app.state.memos, key)
         except MemOSError as exc:
-            headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-            await error_json(exc.status_code, exc.error, exc.message, headers)(scope, receive, send)
+            challenge = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+            await error_json(exc.status_code, exc.error, exc.message, challenge)(scope, receive, send)
             return
         await self.inner(scope, receive, send)
 
