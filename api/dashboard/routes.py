@@ -60,6 +60,7 @@ def _plural(n: int, noun: str) -> str:
 templates.env.filters["time"] = _fmt_time
 templates.env.filters["short"] = _short
 templates.env.filters["plural"] = _plural
+templates.env.filters["mib"] = lambda n: f"{(n or 0) / 1048576:,.1f} MiB"
 templates.env.globals["max_nodes"] = MAX_NODES
 
 
@@ -179,8 +180,9 @@ def root() -> RedirectResponse:
 
 
 @router.get("/")
-def overview(request: Request, viewer: ViewerDep, cursor: Cursor = None, limit: PageSize = views.PAGE) -> HTMLResponse:
-    data = views.overview(viewer, cursor=cursor, limit=limit)
+def overview(request: Request, viewer: ViewerDep, state: StateDep, cursor: Cursor = None,
+             limit: PageSize = views.PAGE) -> HTMLResponse:
+    data = views.overview(viewer, state, cursor=cursor, limit=limit)
     return render(request, "overview.html", viewer, o=data, cursor=cursor, limit=limit)
 
 

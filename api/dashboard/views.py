@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from api.dashboard import diff
 from api.dashboard.auth import Viewer
+from api.state import AppState
 from memcube import schemas
 from memcube.models import Cube, Job, Memory, MemoryVersion
 from memcube.repository import dashboard as repo
@@ -66,6 +67,32 @@ class CubeRow:
 
 
 @dataclass
+class TierStatus:
+    """The payload tiers of this serving process (``memos.scheduler.tiers``): live figures once the activation
+    runtime has started, else the configured budgets."""
+
+    running: bool
+    policy: str
+    tiers: list[dict[str, Any]]
+    misses: int = 0
+    prefetches: int = 0
+    prefetch_hits: int = 0
+    load_bytes: int = 0
+
+
+def tier_status(state: AppState) -> TierStatus:
+    runtime = state._activation  # made on first use: reading it must not load anything
+    if runtime is not None:
+        st = runtime.cache.manager.status()
+        return TierStatus(running=True, policy=st["policy"], tiers=st["tiers"], misses=st["misses"],
+                          prefetches=st["prefetches"], prefetch_hits=st["prefetch_hits"], load_bytes=st["load_bytes"])
+    s = state.settings
+    budgets = [("gpu", s.tier_gpu_bytes), ("cpu", s.tier_cpu_bytes)]
+    return TierStatus(running=False, policy=s.tier_policy,
+                      tiers=[{"name": n, "budget_bytes": b} for n, b in budgets if b > 0])
+
+
+@dataclass
 class Overview:
     matrix: dict[str, dict[str, int]]  # kind -> status -> n
     totals: dict[str, int]  # status -> n
@@ -79,9 +106,10 @@ class Overview:
     cubes: list[CubeRow]
     next_cursor: str | None
     cube_names: dict[uuid.UUID, str] = field(default_factory=dict)
+    process_tiers: TierStatus | None = None  # the admin's: one process's tiers hold every tenant's payloads
 
 
-def overview(viewer: Viewer, *, cursor: str | None, limit: int) -> Overview:
+def overview(viewer: Viewer, state: AppState, *, cursor: str | None, limit: int) -> Overview:
     s = viewer.session
     matrix = {k: dict.fromkeys(STATUSES, 0) for k in KINDS}
     totals = dict.fromkeys(STATUSES, 0)
@@ -111,6 +139,7 @@ def overview(viewer: Viewer, *, cursor: str | None, limit: int) -> Overview:
         tenants=repo.tenant_count(s) if viewer.is_admin else None,
         cubes=rows, next_cursor=encode_cursor(cubes[-1].created_at, cubes[-1].id) if more and cubes else None,
         cube_names=repo.cube_names(s, [j.cube_id for j in failed if j.cube_id]),
+        process_tiers=tier_status(state) if viewer.is_admin else None,
     )
 
 

@@ -78,7 +78,7 @@ def test_sign_in_refuses_a_bad_key_with_a_message_then_shows_the_overview(page: 
     body = page.inner_text("main")
     assert "family notes" in body
     assert "release notes" not in body  # the other tenant's cube
-    assert "The tier scheduler is not built yet." in page.inner_text("[data-testid=tiers]")
+    assert "Memory tiers are per serving process" in page.inner_text("[data-testid=tiers]")
     cookie = next(c for c in page.context.cookies() if c["name"] == "memos_dashboard")
     assert (cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (True, "Strict", "/dashboard")
     shot(page, screenshots, "02-overview-tenant")
@@ -90,6 +90,7 @@ def test_the_admin_sees_every_tenant(page: Any, live: Live, screenshots: Path) -
     assert "family notes" in body
     assert "release notes" in body
     assert "admin (all tenants)" in page.inner_text("[data-testid=who]")
+    assert "No payload has been served by this process yet." in page.inner_text("[data-testid=tiers]")
     shot(page, screenshots, "03-overview-admin")
 
 
