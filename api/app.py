@@ -21,7 +21,20 @@ from api.mcp import PATH as MCP_PATH
 from api.mcp import mount_mcp
 from api.metrics import install_metrics
 from api.request_id import RequestIdMiddleware
-from api.routers import activations, adapters, cubes, guard, health, jobs, links, memories, messages, search, tenants
+from api.routers import (
+    activations,
+    adapters,
+    cubes,
+    guard,
+    health,
+    jobs,
+    links,
+    memories,
+    messages,
+    scheduler,
+    search,
+    tenants,
+)
 from api.state import AppState
 from memos import __version__
 from memos.config import Settings, get_settings
@@ -84,7 +97,8 @@ def create_app(state: AppState | None = None, settings: Settings | None = None,
                        exempt=EXEMPT_PATHS | {MCP_PATH})  # /mcp's tool calls are admitted one by one
     install_metrics(app)
     app.add_middleware(RequestIdMiddleware)  # outermost: every response, refusals included, carries its id
-    for module in (health, tenants, cubes, memories, search, messages, jobs, links, activations, adapters, guard):
+    for module in (health, tenants, cubes, memories, search, messages, jobs, links, activations, adapters, guard,
+                   scheduler):
         app.include_router(module.router)
     app.state.mcp_sessions = mount_mcp(app)  # /mcp: the MCP tools over streamable HTTP
     install_dashboard(app)  # /dashboard: pages and their static files (api/dashboard)

@@ -150,8 +150,19 @@ class Settings(BaseSettings):
         default="auto", description="where models run; auto = cuda when available, else cpu"
     )
     max_loaded_models: int = Field(default=2, ge=1, description="models kept loaded per process (LRU)")
-    activation_cache_bytes: int = Field(
-        default=512 * 1024 * 1024, ge=0, description="byte budget of KV snapshots kept in memory per process (LRU)"
+    # Payload tiers (docs/scheduler.md): KV snapshots held in memory per serving process, above the disk.
+    tier_gpu_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=0, description="byte budget of the gpu tier per process (on the CPU device,"
+        " and said so in the status, when there is no CUDA); 0 = no gpu tier"
+    )
+    tier_cpu_bytes: int = Field(default=512 * 1024 * 1024, ge=0, description="byte budget of the cpu tier per process")
+    tier_policy: Literal["heat", "lru", "lfu"] = Field(
+        default="heat", description="what a full tier gives up first: heat (decayed frequency x reload cost per"
+        " byte, with predicted use), lru or lfu"
+    )
+    tier_half_life: float = Field(default=2000.0, gt=0, description="heat's half-life, in payload requests")
+    tier_horizon: float = Field(
+        default=16.0, gt=0, description="how many payload requests a predicted use counts for (heat's prefetch)"
     )
     max_new_tokens_limit: int = Field(default=512, ge=1, description="upper bound of a generation's max_new_tokens")
     max_composed_tokens: int = Field(

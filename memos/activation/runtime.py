@@ -1,6 +1,7 @@
 """What a process keeps for activation memory: the model registry, the generation backend, the blob store
 and the snapshot cache, each bounded by its setting (``MEMOS_MAX_LOADED_MODELS``,
-``MEMOS_ACTIVATION_CACHE_BYTES``). One per process: on the API's state, in a worker's ``JobContext``."""
+``MEMOS_TIER_GPU_BYTES`` + ``MEMOS_TIER_CPU_BYTES``). One per process: on the API's state, in a worker's
+``JobContext``."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ class ActivationRuntime:
             registry=ModelRegistry(settings),
             backend=TransformersBackend(),
             blobs=blobs,
-            cache=SnapshotCache(blobs, max_bytes=settings.activation_cache_bytes),
+            cache=SnapshotCache.from_settings(blobs, settings),
         )
 
 

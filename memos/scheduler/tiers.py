@@ -135,7 +135,7 @@ class TierManager:
         policy: Policy,
         mover: PayloadMover,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
         max_events: int = 1000,
         load_cost: LoadCost | None = None,
     ) -> None:
@@ -144,7 +144,12 @@ class TierManager:
         self.tiers = list(tiers)
         self.policy = policy
         self.mover = mover
-        self.clock = clock
+        # The policy's clock: by default one tick per request (``get``/``lookup``), so half-lives are counted in
+        # requests whatever the traffic; a caller may pass its own (a trace replay, a test).
+        self._requests = 0
+        self._ticks = clock is None
+        self.clock: Callable[[], float] = clock or (lambda: float(self._requests))
+        self.evictions = 0  # payloads dropped to disk by ``evict``
         self.counters = ManagerCounters(per_tier={t.name: TierCounters() for t in self.tiers})
         self.events: deque[TierEvent] = deque(maxlen=max_events)
         self._held: dict[str, _Resident] = {}
@@ -158,6 +163,7 @@ class TierManager:
 
     def get(self, key: str) -> Any:
         """The payload, from the fastest tier holding it (promoted to the top tier) or loaded from disk."""
+        self._tick()
         with self._gate(key):
             found = self._lookup(key)
             if found is not None:
@@ -167,16 +173,23 @@ class TierManager:
     def lookup(self, key: str) -> Any | None:
         """The payload if a memory tier holds it (promoted to the top tier, counted as a hit), else ``None``:
         for callers that read the payload from disk themselves (streaming it) and then ``admit`` it."""
+        self._tick()
         with self._gate(key):
             return self._lookup(key)
 
-    def admit(self, key: str, payload: Any, *, load_seconds: float) -> None:
-        """Hold ``payload``, which the caller read from disk in ``load_seconds`` (a miss) or just made."""
+    def admit(self, key: str, payload: Any, *, load_seconds: float | None) -> None:
+        """Hold ``payload``, which the caller read from disk in ``load_seconds`` (after a ``lookup`` missed), or
+        made here (``None``: no load to count, e.g. a snapshot just built)."""
         with self._gate(key):
             with self._lock:
                 if key in self._held:
                     return
-            self._place(key, payload, load_seconds, reason="request")
+            self._place(key, payload, load_seconds or 0.0, reason="request" if load_seconds is not None else "made")
+
+    def _tick(self) -> None:
+        if self._ticks:
+            with self._lock:
+                self._requests += 1
 
     def _lookup(self, key: str) -> Any | None:
         now = self.clock()
@@ -244,6 +257,7 @@ class TierManager:
             self._pinned.discard(key)
             if found is not None:
                 self._used[found.tier] -= found.nbytes
+                self.evictions += 1
                 self._record(key, found.tier, None, found.nbytes, 0.0, "evict")
             if forget:
                 self.policy.forget(key)
@@ -271,9 +285,11 @@ class TierManager:
             return key in self._pinned
 
     def resident(self) -> dict[str, tuple[str, int]]:
-        """key -> (tier, bytes) of every payload in memory."""
+        """key -> (tier, bytes) of every payload in memory, the first the policy would let go first."""
         with self._lock:
-            return {k: (self.tiers[r.tier].name, r.nbytes) for k, r in self._held.items()}
+            now = self.clock()
+            ranked = sorted(self._held.items(), key=lambda kr: self.policy.priority(kr[0], now=now))
+            return {k: (self.tiers[r.tier].name, r.nbytes) for k, r in ranked}
 
     def used_bytes(self, tier: str | None = None) -> int:
         with self._lock:
@@ -313,13 +329,15 @@ class TierManager:
         size = self.mover.nbytes(payload)
         now = self.clock()
         with self._lock:
-            self.load_cost.observe(size, seconds)
-            self.counters.load_seconds += seconds
-            self.counters.load_bytes += size
+            if reason != "made":
+                self.load_cost.observe(size, seconds)
+                self.counters.load_seconds += seconds
+                self.counters.load_bytes += size
             if reason == "prefetch":
                 self.counters.prefetches += 1
             else:
-                self.counters.misses += 1
+                if reason != "made":
+                    self.counters.misses += 1
                 self.policy.touch(key, size=size, cost=self.load_cost.predict(size), now=now)
             target = self._first_fitting(size)
             if target is None or (key not in self._pinned and not self._worth_loading(key, size, now)):

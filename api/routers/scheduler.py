@@ -1,0 +1,54 @@
+"""The tier scheduler: this process's tiers, the moves they made, and pinning a payload in memory."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import PrincipalDep, SessionDep, StateDep, TenantDep
+from api.errors import error_responses
+from memos.scheduler import schemas
+from memos.scheduler import service as scheduler
+
+router = APIRouter(prefix="/v1", tags=["scheduler"])
+
+
+@router.get("/scheduler/status", response_model=schemas.SchedulerStatus, responses=error_responses(401))
+def status(state: StateDep, _principal: PrincipalDep) -> schemas.SchedulerStatus:
+    """Per memory tier of the process that answers: budget, bytes used, items, hits, promotions, demotions,
+    bytes moved; the policy in force; misses and prefetches. A ``gpu`` tier with ``emulated: true`` is held on
+    the CPU device because there is no CUDA."""
+    return scheduler.status(state.activation)
+
+
+@router.get("/scheduler/events", response_model=list[schemas.TierMove], responses=error_responses(401, 422))
+def events(
+    state: StateDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[schemas.TierMove]:
+    """The latest moves between tiers in the process that answers, newest first: yours with a tenant key, all of
+    them (blob hashes, no content) with the admin key."""
+    return scheduler.events(session, state.activation, tenant_id=principal.tenant_id, limit=limit)
+
+
+@router.post("/memories/{memory_id}/pin", response_model=schemas.PinState,
+             responses=error_responses(401, 403, 404, 409, 422))
+def pin(memory_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, state: StateDep) -> schemas.PinState:
+    """Keep an activation's KV snapshot in memory (loaded now if it was on disk) until unpinned, in every
+    serving process. 409 if the pinned payloads would not fit the memory tiers' budgets together."""
+    head = scheduler.pin(session, memory_id, tenant_id, runtime=state.activation)
+    session.commit()
+    return schemas.PinState(**scheduler.describe(head, state.activation))
+
+
+@router.post("/memories/{memory_id}/unpin", response_model=schemas.PinState,
+             responses=error_responses(401, 403, 404, 409, 422))
+def unpin(memory_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, state: StateDep) -> schemas.PinState:
+    """Let the policy move the snapshot again."""
+    head = scheduler.unpin(session, memory_id, tenant_id, runtime=state.activation)
+    session.commit()
+    return schemas.PinState(**scheduler.describe(head, state.activation))

@@ -1,0 +1,56 @@
+"""What the scheduler's routes answer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class TierStatus(BaseModel):
+    name: str = Field(description="gpu or cpu (the disk is the blob store behind them)")
+    device: str
+    emulated: bool = Field(description="a gpu tier held on the CPU device because there is no CUDA")
+    budget_bytes: int
+    used_bytes: int
+    items: int
+    pinned: int
+    hits: int = Field(description="requests served from this tier")
+    promotions: int = Field(description="payloads moved in (from a slower tier or the disk)")
+    demotions: int = Field(description="payloads moved out to a slower tier or the disk")
+    bytes_in: int
+    bytes_out: int
+    seconds_in: float = Field(description="time spent moving payloads in")
+
+
+class SchedulerStatus(BaseModel):
+    """This serving process's payload tiers."""
+
+    policy: str = Field(description="MEMOS_TIER_POLICY: heat, lru or lfu")
+    tiers: list[TierStatus]
+    misses: int = Field(description="requests that read their payload from disk")
+    prefetches: int
+    prefetch_hits: int
+    load_bytes: int = Field(description="bytes read from disk")
+    load_seconds: float
+
+
+class TierMove(BaseModel):
+    at: datetime
+    payload: str = Field(description="the payload's blob sha256")
+    memory_ids: list[uuid.UUID] = Field(description="the memories whose payload it is (yours)")
+    source: str
+    target: str
+    bytes: int
+    ms: float
+    reason: Literal["request", "prefetch", "budget", "pin", "evict", "demote", "made"]
+
+
+class PinState(BaseModel):
+    memory_id: uuid.UUID
+    pinned: bool
+    pinned_at: datetime | None
+    payload: str
+    residency: Literal["gpu", "cpu", "disk"] = Field(description="where this process holds the payload now")
