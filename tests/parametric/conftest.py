@@ -21,7 +21,7 @@ from memos.embedding import Embedder
 from memos.jobs.context import JobContext
 from memos.parametric.pool import shared_copy
 from memos.parametric.runtime import ParametricRuntime
-from tests.activation.conftest import registry, tiny  # noqa: F401  (session fixtures: the tiny model, once)
+from tests.activation.conftest import backend, registry, tiny  # noqa: F401  (session fixtures: the tiny model, once)
 
 
 @pytest.fixture
