@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 import httpx
@@ -25,6 +26,9 @@ from memcube.schemas import (
     Activation,
     ActivationAccepted,
     ActivationList,
+    Adapter,
+    AdapterAccepted,
+    AdapterList,
     ApiKeyCreated,
     ContextResponse,
     Cube,
@@ -77,6 +81,8 @@ class _Call(Generic[T]):
     parse: Callable[[httpx.Response], T]
     params: Mapping[str, Any] = field(default_factory=dict)
     json: Any = None
+    files: Mapping[str, tuple[str, bytes, str]] | None = None  # a multipart body (with ``data``), not JSON
+    data: Mapping[str, str] | None = None
 
     @property
     def idempotent(self) -> bool:
@@ -217,6 +223,8 @@ class _BaseClient:
 
     def _request_kwargs(self, call: _Call[Any]) -> dict[str, Any]:
         # Dicts from callers may hold datetimes, UUIDs or enums: encode them as pydantic would.
+        if call.files is not None:
+            return {"params": call.params or None, "files": dict(call.files), "data": dict(call.data or {})}
         body = None if call.json is None else to_jsonable_python(call.json)
         return {"params": call.params or None, "json": body}
 
@@ -527,13 +535,103 @@ class _BaseClient:
         activation_ids: Iterable[IdLike] | None = None,
         recompute_ratio: float | None = None,
         max_new_tokens: int | None = None,
+        adapter_id: IdLike | None = None,
     ) -> _Call[GenerateResponse]:
         """Greedy generation, after the activation's snapshot when given (only the prompt is prefilled), or
         after ``activation_ids`` (2 to 16) composed into one prefix with ``recompute_ratio`` of its tokens
         recomputed (server default 0.15; 1.0 is a full prefill up to rounding): ``.text``, ``.used``
         (activations, versions, model, fingerprint) and ``.timings`` (``compose_ms``, ``recomputed_tokens`` when
-        composed)."""
+        composed). ``adapter_id``: through that LoRA adapter (a parametric memory; ``.used.adapter_version``)."""
         ids = [_id(a) for a in activation_ids] if activation_ids is not None else None
         body = _clean(model=model, prompt=prompt, activation_id=_id(activation_id) if activation_id else None,
-                      activation_ids=ids, recompute_ratio=recompute_ratio, max_new_tokens=max_new_tokens)
+                      activation_ids=ids, recompute_ratio=recompute_ratio, max_new_tokens=max_new_tokens,
+                      adapter_id=_id(adapter_id) if adapter_id else None)
         return _Call("POST", f"/v1/cubes/{_id(cube_id)}/generate", _model(GenerateResponse), json=body)
+
+    # -- parametric memory (LoRA adapters)
+    @endpoint
+    def register_adapter(
+        self,
+        cube_id: IdLike,
+        model: str,
+        adapter_dir: str | os.PathLike[str] | None = None,
+        *,
+        config: bytes | None = None,
+        weights: bytes | None = None,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> _Call[Adapter]:
+        """Upload a PEFT LoRA adapter for ``model``: the directory ``save_pretrained`` wrote, or the bytes of
+        its ``adapter_config.json`` and ``adapter_model.safetensors``. Checked against the model (a bad one
+        raises ``ValidationError`` and stores nothing); becomes a parametric memory, version 1."""
+        form = _clean(model=model, name=name, description=description)
+        return _Call("POST", f"/v1/cubes/{_id(cube_id)}/adapters", _model(Adapter),
+                     files=_adapter_files(adapter_dir, config, weights), data=form)
+
+    @endpoint
+    def upload_adapter_version(
+        self,
+        adapter_id: IdLike,
+        adapter_dir: str | os.PathLike[str] | None = None,
+        *,
+        config: bytes | None = None,
+        weights: bytes | None = None,
+        description: str | None = None,
+    ) -> _Call[Adapter]:
+        """New weights for the adapter (same model, same checks): its next version, which serves from now on."""
+        return _Call("POST", f"/v1/adapters/{_id(adapter_id)}/versions", _model(Adapter),
+                     files=_adapter_files(adapter_dir, config, weights), data=_clean(description=description))
+
+    @endpoint
+    def list_adapters(self, cube_id: IdLike, *, limit: int | None = None) -> _Call[list[Adapter]]:
+        """A cube's adapters, newest first (state, model, version, rank, blob, losses when trained)."""
+        return _Call("GET", f"/v1/cubes/{_id(cube_id)}/adapters",
+                     lambda r: AdapterList.model_validate_json(r.content).adapters, params=_clean(limit=limit))
+
+    @endpoint
+    def get_adapter(self, adapter_id: IdLike) -> _Call[Adapter]:
+        return _Call("GET", f"/v1/adapters/{_id(adapter_id)}", _model(Adapter))
+
+    @endpoint
+    def rollback_adapter(self, adapter_id: IdLike, version: int, *, reason: str | None = None) -> _Call[Adapter]:
+        """A new version serving ``version``'s weights."""
+        return _Call("POST", f"/v1/adapters/{_id(adapter_id)}/rollback", _model(Adapter),
+                     json=_clean(version=version, reason=reason))
+
+    @endpoint
+    def train_adapter(
+        self,
+        cube_id: IdLike,
+        model: str,
+        *,
+        memory_ids: Iterable[IdLike] | None = None,
+        tags: Iterable[str] | None = None,
+        limit: int | None = None,
+        steps: int | None = None,
+        rank: int | None = None,
+        learning_rate: float | None = None,
+        name: str | None = None,
+        adapter_id: IdLike | None = None,
+    ) -> _Call[AdapterAccepted]:
+        """Fine-tune a LoRA on the cube's plaintext memories (``memory_ids``, or those with all ``tags``, or the
+        newest ``limit``) in a background job: poll ``get_job(result.job_id)`` (its result has the loss per
+        step) or ``get_adapter(result.adapter.id)`` until ``state == "ready"``. With ``adapter_id``: that
+        adapter's next version."""
+        body = _clean(model=model, memory_ids=[_id(m) for m in memory_ids] if memory_ids is not None else None,
+                      tags=list(tags) if tags is not None else None, limit=limit, steps=steps, rank=rank,
+                      learning_rate=learning_rate, name=name, adapter_id=_id(adapter_id) if adapter_id else None)
+        return _Call("POST", f"/v1/cubes/{_id(cube_id)}/adapters/train", _model(AdapterAccepted), json=body)
+
+
+def _adapter_files(directory: str | os.PathLike[str] | None, config: bytes | None,
+                   weights: bytes | None) -> dict[str, tuple[str, bytes, str]]:
+    """The multipart files of an adapter upload, from a ``save_pretrained`` directory or given bytes."""
+    if directory is not None:
+        if config is not None or weights is not None:
+            raise TypeError("give adapter_dir or config and weights, not both")
+        root = Path(directory)
+        config, weights = (root / "adapter_config.json").read_bytes(), (root / "adapter_model.safetensors").read_bytes()
+    if config is None or weights is None:
+        raise TypeError("give adapter_dir, or both config and weights")
+    return {"config": ("adapter_config.json", config, "application/json"),
+            "weights": ("adapter_model.safetensors", weights, "application/octet-stream")}
