@@ -100,8 +100,11 @@ def _serve(settings: Settings) -> None:
     # die without running atexit (leaving the embedded PostgreSQL it started running) or with a traceback.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_on_signal)
+    from memos.logs import logging_config
     from workers.embedded import background
 
+    # Our log format (JSON by default) for uvicorn too; the access log is ours (api/request_id.py: with ids).
+    log_config = logging_config(settings.log_level, settings.log_format)
     # The background path for real (a Redis, a Celery worker with beat, the outbox relay) unless
     # MEMOS_RUN_WORKERS=false; all of it is stopped when the server exits.
     access = _prepared(settings)
@@ -109,15 +112,19 @@ def _serve(settings: Settings) -> None:
         if bg is not None:
             typer.echo(f"background: broker {bg.redis_url}, worker pid {bg.worker.pid}, light worker pid "
                        f"{bg.light_worker.pid} (logs: {bg.worker_log.parent})")
+            # /readyz checks the broker and the workers' heartbeats there.
+            settings = settings.model_copy(update={"redis_url": bg.redis_url})
         if settings.web_concurrency > 1:
             _prepare_web_processes(settings, access)
             # uvicorn's supervisor binds the socket here and spawns the processes; on SIGTERM it stops them and
             # returns, so this process still stops the background and the embedded PostgreSQL.
             uvicorn.run(WEB_APP, factory=True, workers=settings.web_concurrency, host=settings.host,
-                        port=settings.port, log_level=settings.log_level.lower())
+                        port=settings.port, log_config=log_config, access_log=False,
+                        log_level=settings.log_level.lower())
         else:
             uvicorn.run(limit_threads(create_app(settings=settings, access=access), settings.web_threads),
-                        host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+                        host=settings.host, port=settings.port, log_config=log_config, access_log=False,
+                        log_level=settings.log_level.lower())
 
 
 def _prepare_web_processes(settings: Settings, access: DatabaseAccess) -> None:
@@ -138,6 +145,8 @@ def _prepare_web_processes(settings: Settings, access: DatabaseAccess) -> None:
     # Spawned processes inherit this environment and read their settings from it.
     os.environ.update({"MEMOS_DATABASE_URL": access.app_url, "MEMOS_CONTEXT_SECRET": access.context_key.decode(),
                        "MEMOS_HOME": str(settings.home), "MEMOS_WEB_THREADS": str(settings.web_threads)})
+    if settings.redis_url:
+        os.environ["MEMOS_REDIS_URL"] = settings.redis_url
     os.environ.pop("MEMOS_ADMIN_DATABASE_URL", None)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import logging.config
-import sys
 from contextvars import ContextVar
 from typing import Any
 
@@ -43,10 +42,11 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": RequestIdFilter}},
-        "formatters": {"memos": {"()": formatter, "fmt": fmt}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "stream": sys.stderr, "formatter": "memos",
-                                "filters": ["request_id"]}},
+        # Names, not objects: uvicorn pickles this into the web processes it spawns.
+        "filters": {"request_id": {"()": "memos.logs.RequestIdFilter"}},
+        "formatters": {"memos": {"()": "memos.logs.formatter", "fmt": fmt}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
+                                "formatter": "memos", "filters": ["request_id"]}},
         "root": {"level": level.upper(), "handlers": ["stderr"]},
         # uvicorn's own loggers propagate to the root; its access log is replaced by ``memos.access``.
         "loggers": {name: {"handlers": [], "propagate": True} for name in ("uvicorn", "uvicorn.error")}

@@ -116,3 +116,22 @@ def _start(sender: Any = None, **_kwargs: Any) -> None:
 def _stop(**_kwargs: Any) -> None:
     if _beater is not None:
         _beater.stop()
+
+
+def main() -> int:
+    """``python -m workers.heartbeat``: exit 0 when a worker on this host has a live heartbeat (a container's
+    health check: its worker is up, reaches Redis and its main loop runs), else 1."""
+    import socket
+
+    settings = get_settings()
+    if not settings.redis_url:
+        print("MEMOS_REDIS_URL is not set")
+        return 1
+    client = redis_client(settings.redis_url, settings.ready_timeout_s)
+    here = [b for b in read_heartbeats(client) if b.hostname.endswith("@" + socket.gethostname())]
+    print("; ".join(f"{b.hostname}: {', '.join(b.queues)} ({b.age_s:.1f} s ago)" for b in here) or "no heartbeat")
+    return 0 if here else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

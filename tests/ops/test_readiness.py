@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
+import subprocess
+import sys
 from collections.abc import Callable
 
 import httpx
 
-from tests.workers.background import BackgroundPath, wait_for
+from tests.workers.background import ROOT, BackgroundPath, wait_for
 
 MakeBackground = Callable[..., BackgroundPath]
 
@@ -19,6 +22,12 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def heartbeat_check(bg: BackgroundPath) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MEMOS_REDIS_URL": str(bg.settings.redis_url)}
+    return subprocess.run([sys.executable, "-m", "workers.heartbeat"], capture_output=True, text=True, env=env,
+                          timeout=60, check=False, cwd=ROOT)
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:
@@ -67,6 +76,11 @@ def test_readyz_follows_worker_heartbeats_and_the_worker_serves_its_task_metrics
     assert beat["concurrency"] == 2
     assert beat["age_s"] < 3
 
+    # The worker container's health check: a live heartbeat from this host.
+    alive = heartbeat_check(bg)
+    assert alive.returncode == 0, alive.stdout + alive.stderr
+    assert beat["hostname"] in alive.stdout
+
     bg.relay.start()
     bg.wait_job(job_id)
     for content in ("two", "three"):
@@ -88,6 +102,9 @@ def test_readyz_follows_worker_heartbeats_and_the_worker_serves_its_task_metrics
     r = wait_for(lambda: (r := bg.client.get("/readyz")).status_code == 503 and r, timeout=10,
                  what="/readyz to notice the dead worker")
     assert r.json()["checks"]["workers"]["workers"] == []
+    dead = heartbeat_check(bg)
+    assert dead.returncode == 1
+    assert dead.stdout.strip() == "no heartbeat"
 
 
 def test_readyz_reports_an_unreachable_broker_within_its_timeout(background: MakeBackground) -> None:
