@@ -622,6 +622,7 @@ class ModelInfo(_Out):
     source: Literal["builtin", "huggingface", "gguf"]
     loaded: bool
     fingerprint: str | None = Field(default=None, description="known once the model is loaded in this process")
+    adapters_loaded: int = Field(default=0, description="LoRA adapters loaded on it in this process")
 
 
 class ModelList(_Out):
@@ -698,6 +699,7 @@ class GenerationUsed(_Out):
     adapter_id: uuid.UUID | None = Field(default=None, description="the LoRA adapter applied (parametric memory)")
     adapter_version: int | None = Field(default=None, description="the adapter's version whose weights served")
     batched: int | None = Field(default=None, description="requests in the mixed-adapter batch this one ran in")
+    adapter_loaded: bool | None = Field(default=None, description="the adapter was already loaded (a pool hit)")
 
 
 class GenerationTimings(_Out):
@@ -707,6 +709,8 @@ class GenerationTimings(_Out):
     cached_tokens: int = Field(description="positions of the prefix (a snapshot, or the composed cache)")
     compose_ms: float | None = Field(default=None, description="composing the snapshots (when composed)")
     recomputed_tokens: int | None = Field(default=None, description="composed tokens recomputed (when composed)")
+    adapter_ms: float | None = Field(default=None, description="making the adapter ready in the serving model: a "
+                                     "pool hit, or its load from the blob store (batched adapter requests)")
 
 
 class GenerateResponse(_Out):

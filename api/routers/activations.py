@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -28,13 +29,16 @@ def _source_kind(source: str) -> str:
 
 @router.get("/models", response_model=schemas.ModelList, responses=error_responses(401))
 def list_models(state: StateDep, _principal: PrincipalDep) -> schemas.ModelList:
-    """The configured models (MEMOS_MODELS and the built-in ``tiny``); a loaded model shows its fingerprint."""
+    """The configured models (MEMOS_MODELS and the built-in ``tiny``); a loaded model shows its fingerprint and
+    how many LoRA adapters this process has loaded on it."""
     registry = state.activation.registry
     loaded = set(registry.loaded())
+    adapters_on = Counter(r.model for r in state.parametric.pool.resident())
     return schemas.ModelList(models=[
         schemas.ModelInfo(name=spec.name, source=_source_kind(spec.source),  # type: ignore[arg-type]
                           loaded=spec.name in loaded,
-                          fingerprint=registry.load(spec.name).fingerprint if spec.name in loaded else None)
+                          fingerprint=registry.load(spec.name).fingerprint if spec.name in loaded else None,
+                          adapters_loaded=adapters_on[spec.name])
         for spec in registry.specs()])
 
 

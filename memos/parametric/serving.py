@@ -10,6 +10,7 @@ Either way the adapter is pinned in the pool while it is used, and loaded from t
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any, cast
 
 from memcube import schemas
@@ -67,10 +68,16 @@ def generate_batched(rt: ParametricRuntime, body: schemas.GenerateRequest, ref: 
     # the same checks as the backend's (max_new_tokens, positions)
     ids = prompt_ids(lm, body.prompt, after_prefix=False)
     rt.activation.backend.stream(lm, ids, max_new_tokens=body.max_new_tokens)
+    hit = rt.pool.is_loaded(lm.name, ref.sha256)  # telemetry only: another request may load it meanwhile
+    began = time.perf_counter()
     with rt.pool.acquire(lm, ref.sha256, ref.config) as (serving, name):
+        ready = time.perf_counter()
         result = rt.batcher.submit(serving, name, ids, body.max_new_tokens).result()
     used = schemas.GenerationUsed(model=body.model, fingerprint=lm.fingerprint, adapter_id=ref.adapter_id,
-                                  adapter_version=ref.version, batched=result.batch_size)
-    timings = schemas.GenerationTimings(ttft_ms=round(result.ttft_ms, 3), total_ms=round(result.total_ms, 3),
-                                        prefill_tokens=result.prefill_tokens, cached_tokens=0)
+                                  adapter_version=ref.version, batched=result.batch_size, adapter_loaded=hit)
+    switch = (ready - began) * 1000
+    timings = schemas.GenerationTimings(ttft_ms=round(result.ttft_ms + switch, 3),
+                                        total_ms=round(result.total_ms + switch, 3),
+                                        prefill_tokens=result.prefill_tokens, cached_tokens=0,
+                                        adapter_ms=round(switch, 3))
     return schemas.GenerateResponse(text=result.text, used=used, timings=timings)

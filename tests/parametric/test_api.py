@@ -159,8 +159,14 @@ def test_two_adapters_generate_differently(client: TestClient, auth: Auth, cube_
     assert (out_a["used"]["adapter_id"], out_a["used"]["adapter_version"]) == (a["id"], 1)
     assert out_a["used"]["batched"] >= 1
     assert base["used"]["adapter_id"] is None
+    assert out_a["used"]["adapter_loaded"] is False
+    assert out_a["timings"]["adapter_ms"] > 0
     # the same adapter again: the same text (greedy), now from the loaded pool
-    assert generate(client, cube_id, auth, adapter_id=a["id"])["text"] == out_a["text"]
+    again = generate(client, cube_id, auth, adapter_id=a["id"])
+    assert again["text"] == out_a["text"]
+    assert again["used"]["adapter_loaded"] is True
+    (tiny,) = [m for m in client.get("/v1/models", headers=auth).json()["models"] if m["name"] == "tiny"]
+    assert tiny["adapters_loaded"] == 2
 
 
 def test_adapter_with_a_snapshot_and_streamed(client: TestClient, sessions: sessionmaker[Session], ctx: JobContext,
