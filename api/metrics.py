@@ -1,6 +1,6 @@
 """Prometheus metrics: request counts and latency by route template (not raw path: ids would explode it), the
 admission counters, and what is read from the app's state at scrape time (the outbox's lag, unfinished jobs,
-the guard's queue, the activation snapshot cache).
+the guard's queue, the memory tiers of KV snapshots and the adapter pool).
 
 A pure ASGI middleware: the router records the route it chose in ``scope["route"]``, read once the request
 has been handled; a path no route matches is labelled ``unmatched``. Counters of work done in other processes
@@ -102,7 +102,7 @@ class StateCollector(Collector):
 
     def collect(self) -> Iterator[Any]:
         yield from self._database()
-        yield from self._activation()
+        yield from self._tiers()
 
     def _database(self) -> Iterator[Any]:
         from memcube.db import SYSTEM, tenant_session
@@ -139,29 +139,46 @@ class StateCollector(Collector):
             learned.add_metric([decided_by], count)
         yield learned
 
-    def _activation(self) -> Iterator[Any]:
-        # Only what exists: the snapshot cache of this process (made on first use). The scheduler's tiers
-        # (GPU / CPU / disk budgets and moves) are not built yet.
+    def _tiers(self) -> Iterator[Any]:
+        """This process's memory tiers for KV snapshots (memos.scheduler.tiers, made on first use) and its
+        LoRA adapter pool: what is held against which budget, and what moved."""
         runtime = self.state._activation
         if runtime is None:
             return
-        cache = runtime.cache
-        labels = ["device"]
-        used = GaugeMetricFamily("memos_activation_cache_bytes", "KV snapshot bytes held in memory", labels=labels)
-        used.add_metric([cache.device], cache.used_bytes)
-        budget = GaugeMetricFamily("memos_activation_cache_budget_bytes", "the snapshot cache's byte budget",
-                                   labels=labels)
-        budget.add_metric([cache.device], cache.max_bytes)
-        held = GaugeMetricFamily("memos_activation_cache_snapshots", "snapshots held in memory", labels=labels)
-        held.add_metric([cache.device], len(cache.resident()))
-        yield from (used, budget, held)
-        for name, value, doc in (("hits", cache.stats.hits, "snapshot reads served from memory"),
-                                 ("misses", cache.stats.misses, "snapshot reads that went to disk"),
-                                 ("evictions", cache.stats.evictions, "snapshots dropped for the budget"),
-                                 ("loaded_bytes", cache.stats.bytes_loaded, "bytes read from disk")):
-            counter = CounterMetricFamily(f"memos_activation_cache_{name}", doc, labels=labels)
-            counter.add_metric([cache.device], value)
-            yield counter
+        status = runtime.cache.manager.status()
+        gauges = {"budget_bytes": ("memos_tier_budget_bytes", "the tier's byte budget"),
+                  "used_bytes": ("memos_tier_used_bytes", "bytes of payloads held in the tier"),
+                  "items": ("memos_tier_items", "payloads held in the tier"),
+                  "pinned": ("memos_tier_pinned", "payloads pinned in the tier")}
+        counters = {"hits": ("memos_tier_hits", "requests served from the tier"),
+                    "promotions": ("memos_tier_promotions", "payloads moved into the tier (or loaded from disk)"),
+                    "demotions": ("memos_tier_demotions", "payloads moved out of the tier"),
+                    "bytes_in": ("memos_tier_bytes_in", "bytes moved into the tier"),
+                    "bytes_out": ("memos_tier_bytes_out", "bytes moved out of the tier")}
+        labels = ["tier", "device", "emulated"]
+        families = {key: GaugeMetricFamily(name, doc, labels=labels) for key, (name, doc) in gauges.items()}
+        families |= {key: CounterMetricFamily(name, doc, labels=labels) for key, (name, doc) in counters.items()}
+        for tier in status["tiers"]:
+            values = [tier["name"], tier["device"], str(tier["emulated"]).lower()]
+            for key, family in families.items():
+                family.add_metric(values, tier[key])
+        yield from families.values()
+        for key, doc in (("misses", "snapshot requests that loaded from disk"),
+                         ("prefetches", "snapshots loaded ahead of use"),
+                         ("prefetch_hits", "requests served by a prefetched snapshot"),
+                         ("load_bytes", "bytes read from disk"), ("load_seconds", "time spent reading from disk")):
+            yield CounterMetricFamily(f"memos_tier_{key}", doc, value=status[key])
+        parametric = self.state._parametric
+        if parametric is not None:
+            pool = parametric.pool
+            yield GaugeMetricFamily("memos_adapter_pool_bytes", "LoRA adapter bytes loaded", value=pool.loaded_bytes)
+            yield GaugeMetricFamily("memos_adapter_pool_budget_bytes", "the adapter pool's byte budget",
+                                    value=pool.max_bytes)
+            yield GaugeMetricFamily("memos_adapter_pool_adapters", "LoRA adapters loaded",
+                                    value=len(pool.resident()))
+            for key in ("hits", "misses", "evictions"):
+                yield CounterMetricFamily(f"memos_adapter_pool_{key}", f"adapter pool {key}",
+                                          value=getattr(pool.stats, key))
 
 
 def state_metrics(state: AppState | None) -> bytes:

@@ -12,7 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.state import AppState
+from memos.activation.kv import serialize
 from memos.logs import RequestIdFilter, formatter
+from tests.activation.test_cache import fake_snapshot
 from tests.api.helpers import add, add_one
 from tests.ops.test_readiness import sample
 
@@ -103,11 +105,36 @@ def test_read_time_drops_are_counted(client: TestClient, auth: Auth, cube_id: st
     assert sample(after, "memos_guard_lessons", decided_by="read_check") == 1
 
 
-def test_snapshot_cache_gauges_follow_the_cache(client: TestClient, app_state: AppState) -> None:
-    assert sample(client.get("/metrics").text, "memos_activation_cache_bytes", device="cpu") is None  # not made yet
-    cache = app_state.activation.cache
+def test_tier_gauges_follow_the_tier_manager(client: TestClient, app_state: AppState) -> None:
+    assert sample(client.get("/metrics").text, "memos_tier_budget_bytes") is None  # no tiers made yet
+    manager = app_state.activation.cache.manager
+    app_state.parametric  # noqa: B018 - made on first use, like the tiers
     text = client.get("/metrics").text
-    assert sample(text, "memos_activation_cache_bytes", device=cache.device) == cache.used_bytes == 0
-    assert sample(text, "memos_activation_cache_budget_bytes", device=cache.device) == cache.max_bytes
-    assert sample(text, "memos_activation_cache_snapshots", device=cache.device) == 0
-    assert sample(text, "memos_activation_cache_misses_total", device=cache.device) == 0
+    status = manager.status()
+    assert [t["name"] for t in status["tiers"]] == [spec.name for spec in manager.tiers]
+    for tier in status["tiers"]:
+        labels = {"tier": tier["name"], "device": tier["device"], "emulated": str(tier["emulated"]).lower()}
+        assert sample(text, "memos_tier_budget_bytes", **labels) == tier["budget_bytes"] > 0
+        assert sample(text, "memos_tier_used_bytes", **labels) == 0
+        assert sample(text, "memos_tier_items", **labels) == 0
+        assert sample(text, "memos_tier_promotions_total", **labels) == 0
+    assert sample(text, "memos_tier_misses_total") == 0
+
+    # A snapshot read from disk, then from memory: the scrape shows where it is held and what it cost.
+    runtime = app_state.activation
+    snap = fake_snapshot(10, seed=1)
+    sha, _ = runtime.blobs.put(serialize(snap, model="fake", fingerprint=snap.fingerprint))
+    runtime.cache.get(sha)
+    runtime.cache.get(sha)
+    ((tier_name, held),) = manager.resident().values()
+    assert held == snap.nbytes
+    text = client.get("/metrics").text
+    (tier,) = [t for t in manager.status()["tiers"] if t["name"] == tier_name]
+    labels = {"tier": tier_name, "device": tier["device"], "emulated": str(tier["emulated"]).lower()}
+    assert sample(text, "memos_tier_used_bytes", **labels) == snap.nbytes
+    assert sample(text, "memos_tier_items", **labels) == 1
+    assert sample(text, "memos_tier_hits_total", **labels) == 1
+    assert sample(text, "memos_tier_misses_total") == 1
+    assert sample(text, "memos_tier_load_bytes_total") > 0
+    assert sample(text, "memos_adapter_pool_budget_bytes") == app_state.settings.adapter_pool_max_bytes
+    assert sample(text, "memos_adapter_pool_adapters") == 0
