@@ -156,7 +156,8 @@ class StateCollector(Collector):
                     "bytes_in": ("memos_tier_bytes_in", "bytes moved into the tier"),
                     "bytes_out": ("memos_tier_bytes_out", "bytes moved out of the tier")}
         labels = ["tier", "device", "emulated"]
-        families = {key: GaugeMetricFamily(name, doc, labels=labels) for key, (name, doc) in gauges.items()}
+        families: dict[str, GaugeMetricFamily | CounterMetricFamily] = {
+            key: GaugeMetricFamily(name, doc, labels=labels) for key, (name, doc) in gauges.items()}
         families |= {key: CounterMetricFamily(name, doc, labels=labels) for key, (name, doc) in counters.items()}
         for tier in status["tiers"]:
             values = [tier["name"], tier["device"], str(tier["emulated"]).lower()]
