@@ -72,10 +72,12 @@ def create_app(state: AppState | None = None, settings: Settings | None = None,
         if getattr(app.state, "memos", None) is None:
             app.state.memos = build_state(settings or get_settings(), access)
         app.state.memos.access.start()
+        app.state.memos.prefetch.start()
         try:
             async with app.state.mcp_sessions:  # the /mcp endpoint's task group (api/mcp.py)
                 yield
         finally:
+            app.state.memos.prefetch.stop()
             app.state.memos.access.stop()
 
     # The byte cap and admission limits must be known before the state is built (in the lifespan, when none is

@@ -12,6 +12,7 @@ from memos.config import Settings
 from memos.embedding import Embedder
 from memos.memories.service import Limits
 from memos.retrieval.access import AccessRecorder
+from memos.scheduler.predict import PayloadPredictor
 from memos.tenants.cache import PrincipalCache
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ class AppState:
     access: AccessRecorder
     # API keys resolved lately (MEMOS_AUTH_CACHE_TTL_S).
     principals: PrincipalCache = field(init=False, repr=False)
+    prefetch: PayloadPredictor = field(init=False, repr=False)
     # Activation memory's models, backend and snapshot cache (bounded by their settings): made on first use.
     _activation: ActivationRuntime | None = field(default=None, repr=False)
     _activation_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -36,6 +38,8 @@ class AppState:
 
     def __post_init__(self) -> None:
         self.principals = PrincipalCache(self.settings.auth_cache_ttl_s)
+        # What search and context retrieve predicts which snapshots are asked for next (memos.scheduler.predict).
+        self.prefetch = PayloadPredictor(self.sessions, lambda: self._activation)
 
     @property
     def limits(self) -> Limits:

@@ -40,6 +40,7 @@ from memcube.db import install_tenant_context, make_engine, start_embedded  # no
 from memos.config import Settings  # noqa: E402
 from memos.embedding import Embedder, get_embedder  # noqa: E402
 from memos.retrieval.access import AccessRecorder  # noqa: E402
+from memos.scheduler.predict import PayloadPredictor  # noqa: E402
 from memos.tenants.service import hash_key  # noqa: E402
 from migrations.runner import setup_database  # noqa: E402
 
@@ -141,11 +142,14 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def app_state(settings: Settings, sessions: sessionmaker[Session], embedder: Embedder) -> AppState:
-    return AppState(
+    state = AppState(
         settings=settings, sessions=sessions, embedder=embedder, admin_hash=hash_key(ADMIN_KEY),
         # Flushed only when the app stops: a background thread must not share the test's connection.
         access=AccessRecorder(sessions, interval_s=3600),
     )
+    # Predictions matched in the request's thread, for the same reason.
+    state.prefetch = PayloadPredictor(sessions, lambda: state._activation, inline=True)
+    return state
 
 
 @pytest.fixture

@@ -53,6 +53,7 @@ def search(
     reranker = get_reranker(state.settings) if body.rerank else None
     hits = service.search(session, cube, body, embedder=embedder, settings=state.settings, reranker=reranker)
     state.access.record([h.memory.id for h in hits if h.via == "search"])
+    state.prefetch.note(tenant_id, cube.id, [h.memory.id for h in hits])
     return schemas.SearchResponse(
         results=[schemas.SearchResult(memory=to_schema(h.memory), score=h.score, via=h.via) for h in hits]
     )
@@ -78,6 +79,7 @@ def context(
     checked = read_check(session, cube, [h.memory for h in hits], cube_settings(cube), query=body.query)
     out = assemble(checked.kept, token_budget=body.token_budget)
     state.access.record([m.id for m in out.memories])
+    state.prefetch.note(tenant_id, cube.id, [m.id for m in out.memories])
     response = schemas.ContextResponse(
         context=out.context, memories=[to_schema(m) for m in out.memories], tokens=out.tokens,
         dropped=[schemas.DroppedMemory(memory=to_schema(m), reasons=why) for m, why in checked.dropped])

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, defer
 
@@ -77,3 +77,19 @@ def versions_of(
                                   MemoryVersion.status)
                            .where(tuple_(MemoryVersion.memory_id, MemoryVersion.version).in_(list(pairs))))
     return {(r.memory_id, r.version): (r.content, r.status) for r in rows}
+
+
+def predicted(session: Session, cube_id: uuid.UUID, memory_ids: Sequence[uuid.UUID]) -> list[tuple[str, int, int]]:
+    """Ready activations of the cube built from any of ``memory_ids``: (blob sha256, number of sources, how many
+    of them are among ``memory_ids``). The activations of one cube are few; ``?|`` filters them in the scan."""
+    if not memory_ids:
+        return []
+    ids = [str(m) for m in memory_ids]
+    rows = session.execute(text(
+        "SELECT metadata->>'blob_sha256' AS sha, jsonb_array_length(provenance->'memory_ids') AS sources,"
+        " (SELECT count(*) FROM jsonb_array_elements_text(provenance->'memory_ids') AS e(id)"
+        "   WHERE e.id = ANY(CAST(:ids AS text[]))) AS overlap"
+        " FROM memories WHERE cube_id = :cube AND kind = :kind AND status = 'active'"
+        " AND metadata->>'blob_sha256' IS NOT NULL AND provenance->'memory_ids' ?| CAST(:ids AS text[])"
+    ), {"cube": cube_id, "kind": KIND, "ids": ids})
+    return [(str(r.sha), int(r.sources), int(r.overlap)) for r in rows]

@@ -8,6 +8,7 @@ so bad requests fail before any byte of a streamed answer is sent.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -26,6 +27,7 @@ from memos.activation.service import get_activation
 from memos.cubes.service import load_cube
 from memos.errors import Conflict, InvalidInput, PayloadTooLarge
 
+log = logging.getLogger(__name__)
 USABLE = frozenset({schemas.ActivationState.ready.value, schemas.ActivationState.stale.value})
 
 
@@ -39,6 +41,7 @@ class SnapshotRef:
     stale: bool
     tokens: int = 0
     text: str = ""  # the activation's content: under a chat template the prompt's turn is rendered after it
+    pinned: bool = False  # kept in the memory tiers (memos.scheduler): applied here by every serving process
 
 
 def check_request(body: schemas.GenerateRequest, *, max_new_tokens_limit: int, max_prompt_chars: int) -> None:
@@ -92,6 +95,7 @@ def snapshot_ref(session: Session, cube_id: uuid.UUID, tenant_id: uuid.UUID, act
         state == schemas.ActivationState.stale.value,
         int(meta.get("tokens") or 0),
         head.content or "",
+        head.pinned_at is not None,
     )
 
 
@@ -101,6 +105,20 @@ class Started:
     used: schemas.GenerationUsed
     compose_ms: float | None = None
     recomputed_tokens: int | None = None
+
+
+def _apply_pin(runtime: ActivationRuntime, ref: SnapshotRef) -> None:
+    """Pins live on the record; a process that has not applied one yet (another process pinned it, or this one
+    restarted) does so on the snapshot's first use here. A pin that no longer fits the budgets stays unapplied:
+    the snapshot is served as any other."""
+    manager = runtime.cache.manager
+    if ref.pinned and not manager.is_pinned(ref.sha256):
+        try:
+            manager.pin(ref.sha256)
+        except ValueError as exc:
+            log.warning("pinned activation %s not kept in memory: %s", ref.activation_id, exc)
+    elif not ref.pinned and manager.is_pinned(ref.sha256):
+        manager.unpin(ref.sha256)
 
 
 def _check_fingerprint(ref: SnapshotRef, lm: LoadedModel, model: str) -> None:
@@ -126,6 +144,7 @@ def start(runtime: ActivationRuntime, body: schemas.GenerateRequest, refs: Seque
     lm = runtime.registry.load(body.model)
     for ref in refs:
         _check_fingerprint(ref, lm, body.model)
+        _apply_pin(runtime, ref)
     served = wrap(lm) if wrap is not None else lm
     prefix: Prefix | None = None
     compose_ms = recomputed = None

@@ -149,3 +149,36 @@ def test_a_tenant_reads_the_moves_of_its_own_payloads_only(
     everything = client.get("/v1/scheduler/events", headers=ADMIN).json()
     assert {m["payload"] for m in everything} >= {act["blob_sha256"]}
     assert client.get("/v1/scheduler/events?limit=0", headers=auth).status_code == 422
+
+
+def test_a_search_that_recalls_an_activations_sources_prefetches_its_snapshot(
+    client: TestClient, sessions: sessionmaker[Session], ctx: JobContext, auth: Auth, cube_id: str,
+    runtime: ActivationRuntime,
+) -> None:
+    act = build(client, sessions, ctx, auth, cube_id, "Alice moved to Lyon in May.", "Bob plays the cello.")
+    add(client, cube_id, auth, "The weather in Oslo was grey all week.")
+    runtime.cache.evict(act["blob_sha256"])
+    r = client.post(f"/v1/cubes/{cube_id}/search", json={"query": "the grey weather in Oslo", "top_k": 1},
+                    headers=auth)
+    assert r.status_code == 200, r.text
+    assert runtime.cache.manager.residency(act["blob_sha256"]) == "disk"  # recalled nothing of its sources
+    r = client.post(f"/v1/cubes/{cube_id}/search", json={"query": "Where did Alice move?", "top_k": 1},
+                    headers=auth)
+    assert r.status_code == 200, r.text
+    assert runtime.cache.manager.residency(act["blob_sha256"]) != "disk"  # prefetched before it is asked for
+    generate(client, cube_id, auth, "Where?", activation_id=act["id"], max_new_tokens=1)
+    st = client.get("/v1/scheduler/status", headers=auth).json()
+    assert st["prefetches"] == 1
+    assert st["prefetch_hits"] == 1
+
+
+def test_a_pin_made_elsewhere_is_applied_at_the_first_use(
+    client: TestClient, sessions: sessionmaker[Session], ctx: JobContext, auth: Auth, cube_id: str,
+    app_state: AppState, settings: Settings, registry: ModelRegistry,
+) -> None:
+    act = build(client, sessions, ctx, auth, cube_id, "Alice moved to Lyon in May.")
+    assert client.post(f"/v1/memories/{act['id']}/pin", headers=auth).status_code == 200
+    fresh = app_state._activation = tiered(settings, registry)  # another process, or this one restarted
+    assert not fresh.cache.manager.is_pinned(act["blob_sha256"])
+    generate(client, cube_id, auth, "Where?", activation_id=act["id"], max_new_tokens=1)
+    assert fresh.cache.manager.is_pinned(act["blob_sha256"])
