@@ -58,6 +58,7 @@ from memcube.schemas import (
 )
 from memos import __version__
 from memos.client_errors import APIConnectionError, APITimeoutError, error_for
+from memos.scheduler.schemas import PinState, SchedulerStatus, TierMove
 
 if TYPE_CHECKING:
     from memos.client import AsyncMemOSClient, MemOSClient
@@ -104,6 +105,7 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 _TENANTS = TypeAdapter(list[Tenant])
 _GRANTS = TypeAdapter(list[Grant])
+_TIER_MOVES = TypeAdapter(list[TierMove])
 
 
 class endpoint(Generic[P, T]):  # noqa: N801 - used as a decorator, like ``property``
@@ -621,6 +623,27 @@ class _BaseClient:
                       tags=list(tags) if tags is not None else None, limit=limit, steps=steps, rank=rank,
                       learning_rate=learning_rate, name=name, adapter_id=_id(adapter_id) if adapter_id else None)
         return _Call("POST", f"/v1/cubes/{_id(cube_id)}/adapters/train", _model(AdapterAccepted), json=body)
+
+    # -- the tier scheduler (docs/scheduler.md)
+    @endpoint
+    def scheduler_status(self) -> _Call[SchedulerStatus]:
+        """The memory tiers of the server process that answers: budgets, use, hits, moves, the policy."""
+        return _Call("GET", "/v1/scheduler/status", _model(SchedulerStatus))
+
+    @endpoint
+    def scheduler_events(self, *, limit: int | None = None) -> _Call[list[TierMove]]:
+        """The latest moves between tiers (your payloads' with a tenant key), newest first."""
+        return _Call("GET", "/v1/scheduler/events", lambda r: _TIER_MOVES.validate_json(r.content),
+                     params=_clean(limit=limit))
+
+    @endpoint
+    def pin(self, memory_id: IdLike) -> _Call[PinState]:
+        """Keep an activation's KV snapshot in memory until ``unpin`` (409 beyond the tiers' budgets)."""
+        return _Call("POST", f"/v1/memories/{_id(memory_id)}/pin", _model(PinState))
+
+    @endpoint
+    def unpin(self, memory_id: IdLike) -> _Call[PinState]:
+        return _Call("POST", f"/v1/memories/{_id(memory_id)}/unpin", _model(PinState))
 
 
 def _adapter_files(directory: str | os.PathLike[str] | None, config: bytes | None,
