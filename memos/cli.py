@@ -1,5 +1,5 @@
-"""The ``memos`` command: ``serve``, ``migrate``, ``admin``, ``import``, ``search``, ``context``, ``worker``,
-``beat``, ``relay``.
+"""The ``memos`` command: ``serve``, ``migrate``, ``admin``, ``import``, ``search``, ``context``, ``mcp``,
+``worker``, ``beat``, ``relay``; ``status``, ``jobs``, ``activation``, ``adapter`` (memos/cli_follow.py).
 
 Kept import-light so ``memos --help`` answers at once: uvicorn, the app, SQLAlchemy and torch are imported
 inside the commands that need them.
@@ -430,6 +430,12 @@ def relay() -> None:
     from workers.commands import run_relay
 
     run_relay(_settings())
+
+
+# ---------------------------------------------------------------- status and following jobs
+from memos.cli_follow import register as _register_follow  # noqa: E402 - typer only; commands import lazily
+
+_register_follow(app)
 
 
 def main() -> None:

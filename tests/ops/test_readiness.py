@@ -11,7 +11,9 @@ import sys
 from collections.abc import Callable
 
 import httpx
+from rich.console import Console
 
+from memos.cli_follow import status_table
 from tests.workers.background import ROOT, BackgroundPath, wait_for
 
 MakeBackground = Callable[..., BackgroundPath]
@@ -75,6 +77,14 @@ def test_readyz_follows_worker_heartbeats_and_the_worker_serves_its_task_metrics
     assert sorted(beat["queues"]) == [bg.settings.celery_queue, f"{bg.settings.celery_queue}.light"]
     assert beat["concurrency"] == 2
     assert beat["age_s"] < 3
+
+    # What `memos status` prints for it.
+    console = Console(record=True, width=200)
+    console.print(status_table(ready, "http://memos.test"))
+    table = console.export_text()
+    assert "MemOS 0.1.0 at http://memos.test: ready" in table
+    assert f"{beat['hostname']} (2 proc, {', '.join(beat['queues'])}, beat" in table
+    assert "outbox: 1 pending" in table
 
     # The worker container's health check: a live heartbeat from this host.
     alive = heartbeat_check(bg)
