@@ -90,3 +90,31 @@ def test_jobs_wait_gives_up_after_its_timeout(live_server: LiveServer, tenant_ke
     both = runner.invoke(app, ["activation", "build", "--cube", cube.name, "--model", "tiny", *auth])
     assert both.exit_code == 2
     assert "give --memory" in both.output
+
+
+def test_adapter_train_follows_its_job_to_the_end(live_server: LiveServer, tenant_key: str,
+                                                  client: MemOSClient, embedder: Embedder) -> None:
+    cube = client.create_cube(f"train-{uuid.uuid4().hex[:6]}")
+    client.add_memories(cube.id, ["Alice moved to Lyon.", "Bob plays the cello."])
+    env = {**os.environ, "MEMOS_URL": live_server.url, "MEMOS_API_KEY": tenant_key}
+    proc = subprocess.Popen([str(MEMOS), "adapter", "train", "--cube", str(cube.id), "--model", "tiny",
+                             "--limit", "2", "--steps", "2", "--rank", "4", "--timeout", "300"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    database = Database(live_server.database_url, context_key=CONTEXT_KEY, pool_size=2)
+    try:
+        (training,) = wait_for(lambda: client.list_adapters(cube.id), timeout=60, what="the training to be asked")
+        assert training.job_id is not None
+        assert proc.poll() is None
+        ctx = JobContext(settings=Settings(home=live_server.home), embedder=embedder)
+        assert run_job(database.sessions, training.job_id, ctx) == "succeeded"
+        out, err = proc.communicate(timeout=120)
+    finally:
+        database.dispose()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert f"adapter {training.id}, job {training.job_id}" in err
+    assert "training the adapter: succeeded" in err
+    trained = client.get_adapter(training.id)
+    assert trained.rank == 4
+    assert out.strip() == f"{trained.id} ready v{trained.version}: rank 4, {trained.bytes} bytes, model tiny"
