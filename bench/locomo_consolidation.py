@@ -42,7 +42,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import ROOT, _ok, create_workspace, print_table, run_service  # noqa: E402
 from _locomo import CATEGORIES, HEADLINE_CATS, Question, Scores, ingest, load  # noqa: E402
-from consolidation import embedding_rate, in_process_runner, start_background, wait_cube_idle  # noqa: E402
+from consolidation import (  # noqa: E402
+    embedding_rate,
+    in_process_runner,
+    phase_totals,
+    py_spy,
+    start_background,
+    wait_cube_idle,
+)
 from tqdm import tqdm  # noqa: E402
 
 from memos.importers import LocomoConversation  # noqa: E402
@@ -116,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--conversations", type=int, default=10, help="the first N conversations (dev runs)")
     ap.add_argument("--every", type=int, default=1, help="score every K-th question (dev runs)")
     ap.add_argument("--no-worker", action="store_true", help="run the jobs in this process (no Redis/Celery)")
+    ap.add_argument("--py-spy", type=Path, default=None, metavar="DIR",
+                    help="record the workers and the API with py-spy from the first POST to the last job (raw stacks)")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     convs, questions = load(args.data)
@@ -141,8 +150,11 @@ def main(argv: list[str] | None = None) -> int:
         if bg is None and args.no_worker:
             mode = "in-process runner (--no-worker)"
         raw_rates = [embedding_rate(texts)]
+        pids = {"worker": bg.worker.pid, "light": bg.light_worker.pid, "api": svc.proc.pid} if bg is not None else {}
         with httpx.Client(base_url=svc.base_url, timeout=600.0) as client:
             raw_ids, raw_s, _ = ingest(client, ws.headers, convs)
+            spy = stack.enter_context(ExitStack())
+            spy.enter_context(py_spy(pids, args.py_spy, "locomo"))
             t0 = time.perf_counter()
             cons_ids: list[str] = []
             dia_of: dict[str, str] = {}
@@ -157,13 +169,16 @@ def main(argv: list[str] | None = None) -> int:
                 in_process_runner(access, svc.home)()
                 in_process_runner(access, svc.home)()  # the linking jobs the first pass enqueued
             end = t0
+            all_jobs: list[dict[str, Any]] = []
             for cid in cons_ids:
                 finished, jobs_list = wait_cube_idle(client, ws.headers, cid, expect_at_least=1, timeout_s=7200)
                 end = max(end, finished)
+                all_jobs += jobs_list
                 failed = [j for j in jobs_list if j["status"] != "succeeded"]
                 if failed:
                     print(f"cube {cid}: {len(failed)} failed jobs: {failed[0].get('error', '')[:300]}")
             e2e_s = end - t0
+            spy.close()
             raw_rates.append(embedding_rate(texts))
             kept: Counter[str] = Counter()
             superseded: list[tuple[str, str]] = []  # a sample of (superseded memory, its successor)
@@ -212,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
          " / ".join(f"{x:.0f}" for x in raw_rates)],
         ["end to end / raw embedding (the higher) (target >= 0.8)", f"{e2e / max(raw_rates):.2f}"],
     ])
+    print_table("Where the workers' time went (sum of the jobs' timings_ms)",
+                ["job type", "passes", "phase", "seconds"], phase_totals(all_jobs))
     print(f"finished {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
     return 0
 

@@ -2,7 +2,7 @@
 negates or retracts something. The offline consolidator compares facts through it, and linking uses it to
 spot contradictions and shared entities.
 
-It is deliberately shallow (regular expressions over common personal-attribute phrasings, a suffix stemmer,
+It is deliberately shallow (regular expressions over common personal-attribute phrasings, the Snowball stemmer,
 no parser); what it cannot read falls back to comparing content tokens and embeddings.
 """
 
@@ -12,6 +12,8 @@ import calendar
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+
+from memos.consolidation.segment import stem
 
 STOPWORDS = frozenset(
     """a an the and or of to in on at for with from by as is are was were be been being am it its this that
@@ -123,24 +125,6 @@ RELATIONS: list[tuple[str, bool, re.Pattern[str]]] = [
     ("attribute", True, re.compile(r"'s (?P<attr>[a-z]+(?: [a-z]+)?) (?:is|are)\b", re.I)),
 ]
 FUNCTIONAL = {name for name, functional, _ in RELATIONS if functional}
-
-
-def stem(word: str) -> str:
-    """A crude suffix stemmer: enough to match "plays"/"playing", "cats"/"cat"."""
-    w = word.lower().strip("'")
-    if w.endswith("'s"):
-        w = w[:-2]
-    if len(w) > 5 and w.endswith("ing"):
-        return w[:-3]
-    if len(w) > 4 and w.endswith("ies"):
-        return w[:-3] + "y"
-    if len(w) > 4 and w.endswith(("ches", "shes", "xes", "sses")):
-        return w[:-2]
-    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
-        return w[:-1]
-    if len(w) > 4 and w.endswith("ed"):
-        return w[:-2]
-    return w
 
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")

@@ -18,14 +18,20 @@ Thresholds were set on the development update set (``bench/data/updates_dev.json
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from memos.consolidation.extract import extract_facts
-from memos.consolidation.segment import stem, stems, words
+from memos.consolidation.segment import content_words, stem, stems, words
 from memos.consolidation.types import Action, Candidate, Decision, Fact, Turn
+
+if TYPE_CHECKING:
+    from memos.embedding import Embedder
 
 MIN_SIMILARITY = 0.3  # below this a candidate is about something else, whatever the words
 RESTATED = 0.6  # share of the candidate's content words said again, its values all there: a restatement ...
@@ -37,6 +43,9 @@ DOUBT_SIMILARITY = 0.6  # this close with a changed value but no cue: ADD and li
 CONTINUES = 0.45  # this close to what an earlier sentence of the turn superseded: part of that new fact
 SAME_FRAME = 0.5  # share of the old fact said again around a replaced word ("favourite color is ... green")
 NEGATION_SCOPE = 2  # words after a negation that it applies to
+# Cosine of two single words embedded alone above which they are values of one kind (two cities, two teams,
+# two colours, two numbers): a sentence that names one where the stored fact names the other replaces it.
+SAME_KIND = 0.45
 
 # Words that end what a fact said ("quit infosys", "sold the corolla", "no longer ..."): with the old fact's
 # words they retract it; and words that mark a new value ("now", "moved", "switched", "actually").
@@ -55,6 +64,9 @@ STRONG_CHANGE = re.compile(
     r"\b(moved|relocated|switched|changed|instead|replaced|became|promoted|graduated|engaged|married)\b",
     re.IGNORECASE,
 )
+# Chat packs several clauses in a sentence ("we took in another stray so it's 3 cats now, my wife says that's
+# the limit"): the sentence's cosine to the fact its one clause changes is diluted by the others.
+CLAUSE = re.compile(r"[,;:]\s+|\s+[-\u2013\u2014]\s+")
 RETRACTED = 0.3  # share of the old fact's words a retraction names
 NEGATION = re.compile(r"\b(?:no longer|not|never|no more)\b|n't\b", re.IGNORECASE)
 # People one speaks of by relation ("Dana's sister", "Kenji's best friend"): a sentence about them is not
@@ -88,7 +100,8 @@ def subject(text: str, speaker: str) -> str:
     (or without) the speaker themself, else the speaker."""
     rel = re.search(rf"\b{re.escape(speaker)}'s (?:(?:best|older|younger|little|big|new|ex)[- ])?(\w+)", text,
                     re.IGNORECASE)
-    first_self = re.search(rf"\b{re.escape(speaker)}\b(?!')", text, re.IGNORECASE)
+    # "We ..." includes the speaker: a sentence that opens so is about them, whoever it names later.
+    first_self = re.search(rf"\b{re.escape(speaker)}\b(?!')|\b(?:we|we're|we've|we'd|us)\b", text, re.IGNORECASE)
     if rel and rel.group(1).lower().rstrip("s") in RELATIONS | {r.rstrip("s") for r in RELATIONS} and (
             first_self is None or rel.start() <= first_self.start()):
         return f"{speaker.lower()}'s {rel.group(1).lower().rstrip('s')}"
@@ -140,8 +153,33 @@ def person_of(fact: Fact, cand: Candidate) -> str | None:
     return None
 
 
-def compare(fact: Fact, cand: Candidate) -> Verdict | None:
-    """What ``fact`` does to ``cand`` (None: nothing, they are unrelated or both stand)."""
+WordSimilarity = Callable[[str, str], float]
+
+
+def replaced_values(fact_text: str, cand_text: str, names: frozenset[str], alike: WordSimilarity
+                    ) -> tuple[bool, bool]:
+    """Whether the sentence names, where the candidate has a value, another value of the same kind: a word
+    the candidate lacks whose embedding is close to one of the candidate's values (``SAME_KIND``). Returns
+    (replaced: such an old value is no longer said, contrasted: the old value is said too, as in "X, not Y")."""
+    new_words = [w for w in content_words(fact_text) if w.split("'")[0] not in names]
+    new_stems = {stem(w) for w in new_words}
+    old_stems = stems(cand_text, drop=names)
+    old_values = values(cand_text, names)
+    fresh = sorted({w for w in new_words if stem(w) not in old_stems})
+    olds = sorted({w for w in content_words(cand_text) if stem(w) in old_values and w.split("'")[0] not in names})
+    replaced = contrasted = False
+    for v in olds:
+        if any(alike(w, v) >= SAME_KIND for w in fresh):
+            if stem(v) in new_stems:
+                contrasted = True
+            else:
+                replaced = True
+    return replaced, contrasted
+
+
+def compare(fact: Fact, cand: Candidate, alike: WordSimilarity | None = None) -> Verdict | None:
+    """What ``fact`` does to ``cand`` (None: nothing, they are unrelated or both stand). ``alike``: the
+    similarity of two words (embeddings), for values replaced by another of the same kind."""
     if cand.similarity < MIN_SIMILARITY:
         return None
     person = person_of(fact, cand)
@@ -164,6 +202,14 @@ def compare(fact: Fact, cand: Candidate) -> Verdict | None:
     if close and negated:
         return Verdict(Action.UPDATE, 2 + cand.similarity, "negates it")
     named = old_values != old  # the candidate's values are names or numbers, not all its words
+    replaced, contrasted = replaced_values(fact.text, cand.text, names, alike) if close and alike else (False, False)
+    frame = old - old_values  # what the candidate says about its value ("favourite food", "runs ... a week")
+    # A candidate that is its value alone ("Mei is vegetarian") has no frame to say again.
+    framed = len(old) == 1 or (bool(frame) and len(frame & new) / len(frame) >= SAME_FRAME)
+    if close and replaced and changed and (framed or cue or retracts(fact.text)):
+        return Verdict(Action.UPDATE, 2 + cand.similarity, "another value of the same kind")
+    if close and contrasted and (cue or NEGATION.search(fact.text)):
+        return Verdict(Action.UPDATE, 2 + cand.similarity, "corrects its value")
     if close and retracts(fact.text) and (restated >= RETRACTED or (named and not changed)):
         return Verdict(Action.UPDATE, 2 + cand.similarity, "retracts it")
     if close and not changed and STRONG_CHANGE.search(fact.text) and (old - old_values) - new:
@@ -186,18 +232,29 @@ def compare(fact: Fact, cand: Candidate) -> Verdict | None:
     return None
 
 
+_NOTHING = np.zeros(1, dtype=np.float32)  # a dry pass's stand-in vector (its dot product is 0)
+
+
 class OfflineConsolidator:
     """Rules over sentences, words and embeddings; no LLM, deterministic."""
 
     name = "offline"
 
-    def __init__(self, embedder: object | None = None) -> None:
-        self.embedder = embedder  # kept for rules that embed (masked comparisons); unused today
+    def __init__(self, embedder: Embedder | None = None) -> None:
+        self.embedder = embedder  # words embedded alone: values of the same kind (``replaced_values``)
+        self._words: dict[str, np.ndarray] = {}  # a batch's word and clause vectors (cleared by ``decide``)
+        self._pending: set[str] | None = None  # texts a dry pass asked for (``_prefetch``)
+
+    def _alike(self, a: str, b: str) -> float:
+        va, vb = self._vectors([a, b])
+        return float(np.dot(va, vb))
 
     def extract(self, turns: list[Turn]) -> list[Fact]:
         return extract_facts(turns)
 
     def decide(self, facts: list[Fact], candidates: list[list[Candidate]]) -> list[Decision]:
+        self._words.clear()
+        self._prefetch(facts, candidates)
         decisions: list[Decision] = []
         # What the batch has done so far: memory/fact handle -> its current text, and superseded handles.
         current: dict[str, tuple[str, np.ndarray | None]] = {}
@@ -234,11 +291,46 @@ class OfflineConsolidator:
                 live_facts.append(i)
         return decisions
 
-    @staticmethod
-    def _decide_one(i: int, fact: Fact, pool: list[Candidate]) -> Decision:
+    def _vectors(self, texts: list[str]) -> list[np.ndarray]:
+        missing = sorted({t for t in texts if t not in self._words})
+        if self._pending is not None:  # a dry pass: note what to encode, answer "unlike"
+            self._pending.update(missing)
+            return [_NOTHING for _ in texts]
+        if missing and self.embedder is not None:
+            self._words.update(zip(missing, self.embedder.embed(missing), strict=True))
+        return [self._words[t] for t in texts]
+
+    def _prefetch(self, facts: list[Fact], candidates: list[list[Candidate]]) -> None:
+        """Encode in one call the words and clauses the comparisons with the stored candidates will ask for
+        (a dry pass over them), instead of a forward pass per comparison."""
+        if self.embedder is None:
+            return
+        self._pending = set()
+        try:
+            for i, fact in enumerate(facts):
+                self._decide_one(i, fact, candidates[i])
+        finally:
+            pending, self._pending = sorted(self._pending), None
+        if pending:
+            self._words.update(zip(pending, self.embedder.embed(pending), strict=True))
+
+    def _clause_similarity(self, fact: Fact, cand: Candidate) -> float:
+        """The cosine of the candidate to the sentence's closest clause, when the sentence has several and
+        carries a cue of a change (only then can a closer clause change the verdict; it costs an encoding)."""
+        parts = [p for p in CLAUSE.split(fact.text) if len(p.split()) >= 3]
+        if len(parts) < 2 or self.embedder is None or person_of(fact, cand) is None or not (
+                CHANGE_CUES.search(fact.text) or RETRACT_CUES.search(fact.text) or NEGATION.search(fact.text)):
+            return cand.similarity
+        *clause_vectors, cand_vector = self._vectors([*parts, cand.text])
+        return max(cand.similarity, *(float(np.dot(v, cand_vector)) for v in clause_vectors))
+
+    def _decide_one(self, i: int, fact: Fact, pool: list[Candidate]) -> Decision:
         best: tuple[Verdict, Candidate] | None = None
+        alike = self._alike if self.embedder is not None else None
         for cand in pool:
-            verdict = compare(fact, cand)
+            if MIN_SIMILARITY <= cand.similarity < CUE_SIMILARITY:
+                cand = dataclasses.replace(cand, similarity=self._clause_similarity(fact, cand))
+            verdict = compare(fact, cand, alike)
             if verdict is not None and (best is None or verdict.score > best[0].score):
                 best = (verdict, cand)
         if best is None:

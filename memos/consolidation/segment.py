@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+import Stemmer
 from sentencex import segment
 
 MIN_CONTENT_WORDS = 2
@@ -84,24 +85,17 @@ def content_free(sentence: str, *, ignore: set[str] | frozenset[str] = frozenset
     return not (found and about_self)
 
 
+_SNOWBALL = Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=16384)
 def stem(word: str) -> str:
-    """A crude suffix stemmer: enough to match "plays"/"playing", "cats"/"cat", "moved"/"move"."""
-    w = word.lower().strip("'")
+    """The Snowball (Porter 2) English stem of ``word``, its possessive "'s" taken off: "plays"/"playing",
+    "cats"/"cat", "moved"/"move", "nurse"/"nursing". The one stemmer of consolidation and linking."""
+    w = word.lower().replace("’", "'").strip("'")
     if w.endswith("'s"):
         w = w[:-2]
-    if len(w) > 5 and w.endswith("ing"):
-        return w[:-3]
-    if len(w) > 4 and w.endswith("ies"):
-        return w[:-3] + "y"
-    if len(w) > 4 and w.endswith(("ches", "shes", "xes", "sses")):
-        return w[:-2]
-    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
-        return w[:-1]
-    if len(w) > 4 and w.endswith("ed"):
-        return w[:-2]
-    if len(w) > 4 and w.endswith("e"):
-        return w[:-1]
-    return w
+    return str(_SNOWBALL.stemWord(w))
 
 
 def stems(text: str, *, drop: frozenset[str] = frozenset()) -> frozenset[str]:

@@ -163,6 +163,12 @@ def consolidate(
             f.origin = i
         facts, decisions = plan_memories(facts, decisions, batch_of=[job_of[m.id].id for m in messages],
                                          name_vectors=names)
+    with timer.phase("embed_memories"):
+        # What ``plan`` could not pool (a memory of several turns) is embedded as one text, in one call.
+        todo = [f for f in facts if f.vector is None]
+        if todo:
+            for f, v in zip(todo, embedder.embed([f.text for f in todo]), strict=True):
+                f.vector = v
     with timer.phase("apply"):
         applied = apply_decisions(session, cube, facts, decisions, messages, job_of, embedder=embedder,
                                   settings=settings)

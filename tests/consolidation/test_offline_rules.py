@@ -57,13 +57,15 @@ def test_decisions(embedder: Embedder, existing: list[str], said: str, expected:
 
 
 def test_a_close_fact_without_a_change_cue_is_added_and_may_update(embedder: Embedder) -> None:
-    c = OfflineConsolidator()
-    (fact,) = c.extract([Turn("user", "I've gone fully vegan since January.", "Mei", TS)])
-    fact.vector, old = embedder.embed([fact.text, "Mei is vegetarian."])
-    (d,) = c.decide([fact], [[Candidate("m1", "Mei is vegetarian.", float(fact.vector @ old))]])
+    # An update that needs world knowledge (passing the test ends the training): close, no cue, no value of
+    # the same kind in its place.
+    c = OfflineConsolidator(embedder)
+    (fact,) = c.extract([Turn("user", "PASSED MY DRIVING TEST, second try but who's counting", "Ahmed", TS)])
+    fact.vector, old = embedder.embed([fact.text, "Ahmed is training for his driving test."])
+    (d,) = c.decide([fact], [[Candidate("m1", "Ahmed is training for his driving test.", float(fact.vector @ old))]])
     assert (d.action, d.target) == (Action.ADD, None)
     assert d.may_update is not None
-    assert d.may_update.text == "Mei is vegetarian."
+    assert d.may_update.text == "Ahmed is training for his driving test."
 
 
 def test_a_batch_corrects_itself(embedder: Embedder) -> None:

@@ -1,0 +1,128 @@
+"""Values replaced by another of the same kind, clauses, "we", and the one stemmer: the offline consolidator
+with the packaged embedder (no database). The sentences are chat turns of the development update set
+(``bench/data/updates_dev.jsonl``), which its author wrote without reading these rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from memos.consolidation import claims, segment
+from memos.consolidation.offline import OfflineConsolidator, replaced_values
+from memos.consolidation.types import Action, Candidate, Turn
+from memos.embedding import Embedder
+
+TS = datetime(2023, 5, 8, 14, tzinfo=UTC)
+
+
+class CountingEmbedder:
+    """The real embedder, counting its forward passes (calls of ``embed``)."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def embed(self, texts: list[str]):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return self.inner.embed(texts)
+
+
+def decide(embedder: Embedder, existing: list[str], said: str, speaker: str) -> list[tuple[Action, str | None]]:
+    c = OfflineConsolidator(embedder)
+    facts = c.extract([Turn("user", said, speaker, TS)])
+    vectors = embedder.embed([f.text for f in facts] + existing)
+    for f, v in zip(facts, vectors, strict=False):
+        f.vector = v
+    old = vectors[len(facts):]
+    candidates = [[Candidate(f"m{j}", text, float(f.vector @ old[j]))  # type: ignore[operator]
+                   for j, text in enumerate(existing)] for f in facts]
+    return [(d.action, d.target.text if d.target else None) for d in c.decide(facts, candidates)]
+
+
+@pytest.mark.parametrize(("existing", "said", "speaker", "expected"), [
+    # Another value of the kind the stored fact names, its frame said again or a change cue.
+    (["Mei is vegetarian."], "I've gone fully vegan since January, it's been easier than I expected honestly",
+     "Mei", (Action.UPDATE, "Mei is vegetarian.")),
+    (["Pavel has 2 cats."], "we took in another stray so it's 3 cats now, my wife says that's the limit",
+     "Pavel", (Action.UPDATE, "Pavel has 2 cats.")),
+    # Same topic, another attribute: the stored fact's frame is not said again and nothing marks a change.
+    (["Ingrid's favorite food is pizza."], "I hate olives btw, can't stand them on anything", "Ingrid",
+     (Action.ADD, None)),
+    (["Mateo drinks matcha every morning."], "I do still have coffee when I'm at my grandma's, she'd be "
+     "offended otherwise lol", "Mateo", (Action.ADD, None)),
+])
+def test_values_of_the_same_kind(embedder: Embedder, existing: list[str], said: str, speaker: str,
+                                 expected: tuple[Action, str | None]) -> None:
+    assert decide(embedder, existing, said, speaker)[0] == expected
+
+
+def test_replaced_and_contrasted_values(embedder: Embedder) -> None:
+    c = OfflineConsolidator(embedder)
+    names = frozenset({"adebayo"})
+    # 43 replaces 34 (the old number is gone); "Porto ... it's Braga": both said, one against the other.
+    assert replaced_values("Adebayo is 43.", "Adebayo is 34 years old.", names, c._alike) == (True, False)
+    assert replaced_values("Adebayo lives in Lagos, not Abuja.", "Adebayo lives in Abuja.", names,
+                           c._alike) == (False, True)
+    assert replaced_values("Adebayo bought a new lamp.", "Adebayo lives in Abuja.", names, c._alike) == (False, False)
+
+
+def test_the_words_and_clauses_of_a_batch_are_encoded_in_one_pass(embedder: Embedder) -> None:
+    counting = CountingEmbedder(embedder)
+    c = OfflineConsolidator(counting)  # type: ignore[arg-type]
+    facts = c.extract([Turn("user", t, "Pavel", TS) for t in (
+        "we took in another stray so it's 3 cats now, my wife says that's the limit",
+        "I moved to Porto last year, the rent was too high in Lisbon",
+        "My favourite colour is green now, not blue",
+    )])
+    existing = ["Pavel has 2 cats.", "Pavel lives in Lisbon.", "Pavel's favourite colour is blue."]
+    vectors = embedder.embed([f.text for f in facts] + existing)
+    for f, v in zip(facts, vectors, strict=False):
+        f.vector = v
+    old = vectors[len(facts):]
+    candidates = [[Candidate(f"m{j}", t, float(f.vector @ old[j])) for j, t in enumerate(existing)]  # type: ignore[operator]
+                  for f in facts]
+    decisions = c.decide(facts, candidates)
+    assert [d.action for d in decisions] == [Action.UPDATE, Action.UPDATE, Action.UPDATE]
+    assert [d.target.text for d in decisions if d.target] == existing
+    assert counting.calls == 1  # every word and clause the rules compared, in one forward pass
+
+
+def test_one_stemmer_for_consolidation_and_linking() -> None:
+    assert claims.stem is segment.stem
+    assert {segment.stem(w) for w in ("nurse", "nursing")} == {"nurs"}
+    assert segment.stem("moved") == segment.stem("move")
+    assert segment.stem("Alice's") == "alic"
+    assert claims.content_tokens("Alice plays chess") == claims.content_tokens("Alice is playing chess")
+
+
+def test_a_turns_sentences_are_pooled_and_a_memory_of_several_turns_is_embedded_again(embedder: Embedder) -> None:
+    from memos.consolidation.plan import plan_memories
+    from memos.consolidation.types import Decision
+
+    c = OfflineConsolidator(embedder)
+    facts = c.extract([
+        Turn("user", "I went to a support group yesterday. It was so powerful, I cried a bit.", "Caroline", TS),
+        Turn("user", "I painted a lake sunrise last year, painting is how I relax.", "Melanie", TS),
+        Turn("user", "The stories at the support group were so inspiring!", "Caroline", TS),
+    ])
+    for f, v in zip(facts, embedder.embed([f.text for f in facts]), strict=True):
+        f.vector = v
+    decisions = [Decision(i, Action.ADD, reason="new information") for i in range(len(facts))]
+    names = dict(zip(["Caroline", "Melanie"], embedder.embed(["Caroline", "Melanie"]), strict=True))
+    planned, _ = plan_memories(facts, decisions, name_vectors=names)
+    by_turns = {tuple(f.turn_indexes): f for f in planned}
+    # Melanie's turn: one memory of its two sentences (or one), its vector pooled from theirs: no new pass.
+    melanie = by_turns[(1,)]
+    assert melanie.vector is not None
+    # Caroline's two turns on one topic: one memory, embedded again as one text (vector left to the service).
+    caroline = by_turns[(0, 2)]
+    assert caroline.vector is None
+    # One turn of two sentences alone: the length-weighted mean of its sentences' vectors.
+    one = [f for f in facts if f.turn_index == 0]
+    planned_one, _ = plan_memories(one, [Decision(i, Action.ADD) for i in range(len(one))])
+    (memory,) = planned_one
+    weights = [len(f.text.split()) for f in one]
+    expected = sum(w * f.vector for w, f in zip(weights, one, strict=True))  # type: ignore[operator]
+    assert memory.vector is not None
+    assert float(memory.vector @ (expected / (expected @ expected) ** 0.5)) > 0.9999
