@@ -160,6 +160,10 @@ class Settings(BaseSettings):
         default="heat", description="what a full tier gives up first: heat (decayed frequency x reload cost per"
         " byte, with predicted use), lru or lfu"
     )
+    tier_objective: Literal["hits", "time"] = Field(
+        default="hits", description="what heat maximises: requests served from memory (hits) or time not spent"
+        " loading (time)"
+    )
     tier_half_life: float = Field(default=2000.0, gt=0, description="heat's half-life, in payload requests")
     tier_horizon: float = Field(
         default=16.0, gt=0, description="how many payload requests a predicted use counts for (heat's prefetch)"

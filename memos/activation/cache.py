@@ -73,7 +73,7 @@ class SnapshotCache:
     def from_settings(cls, blobs: BlobStore, settings: Settings) -> SnapshotCache:
         manager = TierManager(tier_specs(settings),
                               make_policy(settings.tier_policy, half_life=settings.tier_half_life,
-                                          horizon=settings.tier_horizon),
+                                          horizon=settings.tier_horizon, objective=settings.tier_objective),
                               SnapshotMover(blobs), clock=_RequestClock())
         return cls(blobs, manager=manager)
 

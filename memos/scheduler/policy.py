@@ -7,9 +7,14 @@ A policy sees every access (``touch``) and every drop to disk (``dropped``), and
 * ``lfu``: least frequently used, counted over the whole history (a payload that was evicted keeps its count,
   "perfect" LFU, the stronger of the two textbook variants), ties broken by recency.
 * ``heat`` (ours): priority = F * cost / size, where F is an exponentially decayed access count (LRFU, Lee et
-  al. 2001, "LRFU: a spectrum of policies that subsumes LRU and LFU") kept for evicted payloads too, cost the
-  estimated reload time and size the bytes held: the frequency-per-byte-of-reload rule of GreedyDual-Size-
-  Frequency (Cherkasova 1998), with the decay doing the ageing GDSF's inflation term does. (We tried GDSF's
+  al. 2001, "LRFU: a spectrum of policies that subsumes LRU and LFU") kept for evicted payloads too and size the
+  bytes held: the frequency-per-byte rule of GreedyDual-Size-Frequency (Cherkasova 1998), with the decay doing
+  the ageing GDSF's inflation term does. ``cost`` depends on the objective (``MEMOS_TIER_OBJECTIVE``): with
+  ``hits`` (the default) every miss costs the same, so the budget goes to the payloads that serve the most
+  requests per byte (a request that waits on the disk is what sets tail latency, whatever the payload's size);
+  with ``time`` it is the estimated reload time, which minimises the total time spent loading (large payloads
+  then weigh as much as their bytes; on a page-cache read, where load time is nearly proportional to size, this
+  is frequency alone). (We tried GDSF's
   inflation term on the development trace, seed 0 of ``bench/tiers.py``: 0.756 against 0.832 hit rate on Zipf
   0.8, because it lets recency swamp the frequency of the many lukewarm payloads.) Small, often used,
   expensive-to-reload payloads stay; a scan of one-off payloads carries F = 1 and leaves first; a hot set that
@@ -114,13 +119,17 @@ class LFU:
 
 
 class Heat:
-    """Decayed frequency times reload cost per byte (see the module docstring)."""
+    """Decayed frequency per byte, times the reload cost with the ``time`` objective (see the module docstring)."""
 
     name = "heat"
 
-    def __init__(self, *, half_life: float, horizon: float = 16.0, max_history: int = 100_000) -> None:
+    def __init__(self, *, half_life: float, horizon: float = 16.0, objective: str = "hits",
+                 max_history: int = 100_000) -> None:
         if half_life <= 0 or horizon <= 0:
             raise ValueError("half_life and horizon must be positive")
+        if objective not in OBJECTIVES:
+            raise ValueError(f"unknown objective {objective!r}; one of {', '.join(OBJECTIVES)}")
+        self.by_time = objective == "time"
         self.half_life = half_life
         self.horizon = horizon
         self.max_history = max_history
@@ -138,12 +147,12 @@ class Heat:
         seen.last = now
         seen.boost = 0.0  # the use it predicted came
         seen.size = max(size, 1)
-        seen.cost = max(cost, 1e-9)
+        seen.cost = max(cost, 1e-9) if self.by_time else 1.0
 
     def hint(self, key: str, *, weight: float, size: int, cost: float, now: float) -> None:
         seen = self._seen.get(key)
         if seen is None:
-            seen = self._seen[key] = _Seen(size=max(size, 1), cost=max(cost, 1e-9))
+            seen = self._seen[key] = _Seen(size=max(size, 1), cost=max(cost, 1e-9) if self.by_time else 1.0)
             self._trim()
         seen.boost = self._boost(seen, now) + max(0.0, min(weight, 1.0)) * self.half_life / self.horizon
         seen.boost_at = now
@@ -176,12 +185,13 @@ class Heat:
 
 
 POLICIES = ("heat", "lru", "lfu")
+OBJECTIVES = ("hits", "time")
 
 
-def make_policy(name: str, *, half_life: float, horizon: float = 16.0) -> Policy:
+def make_policy(name: str, *, half_life: float, horizon: float = 16.0, objective: str = "hits") -> Policy:
     """The policy called ``name`` (``MEMOS_TIER_POLICY``)."""
     if name == "heat":
-        return Heat(half_life=half_life, horizon=horizon)
+        return Heat(half_life=half_life, horizon=horizon, objective=objective)
     if name == "lru":
         return LRU()
     if name == "lfu":
