@@ -99,7 +99,8 @@ class ServingModel:
         with self.lock, torch.no_grad():
             handles = [m.register_forward_pre_hook(hook, with_kwargs=True) for m in self.lora_layers]
             try:
-                return self.peft.base_model.model(**kwargs)
+                model: Any = self.peft.base_model.model  # the transformers model inside the LoRA layers
+                return model(**kwargs)
             finally:
                 for h in handles:
                     h.remove()
