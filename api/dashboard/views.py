@@ -113,9 +113,13 @@ def overview(viewer: Viewer, state: AppState, *, cursor: str | None, limit: int)
     s = viewer.session
     matrix = {k: dict.fromkeys(STATUSES, 0) for k in KINDS}
     totals = dict.fromkeys(STATUSES, 0)
-    for kind, status, n in repo.memory_counts(s):
-        matrix.setdefault(kind, dict.fromkeys(STATUSES, 0))[status] = n
+    tiers: dict[str, int] = {}
+    for kind, status, tier, n in repo.memory_counts(s):
+        row = matrix.setdefault(kind, dict.fromkeys(STATUSES, 0))
+        row[status] = row.get(status, 0) + n
         totals[status] = totals.get(status, 0) + n
+        if status != "deleted":
+            tiers[tier] = tiers.get(tier, 0) + n
     jobs = dict.fromkeys(JOB_STATUSES, 0) | dict(repo.job_counts(s))
     failed = repo.jobs_page(s, limit=5, after=None, status="failed")
     cubes = repo.cubes_page(s, limit=limit + 1, after=decode_cursor(cursor))
@@ -135,7 +139,7 @@ def overview(viewer: Viewer, state: AppState, *, cursor: str | None, limit: int)
     return Overview(
         matrix=matrix, totals=totals, jobs=jobs, failed_jobs=failed, quarantined=totals.get("quarantined", 0),
         lessons_week=repo.lesson_count(s, since=datetime.now(UTC) - timedelta(days=7)),
-        tiers=repo.tier_counts(s), payloads=repo.payload_residency(s),
+        tiers=sorted(tiers.items()), payloads=repo.payload_residency(s),
         tenants=repo.tenant_count(s) if viewer.is_admin else None,
         cubes=rows, next_cursor=encode_cursor(cubes[-1].created_at, cubes[-1].id) if more and cubes else None,
         cube_names=repo.cube_names(s, [j.cube_id for j in failed if j.cube_id]),
@@ -168,7 +172,7 @@ def cube_page(viewer: Viewer, cube_id: uuid.UUID, *, query: str | None, mode: st
     cube, access, _ = viewer.enter_cube(cube_id)
     s = viewer.session
     counts: dict[str, int] = {}
-    for _, st, n in repo.memory_counts(s, cube.id):
+    for _, st, _, n in repo.memory_counts(s, cube.id):
         counts[st] = counts.get(st, 0) + n
     if query:
         req = search_request(query, mode=mode, top_k=min(limit, 100))

@@ -17,21 +17,13 @@ from sqlalchemy.orm import Session, defer
 from memcube.models import Cube, GuardLesson, Job, Memory, MemoryLink, MemoryVersion, PayloadBlob, Tenant
 
 
-def memory_counts(session: Session, cube_id: uuid.UUID | None = None) -> list[tuple[str, str, int]]:
-    """``(kind, status, n)`` over the visible memories (of one cube when given)."""
-    stmt = select(Memory.kind, Memory.status, func.count()).group_by(Memory.kind, Memory.status)
+def memory_counts(session: Session, cube_id: uuid.UUID | None = None) -> list[tuple[str, str, str, int]]:
+    """``(kind, status, tier, n)`` over the visible memories (of one cube when given), in one scan."""
+    stmt = (select(Memory.kind, Memory.status, Memory.tier, func.count())
+            .group_by(Memory.kind, Memory.status, Memory.tier))
     if cube_id is not None:
         stmt = stmt.where(Memory.cube_id == cube_id)
-    return [(r[0], r[1], int(r[2])) for r in session.execute(stmt)]
-
-
-def tier_counts(session: Session, cube_id: uuid.UUID | None = None) -> list[tuple[str, int]]:
-    """``(tier, n)`` of the visible live memories."""
-    stmt = (select(Memory.tier, func.count()).where(Memory.status != "deleted").group_by(Memory.tier)
-            .order_by(Memory.tier))
-    if cube_id is not None:
-        stmt = stmt.where(Memory.cube_id == cube_id)
-    return [(r[0], int(r[1])) for r in session.execute(stmt)]
+    return [(r[0], r[1], r[2], int(r[3])) for r in session.execute(stmt)]
 
 
 def payload_residency(session: Session) -> list[tuple[str, int, int]]:
