@@ -18,6 +18,7 @@ Thresholds were set on the development update set (``bench/data/updates_dev.json
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
 import re
 from collections.abc import Callable
@@ -154,6 +155,15 @@ def person_of(fact: Fact, cand: Candidate) -> str | None:
 
 
 WordSimilarity = Callable[[str, str], float]
+# A relative date as the extractor writes it out ("on 7 May 2023", "in the week of 1 May 2023", "in May 2023";
+# ``memos.temporal``): when the fact happened, which ``event_time`` holds, not a value of the fact.
+_MONTHS = "|".join(calendar.month_name[1:])
+RENDERED_DATE = re.compile(rf"\b(?:(?i:on|in) )?(?:(?i:the) week of )?(?:\d{{1,2}} )?(?:{_MONTHS}) \d{{4}}\b")
+
+
+def undated(text: str) -> str:
+    """``text`` without the dates the extractor wrote out."""
+    return re.sub(r"\s{2,}", " ", RENDERED_DATE.sub("", text)).strip()
 
 
 def replaced_values(fact_text: str, cand_text: str, names: frozenset[str], alike: WordSimilarity
@@ -189,30 +199,32 @@ def compare(fact: Fact, cand: Candidate, alike: WordSimilarity | None = None) ->
     if who != person.lower() and who != subject(cand.text, person) and not about(cand.text, who):
         return None  # about someone else than what the candidate is about
     names = _names(person)
-    new, old = stems(fact.text, drop=names), stems(cand.text, drop=names)
+    # Dates the extractor made absolute are the event's time, not what the fact says.
+    ftext, ctext = undated(fact.text), undated(cand.text)
+    new, old = stems(ftext, drop=names), stems(ctext, drop=names)
     if not old:
         return None
     restated = len(new & old) / len(old)
-    old_values = values(cand.text, names)
+    old_values = values(ctext, names)
     changed = bool(old_values - new)
-    negated = NEGATION.search(cand.text) is None and negates(fact.text, old)
-    cue = CHANGE_CUES.search(fact.text) is not None
-    atomic = len(cand.text.split()) <= ATOMIC_WORDS and not re.search(r"[.!?]\s+\S", cand.text.strip())
+    negated = NEGATION.search(ctext) is None and negates(ftext, old)
+    cue = CHANGE_CUES.search(ftext) is not None
+    atomic = len(ctext.split()) <= ATOMIC_WORDS and not re.search(r"[.!?]\s+\S", ctext.strip())
     close = atomic and cand.similarity >= CUE_SIMILARITY
     if close and negated:
         return Verdict(Action.UPDATE, 2 + cand.similarity, "negates it")
     named = old_values != old  # the candidate's values are names or numbers, not all its words
-    replaced, contrasted = replaced_values(fact.text, cand.text, names, alike) if close and alike else (False, False)
+    replaced, contrasted = replaced_values(ftext, ctext, names, alike) if close and alike else (False, False)
     frame = old - old_values  # what the candidate says about its value ("favourite food", "runs ... a week")
     # A candidate that is its value alone ("Mei is vegetarian") has no frame to say again.
     framed = len(old) == 1 or (bool(frame) and len(frame & new) / len(frame) >= SAME_FRAME)
-    if close and replaced and changed and (framed or cue or retracts(fact.text)):
+    if close and replaced and changed and (framed or cue or retracts(ftext)):
         return Verdict(Action.UPDATE, 2 + cand.similarity, "another value of the same kind")
-    if close and contrasted and (cue or NEGATION.search(fact.text)):
+    if close and contrasted and (cue or NEGATION.search(ftext)):
         return Verdict(Action.UPDATE, 2 + cand.similarity, "corrects its value")
-    if close and retracts(fact.text) and (restated >= RETRACTED or (named and not changed)):
+    if close and retracts(ftext) and (restated >= RETRACTED or (named and not changed)):
         return Verdict(Action.UPDATE, 2 + cand.similarity, "retracts it")
-    if close and not changed and STRONG_CHANGE.search(fact.text) and (old - old_values) - new:
+    if close and not changed and STRONG_CHANGE.search(ftext) and (old - old_values) - new:
         # The same names in a changed relation ("dating Amara" -> "engaged to Amara").
         return Verdict(Action.UPDATE, 2 + cand.similarity, "the relation changed")
     if not changed and (restated >= RESTATED or (named and cand.similarity >= NAMED_RESTATED)):
@@ -223,9 +235,9 @@ def compare(fact: Fact, cand: Candidate, alike: WordSimilarity | None = None) ->
         return None
     # "now", "actually" and the like only count against a stored name or number that the new sentence
     # replaces with its own ("I live in Berlin now" against "lives in Paris"): as emphasis they are everywhere.
-    new_values = values(fact.text, names) - new_stems_of(cand.text, names)
+    new_values = values(ftext, names) - new_stems_of(ctext, names)
     substituted = changed and ((named and bool(new_values) and new_values != new) or restated >= SAME_FRAME)
-    if changed and (STRONG_CHANGE.search(fact.text) or (cue and substituted)):
+    if changed and (STRONG_CHANGE.search(ftext) or (cue and substituted)):
         return Verdict(Action.UPDATE, 2 + cand.similarity, "a change of the same fact")
     if changed and cand.similarity >= DOUBT_SIMILARITY:
         return Verdict(Action.ADD, 1 + cand.similarity, "may update it")
@@ -262,8 +274,15 @@ class OfflineConsolidator:
         live_facts: list[int] = []  # facts the batch added, as candidates of later facts
         for i, fact in enumerate(facts):
             if not fact.standalone:
-                # A detail names nobody: it can only say again what is known, or belong to its turn's memory.
+                # A detail names nobody: it can say again what is known, correct a stored fact of the speaker
+                # ("it's viola actually", "it's a sweet shop not a bakery"), or belong to its turn's memory.
                 said = self._decide_one(i, fact, [c for c in candidates[i] if c.handle not in superseded])
+                if said.action is Action.UPDATE and said.target is not None:
+                    decisions.append(said)
+                    superseded[said.target.handle] = i
+                    current[f"f{i}"] = (fact.text, fact.vector)
+                    live_facts.append(i)
+                    continue
                 decisions.append(said if said.action is Action.NOOP
                                  else Decision(i, Action.ADD, reason="a detail of its turn", attach=True))
                 continue

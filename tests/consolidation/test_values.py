@@ -51,10 +51,22 @@ def decide(embedder: Embedder, existing: list[str], said: str, speaker: str) -> 
      (Action.ADD, None)),
     (["Mateo drinks matcha every morning."], "I do still have coffee when I'm at my grandma's, she'd be "
      "offended otherwise lol", "Mateo", (Action.ADD, None)),
+    # A sentence that names nobody may still correct the speaker's own fact.
+    (["Aaliyah plays the violin."], "it's viola actually, everyone thinks violin", "Aaliyah",
+     (Action.UPDATE, "Aaliyah plays the violin.")),
 ])
 def test_values_of_the_same_kind(embedder: Embedder, existing: list[str], said: str, speaker: str,
                                  expected: tuple[Action, str | None]) -> None:
     assert decide(embedder, existing, said, speaker)[0] == expected
+
+
+def test_dates_the_extractor_wrote_out_are_not_values() -> None:
+    from memos.consolidation.offline import undated
+
+    assert undated("Caroline went to a support group on 7 May 2023 and cried.") == \
+        "Caroline went to a support group and cried."
+    assert undated("In the week of 26 June 2023 Mel went camping.") == "Mel went camping."
+    assert undated("Isabelle married Pierre in 2015.") == "Isabelle married Pierre in 2015."  # said, not resolved
 
 
 def test_replaced_and_contrasted_values(embedder: Embedder) -> None:
