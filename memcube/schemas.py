@@ -423,6 +423,9 @@ class SearchRequest(_Base):
     include_quarantined: bool = Field(
         default=False, description="also quarantined memories (the cube's owner only; or ask for status "
         "`quarantined` in filters)")
+    include_archived: bool = Field(
+        default=False, description="also archived memories: cold ones the scheduler archived (restored to the "
+        "long-term tier when found) and ones consolidation superseded (or ask for status `archived` in filters)")
 
 
 class SearchResult(_Out):
@@ -444,6 +447,7 @@ class ContextRequest(_Base):
     filters: SearchFilters | None = None
     mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
     expand: bool = False
+    include_archived: bool = Field(default=False, description="as in search")
 
 
 class ContextResponse(_Out):

@@ -387,11 +387,13 @@ class _BaseClient:
         diversity: float | None = None,
         rerank: bool = False,
         include_quarantined: bool = False,
+        include_archived: bool = False,
     ) -> _Call[list[SearchResult]]:
         """Best first; ``mode`` is ``hybrid``, ``dense`` or ``lexical``; ``filters`` as in ``SearchFilters``;
         ``weights`` ``{"dense", "lexical"}`` for hybrid; ``expand`` appends each hit's session neighbours and
         linked memories (``result.via``); ``diversity`` is an MMR lambda; ``rerank`` uses the server's reranker;
-        ``include_quarantined`` (the cube's owner) also searches memories the guard quarantined."""
+        ``include_quarantined`` (the cube's owner) also searches memories the guard quarantined;
+        ``include_archived`` also archived ones (cold ones found are restored)."""
         body: dict[str, Any] = {"query": query, "top_k": top_k, "mode": mode}
         if filters is not None:
             body["filters"] = _dump(filters)
@@ -400,7 +402,8 @@ class _BaseClient:
         if expand:
             body.update(expand=True, neighbors=neighbors, links=links)
         body.update(_clean(diversity=diversity, rerank=rerank or None,
-                           include_quarantined=include_quarantined or None))
+                           include_quarantined=include_quarantined or None,
+                           include_archived=include_archived or None))
         return _Call("POST", f"/v1/cubes/{_id(cube_id)}/search",
                      lambda r: SearchResponse.model_validate_json(r.content).results, json=body)
 
@@ -415,11 +418,14 @@ class _BaseClient:
         filters: SearchFilters | Mapping[str, Any] | None = None,
         mode: str = "hybrid",
         expand: bool = False,
+        include_archived: bool = False,
     ) -> _Call[ContextResponse]:
         """The memories a prompt should carry for ``query``, formatted with dates and speakers, grouped by
         session in time order, within ``token_budget`` (cl100k_base tokens)."""
         body: dict[str, Any] = {"query": query, "token_budget": token_budget, "top_k": top_k, "mode": mode,
                                 "expand": expand}
+        if include_archived:
+            body["include_archived"] = True
         if filters is not None:
             body["filters"] = _dump(filters)
         return _Call("POST", f"/v1/cubes/{_id(cube_id)}/context", _model(ContextResponse), json=body)

@@ -114,6 +114,13 @@ class Settings(BaseSettings):
     sweep_outbox_every_s: float = Field(default=30.0, gt=0)
     sweep_heat_every_s: float = Field(default=300.0, gt=0)
     sweep_ttl_every_s: float = Field(default=60.0, gt=0)
+    sweep_archive_every_s: float = Field(default=3600.0, gt=0)
+    archive_after_days: float = Field(
+        default=30.0, ge=0, description="archive plaintext memories unused for this many days (with low heat);"
+        " 0 = never"
+    )
+    archive_heat_below: float = Field(default=0.5, ge=0, description="only memories whose access heat is below this"
+                                      " are archived")
     sweep_relink_every_s: float = Field(default=600.0, gt=0)
     heat_half_life_h: float = Field(default=24.0, gt=0, description="access heat halves in this many hours")
 

@@ -32,6 +32,7 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "heat": every("sweeps.heat", settings.sweep_heat_every_s),
         "ttl": every("sweeps.ttl", settings.sweep_ttl_every_s),
         "relink": every("sweeps.relink", settings.sweep_relink_every_s),
+        "archive": every("sweeps.archive", settings.sweep_archive_every_s),
     }
 
 

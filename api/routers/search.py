@@ -22,6 +22,16 @@ from memos.retrieval.rerank import get_reranker
 router = APIRouter(prefix="/v1", tags=["search"])
 
 
+def with_archived(req: schemas.SearchRequest) -> schemas.SearchRequest:
+    """``include_archived``: archived memories as well as whatever statuses the filters ask for."""
+    if not req.include_archived:
+        return req
+    statuses = list(req.filters.status or []) if req.filters else []
+    statuses = [*(statuses or [schemas.MemoryStatus.active]), schemas.MemoryStatus.archived]
+    filters = (req.filters or schemas.SearchFilters()).model_copy(update={"status": list(dict.fromkeys(statuses))})
+    return req.model_copy(update={"filters": filters})
+
+
 def with_quarantined(req: schemas.SearchRequest, access: str) -> schemas.SearchRequest:
     """Quarantined memories are searched only for the cube's owner, who asks for them (``include_quarantined``
     or status ``quarantined`` in the filters)."""
@@ -49,7 +59,7 @@ def search(
     state: StateDep,
 ) -> schemas.SearchResponse:
     cube, access = load_cube(session, cube_id, tenant_id)
-    body = with_quarantined(body, access)
+    body = with_archived(with_quarantined(body, access))
     reranker = get_reranker(state.settings) if body.rerank else None
     hits = service.search(session, cube, body, embedder=embedder, settings=state.settings, reranker=reranker)
     state.access.record([h.memory.id for h in hits if h.via == "search"])
@@ -72,8 +82,9 @@ def context(
     state: StateDep,
 ) -> schemas.ContextResponse:
     cube, access = load_cube(session, cube_id, tenant_id)
-    req = with_quarantined(schemas.SearchRequest(query=body.query, top_k=body.top_k, filters=body.filters,
-                                                 mode=body.mode, expand=body.expand), access)
+    req = with_archived(with_quarantined(schemas.SearchRequest(
+        query=body.query, top_k=body.top_k, filters=body.filters, mode=body.mode, expand=body.expand,
+        include_archived=body.include_archived), access))
     hits = service.search(session, cube, req, embedder=embedder, settings=state.settings)
     # The guard's read-time check: what the query retrieved, looked at together (memos/guard/read.py).
     checked = read_check(session, cube, [h.memory for h in hits], cube_settings(cube), query=body.query)

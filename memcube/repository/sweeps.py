@@ -1,10 +1,11 @@
-"""Queries of the periodic sweeps (heat decay, TTL expiry). Bounded batches, skip-locked rows."""
+"""Queries of the periodic sweeps (heat decay, TTL expiry, archiving). Bounded batches, skip-locked rows."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from memcube.models import Memory
@@ -58,4 +59,27 @@ def expired(session: Session, *, now: datetime, limit: int) -> list[Memory]:
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    return list(session.scalars(stmt))
+
+
+def cold(session: Session, *, unused_since: datetime, heat_below: float, limit: int) -> list[Memory]:
+    """Active plaintext memories nobody has used since ``unused_since`` (nor created after it), with heat under
+    ``heat_below`` and no pin, locked (skip-locked) for the archive sweep."""
+    stmt = (
+        select(Memory)
+        .where(Memory.kind == "plaintext", Memory.status == "active", Memory.tier != "archived",
+               Memory.heat < heat_below, Memory.pinned_at.is_(None),
+               func.coalesce(Memory.last_accessed_at, Memory.created_at) < unused_since)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(stmt))
+
+
+def archived_by_scheduler(session: Session, ids: list[uuid.UUID]) -> list[Memory]:
+    """Those of ``ids`` the archive sweep moved out (tier ``archived``), locked (skip-locked) to restore."""
+    if not ids:
+        return []
+    stmt = (select(Memory).where(Memory.id.in_(ids), Memory.tier == "archived", Memory.status == "archived")
+            .with_for_update(skip_locked=True))
     return list(session.scalars(stmt))

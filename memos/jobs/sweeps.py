@@ -1,4 +1,5 @@
-"""Periodic sweeps (run by beat): recover lost jobs, decay access heat, expire TTL'd memories, re-link.
+"""Periodic sweeps (run by beat): recover lost jobs, decay access heat, expire TTL'd memories, re-link, archive
+cold memories.
 
 Each works in bounded batches, one transaction per batch, in the system context (the row-level
 security policies let ``*`` see every tenant), and stops after ``max_batches`` so one run never holds
@@ -8,6 +9,7 @@ a worker for long: whatever is left waits for the next run.
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +25,7 @@ from memos.memories.service import set_status
 log = logging.getLogger(__name__)
 
 TTL_ACTOR = "system:ttl"
+SCHEDULER_ACTOR = "system:scheduler"
 MAX_BATCHES = 20
 
 
@@ -112,3 +115,39 @@ def relink(sessions: sessionmaker[Session], settings: Settings, *, max_batches: 
         if n < settings.sweep_batch_size:
             break
     return total
+
+
+def archive_cold(sessions: sessionmaker[Session], settings: Settings, *, max_batches: int = MAX_BATCHES) -> int:
+    """Move cold plaintext memories out of the default search: unused for ``MEMOS_ARCHIVE_AFTER_DAYS`` with heat
+    under ``MEMOS_ARCHIVE_HEAT_BELOW``. Each move is a version (status ``archived``, tier ``archived``, actor
+    ``system:scheduler``, the reason with the figures), and a search with ``include_archived`` that finds one
+    restores it (``restore_used``). Off when ``MEMOS_ARCHIVE_AFTER_DAYS`` is 0."""
+    if settings.archive_after_days <= 0:
+        return 0
+    unused_since = datetime.now(UTC) - timedelta(days=settings.archive_after_days)
+    total = 0
+    for _ in range(max_batches):
+        with tenant_session(sessions, SYSTEM) as session:
+            heads = repo.cold(session, unused_since=unused_since, heat_below=settings.archive_heat_below,
+                              limit=settings.sweep_batch_size)
+            for head in heads:
+                last = head.last_accessed_at or head.created_at
+                head.tier = "archived"
+                set_status(session, head, "archived", actor=SCHEDULER_ACTOR,
+                           reason=f"archived: cold (heat {head.heat:.3g}, last used {last.date().isoformat()})")
+        total += len(heads)
+        if len(heads) < settings.sweep_batch_size:
+            break
+    if total:
+        log.info("archive sweep: %d cold memories archived", total)
+    return total
+
+
+def restore_used(session: Session, ids: list[uuid.UUID]) -> int:
+    """Memories the archive sweep moved out that were just found and used: back to active, tier long_term, each
+    as a version (``restored on use``). Called with the access statistics, off the request path."""
+    heads = repo.archived_by_scheduler(session, ids)
+    for head in heads:
+        head.tier = "long_term"
+        set_status(session, head, "active", actor=SCHEDULER_ACTOR, reason="restored on use")
+    return len(heads)

@@ -1,7 +1,8 @@
 """Access statistics for search hits, buffered in memory and written in batches off the request path.
 
 The scheduler reads ``access_count`` / ``last_accessed_at``; losing a few seconds of counts in a crash is
-acceptable, a write per hit in every search is not.
+acceptable, a write per hit in every search is not. The same flush restores memories the archive sweep had
+moved out when a search finds them again (``memos.jobs.sweeps.restore_used``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from memcube.db import SYSTEM, tenant_session
 from memcube.repository import memories as repo
+from memos.jobs.sweeps import restore_used
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class AccessRecorder:
         try:
             with tenant_session(self._sessions, SYSTEM) as session:
                 repo.add_access_counts(session, dict(pending), at)
+                restore_used(session, list(pending))  # archived memories found again go back to long-term
         except Exception:  # the database may be briefly away; keep the counts for the next flush
             log.exception("could not write access statistics")
             with self._lock:

@@ -1,4 +1,5 @@
-"""Periodic sweeps run by beat: ``sweeps.outbox``, ``sweeps.heat``, ``sweeps.ttl``, ``sweeps.relink``."""
+"""Periodic sweeps run by beat: ``sweeps.outbox``, ``sweeps.heat``, ``sweeps.ttl``, ``sweeps.relink``,
+``sweeps.archive``."""
 
 from __future__ import annotations
 
@@ -35,3 +36,9 @@ def ttl() -> int:
 def relink() -> int:
     r = resources.get()
     return sweeps.relink(r.sessions, r.settings)
+
+
+@app.task(name="sweeps.archive")
+def archive() -> int:
+    r = resources.get()
+    return sweeps.archive_cold(r.sessions, r.settings)
