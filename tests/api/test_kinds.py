@@ -1,6 +1,6 @@
-"""Plain memory writes are plaintext only: an activation memory is made through its own route (the 422 says
-which), a parametric one is not available yet; either is a clear 422 that writes nothing (the SDK refuses
-it before sending)."""
+"""Plain memory writes are plaintext only: an activation memory is made through its own route, a parametric
+one through the adapters routes (the 422 says which); either is a clear 422 that writes nothing (the SDK
+refuses it before sending)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def test_planned_kinds_are_refused_with_a_clear_422(client: TestClient, auth: Au
     [problem] = r.json()["detail"]
     assert problem["loc"][-3:] == ["memories", 1, "kind"]
     expected = ("POST /v1/cubes/{cube_id}/activations" if kind == "activation"
-                else "parametric memories are not available yet")
+                else "POST /v1/cubes/{cube_id}/adapters")
     assert expected in problem["msg"]
     assert list_all(client, cube_id, auth) == []  # the whole batch is refused
 
@@ -37,5 +37,5 @@ def test_plaintext_is_still_the_default_and_accepted(client: TestClient, auth: A
 
 
 def test_the_sdk_model_refuses_them_too() -> None:
-    with pytest.raises(ValidationError, match="parametric memories are not available yet"):
+    with pytest.raises(ValidationError, match="parametric memories are LoRA adapters"):
         MemoryCreate(content="x", kind="parametric")  # type: ignore[arg-type]
