@@ -28,6 +28,8 @@ from memos.guard import review as guard
 from memos.linking import graph
 from memos.memories import service as memories
 from memos.retrieval import service as retrieval
+from memos.scheduler import schemas as scheduler_schemas
+from memos.scheduler import service as scheduler
 
 PAGE = 25
 MAX_PAGE = 100
@@ -68,8 +70,8 @@ class CubeRow:
 
 @dataclass
 class TierStatus:
-    """The payload tiers of this serving process (``memos.scheduler.tiers``): live figures once the activation
-    runtime has started, else the configured budgets."""
+    """The payload tiers of this serving process (``memos.scheduler``): the live status and latest moves once the
+    activation runtime has started, else the configured budgets (reading it must not load a model)."""
 
     running: bool
     policy: str
@@ -78,14 +80,21 @@ class TierStatus:
     prefetches: int = 0
     prefetch_hits: int = 0
     load_bytes: int = 0
+    moves: list[scheduler_schemas.TierMove] = field(default_factory=list)
 
 
-def tier_status(state: AppState) -> TierStatus:
-    runtime = state._activation  # made on first use: reading it must not load anything
+MOVES_SHOWN = 10
+
+
+def tier_status(viewer: Viewer, state: AppState) -> TierStatus:
+    runtime = state._activation  # made on first use (it imports the model stack): only read here
     if runtime is not None:
-        st = runtime.cache.manager.status()
-        return TierStatus(running=True, policy=st["policy"], tiers=st["tiers"], misses=st["misses"],
-                          prefetches=st["prefetches"], prefetch_hits=st["prefetch_hits"], load_bytes=st["load_bytes"])
+        st = scheduler.status(runtime)
+        # A tenant sees its own payloads' moves, the admin all of them (as GET /v1/scheduler/events).
+        moves = scheduler.events(viewer.session, runtime, tenant_id=viewer.principal.tenant_id, limit=MOVES_SHOWN)
+        return TierStatus(running=True, policy=st.policy, tiers=[t.model_dump() for t in st.tiers],
+                          misses=st.misses, prefetches=st.prefetches, prefetch_hits=st.prefetch_hits,
+                          load_bytes=st.load_bytes, moves=moves)
     s = state.settings
     budgets = [("gpu", s.tier_gpu_bytes), ("cpu", s.tier_cpu_bytes)]
     return TierStatus(running=False, policy=s.tier_policy,
@@ -106,7 +115,7 @@ class Overview:
     cubes: list[CubeRow]
     next_cursor: str | None
     cube_names: dict[uuid.UUID, str] = field(default_factory=dict)
-    process_tiers: TierStatus | None = None  # the admin's: one process's tiers hold every tenant's payloads
+    process_tiers: TierStatus | None = None
 
 
 def overview(viewer: Viewer, state: AppState, *, cursor: str | None, limit: int) -> Overview:
@@ -143,7 +152,7 @@ def overview(viewer: Viewer, state: AppState, *, cursor: str | None, limit: int)
         tenants=repo.tenant_count(s) if viewer.is_admin else None,
         cubes=rows, next_cursor=encode_cursor(cubes[-1].created_at, cubes[-1].id) if more and cubes else None,
         cube_names=repo.cube_names(s, [j.cube_id for j in failed if j.cube_id]),
-        process_tiers=tier_status(state) if viewer.is_admin else None,
+        process_tiers=tier_status(viewer, state),
     )
 
 

@@ -78,7 +78,7 @@ def test_sign_in_refuses_a_bad_key_with_a_message_then_shows_the_overview(page: 
     body = page.inner_text("main")
     assert "family notes" in body
     assert "release notes" not in body  # the other tenant's cube
-    assert "Memory tiers are per serving process" in page.inner_text("[data-testid=tiers]")
+    assert "No payload has been served by this process yet." in page.inner_text("[data-testid=tiers]")
     cookie = next(c for c in page.context.cookies() if c["name"] == "memos_dashboard")
     assert (cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (True, "Strict", "/dashboard")
     shot(page, screenshots, "02-overview-tenant")

@@ -14,6 +14,8 @@ from fastapi.testclient import TestClient
 
 from api.dashboard import STATIC, diff
 from api.dashboard.auth import COOKIE, LOGIN_CSRF_COOKIE, csrf_token
+from api.state import AppState
+from memos.activation.runtime import ActivationRuntime
 from tests.api.helpers import add, add_one
 from tests.conftest import ADMIN, ADMIN_KEY, TenantFactory
 
@@ -229,3 +231,19 @@ def test_scripts_are_ours_with_their_licences_and_no_cdn(client: TestClient) -> 
 def test_the_dashboard_is_not_in_the_openapi_document(client: TestClient) -> None:
     paths = client.get("/openapi.json", headers=ADMIN).json()["paths"]
     assert not [p for p in paths if p.startswith("/dashboard")]
+
+
+def test_tier_usage_shows_the_process_tiers_once_they_exist(client: TestClient, app_state: AppState,
+                                                            auth: Auth) -> None:
+    sign_in(client, key_of(auth))
+    before = client.get("/dashboard/").text
+    assert "No payload has been served by this process yet." in before
+    assert "gpu 256.0 MiB, cpu 512.0 MiB" in before
+    app_state._activation = ActivationRuntime.from_settings(app_state.settings)  # as the first activation request
+    after = client.get("/dashboard/").text
+    assert "No payload has been served by this process yet." not in after
+    tiers = after[after.index('data-testid="tiers"'):]
+    assert "0.0 MiB / 256.0 MiB" in tiers
+    assert "0.0 MiB / 512.0 MiB" in tiers
+    if app_state._activation.cache.manager.tiers[0].emulated:
+        assert "no CUDA: a budget on the CPU" in tiers
