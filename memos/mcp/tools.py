@@ -7,6 +7,7 @@ to the model, which can correct its call).
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -66,7 +67,13 @@ async def _resolve(client: AsyncMemOSClient, cube: str) -> uuid.UUID:
 
 def build_server(clients: ClientFactory, *, name: str = "memos") -> MCPServer:
     """An MCP server whose tools call MemOS through ``clients``."""
+    # MCPServer() calls logging.basicConfig (a rich handler on the root logger at INFO) when the root has no
+    # handler: a library must not reconfigure the process's logging, so that is undone.
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     server: MCPServer = MCPServer(name, version=__version__, instructions=INSTRUCTIONS)
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
     async def call(ctx: Context, work: Callable[[AsyncMemOSClient], Awaitable[Any]]) -> Any:
         try:
