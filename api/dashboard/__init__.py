@@ -15,5 +15,6 @@ STATIC = Path(__file__).parent / "static"
 
 def install_dashboard(app: FastAPI) -> None:
     """Add the dashboard's pages and its static files to ``app``."""
-    app.include_router(router)
+    # The files first: the router ends with a catch-all "no such page" route.
     app.mount("/dashboard/static", StaticFiles(directory=STATIC), name="dashboard-static")
+    app.include_router(router)

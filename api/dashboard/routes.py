@@ -282,3 +282,8 @@ def jobs(
     params = {k: v for k, v in {"status": status, "cube": cube, "limit": limit}.items() if v}
     return render(request, "jobs.html", viewer, p=data, status=status or "", cursor=cursor, limit=limit,
                   params=params, statuses=views.JOB_STATUSES, cube=data.cube, section="jobs")
+
+
+@router.get("/{rest:path}")
+def no_such_page(request: Request, rest: str) -> HTMLResponse:
+    return error_page(request, 404, f"there is no dashboard page at /dashboard/{rest[:200]}")

@@ -112,6 +112,7 @@ class Overview:
     tiers: list[tuple[str, int]]
     payloads: list[tuple[str, int, int]]
     tenants: int | None
+    cube_count: int
     cubes: list[CubeRow]
     next_cursor: str | None
     cube_names: dict[uuid.UUID, str] = field(default_factory=dict)
@@ -149,7 +150,7 @@ def overview(viewer: Viewer, state: AppState, *, cursor: str | None, limit: int)
         matrix=matrix, totals=totals, jobs=jobs, failed_jobs=failed, quarantined=totals.get("quarantined", 0),
         lessons_week=repo.lesson_count(s, since=datetime.now(UTC) - timedelta(days=7)),
         tiers=sorted(tiers.items()), payloads=repo.payload_residency(s),
-        tenants=repo.tenant_count(s) if viewer.is_admin else None,
+        tenants=repo.tenant_count(s) if viewer.is_admin else None, cube_count=repo.cube_count(s),
         cubes=rows, next_cursor=encode_cursor(cubes[-1].created_at, cubes[-1].id) if more and cubes else None,
         cube_names=repo.cube_names(s, [j.cube_id for j in failed if j.cube_id]),
         process_tiers=tier_status(viewer, state),

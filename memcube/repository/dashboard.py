@@ -50,6 +50,10 @@ def tenant_count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Tenant)) or 0)
 
 
+def cube_count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Cube)) or 0)
+
+
 def tenant_names(session: Session, tenant_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     if not tenant_ids:
         return {}

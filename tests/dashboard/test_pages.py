@@ -247,3 +247,16 @@ def test_tier_usage_shows_the_process_tiers_once_they_exist(client: TestClient, 
     assert "0.0 MiB / 512.0 MiB" in tiers
     if app_state._activation.cache.manager.tiers[0].emulated:
         assert "no CUDA: a budget on the CPU" in tiers
+
+
+def test_signing_out_forgets_the_key_and_unknown_pages_are_404_pages(client: TestClient, auth: Auth) -> None:
+    sign_in(client, key_of(auth))
+    missing = client.get("/dashboard/no/such/page")
+    assert missing.status_code == 404
+    assert "there is no dashboard page at /dashboard/no/such/page" in error_text(missing.text)
+    assert client.get("/dashboard/static/dashboard.css").status_code == 200
+    assert client.post("/dashboard/logout", data={"csrf": "forged"}).status_code == 403
+    r = client.post("/dashboard/logout", data={"csrf": csrf_token(key_of(auth))}, follow_redirects=False)
+    assert r.status_code == 303
+    assert COOKIE not in client.cookies
+    assert client.get("/dashboard/", follow_redirects=False).status_code == 303
