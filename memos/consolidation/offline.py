@@ -23,6 +23,7 @@ import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -41,6 +42,7 @@ NAMED_RESTATED = 0.5  # a candidate whose names and numbers are all said again, 
 ATOMIC_WORDS = 20  # a memory longer than this, or of several sentences, holds several facts: never superseded
 CUE_SIMILARITY = 0.5  # a change cue, a changed value and at least this close: an update
 DOUBT_SIMILARITY = 0.6  # this close with a changed value but no cue: ADD and link may_update
+BATCH_K = 12  # the batch's own earlier facts a fact is compared with (the nearest), beside the stored ones
 CONTINUES = 0.45  # this close to what an earlier sentence of the turn superseded: part of that new fact
 SAME_FRAME = 0.5  # share of the old fact said again around a replaced word ("favourite color is ... green")
 NEGATION_SCOPE = 2  # words after a negation that it applies to
@@ -109,6 +111,7 @@ def subject(text: str, speaker: str) -> str:
     return speaker.lower()
 
 
+@lru_cache(maxsize=16384)
 def values(text: str, names: frozenset[str]) -> frozenset[str]:
     """What a fact says the attribute is: its names and numbers (capitalized words past the first, digits),
     or, when it has none, all its content words (stemmed)."""
@@ -161,6 +164,7 @@ _MONTHS = "|".join(calendar.month_name[1:])
 RENDERED_DATE = re.compile(rf"\b(?:(?i:on|in) )?(?:(?i:the) week of )?(?:\d{{1,2}} )?(?:{_MONTHS}) \d{{4}}\b")
 
 
+@lru_cache(maxsize=16384)
 def undated(text: str) -> str:
     """``text`` without the dates the extractor wrote out."""
     return re.sub(r"\s{2,}", " ", RENDERED_DATE.sub("", text)).strip()
@@ -187,6 +191,12 @@ def replaced_values(fact_text: str, cand_text: str, names: frozenset[str], alike
     return replaced, contrasted
 
 
+def atomic(text: str) -> bool:
+    """One fact: a single sentence of at most ``ATOMIC_WORDS`` words (a memory of several sentences holds
+    several facts and is never superseded as a whole)."""
+    return len(text.split()) <= ATOMIC_WORDS and not re.search(r"[.!?]\s+\S", text.strip())
+
+
 def compare(fact: Fact, cand: Candidate, alike: WordSimilarity | None = None) -> Verdict | None:
     """What ``fact`` does to ``cand`` (None: nothing, they are unrelated or both stand). ``alike``: the
     similarity of two words (embeddings), for values replaced by another of the same kind."""
@@ -209,15 +219,17 @@ def compare(fact: Fact, cand: Candidate, alike: WordSimilarity | None = None) ->
     changed = bool(old_values - new)
     negated = NEGATION.search(ctext) is None and negates(ftext, old)
     cue = CHANGE_CUES.search(ftext) is not None
-    atomic = len(ctext.split()) <= ATOMIC_WORDS and not re.search(r"[.!?]\s+\S", ctext.strip())
-    close = atomic and cand.similarity >= CUE_SIMILARITY
+    close = atomic(ctext) and cand.similarity >= CUE_SIMILARITY
     if close and negated:
         return Verdict(Action.UPDATE, 2 + cand.similarity, "negates it")
     named = old_values != old  # the candidate's values are names or numbers, not all its words
-    replaced, contrasted = replaced_values(ftext, ctext, names, alike) if close and alike else (False, False)
     frame = old - old_values  # what the candidate says about its value ("favourite food", "runs ... a week")
     # A candidate that is its value alone ("Mei is vegetarian") has no frame to say again.
     framed = len(old) == 1 or (bool(frame) and len(frame & new) / len(frame) >= SAME_FRAME)
+    # Words are encoded only where the answer can change the verdict below.
+    marked = cue or NEGATION.search(ftext) is not None or (changed and (framed or retracts(ftext)))
+    replaced, contrasted = replaced_values(ftext, ctext, names, alike) if close and alike and marked \
+        else (False, False)
     if close and replaced and changed and (framed or cue or retracts(ftext)):
         return Verdict(Action.UPDATE, 2 + cand.similarity, "another value of the same kind")
     if close and contrasted and (cue or NEGATION.search(ftext)):
@@ -256,6 +268,7 @@ class OfflineConsolidator:
         self.embedder = embedder  # words embedded alone: values of the same kind (``replaced_values``)
         self._words: dict[str, np.ndarray] = {}  # a batch's word and clause vectors (cleared by ``decide``)
         self._pending: set[str] | None = None  # texts a dry pass asked for (``_prefetch``)
+        self._sims: np.ndarray | None = None  # the batch's facts' cosines with each other (set by ``decide``)
 
     def _alike(self, a: str, b: str) -> float:
         va, vb = self._vectors([a, b])
@@ -266,6 +279,10 @@ class OfflineConsolidator:
 
     def decide(self, facts: list[Fact], candidates: list[list[Candidate]]) -> list[Decision]:
         self._words.clear()
+        # Cosines of the batch's facts with each other, once (a fact without a vector is close to nothing).
+        dim = next((f.vector.shape[0] for f in facts if f.vector is not None), 0)
+        matrix = np.array([f.vector if f.vector is not None else np.zeros(dim, np.float32) for f in facts])
+        self._sims = matrix @ matrix.T if dim else None
         self._prefetch(facts, candidates)
         decisions: list[Decision] = []
         # What the batch has done so far: memory/fact handle -> its current text, and superseded handles.
@@ -294,13 +311,8 @@ class OfflineConsolidator:
                 decisions.append(Decision(i, Action.ADD, reason="continues the update of its turn", attach=True))
                 continue
             pool: list[Candidate] = [c for c in candidates[i] if c.handle not in superseded]
-            for j in live_facts:
-                handle = f"f{j}"
-                if handle in superseded:
-                    continue
-                text, vec = current[handle]
-                sim = float(np.dot(vec, fact.vector)) if vec is not None and fact.vector is not None else 0.0
-                pool.append(Candidate(handle, text, sim, fact_index=j, speaker=facts[j].speaker))
+            live = [(j, current[f"f{j}"][0]) for j in live_facts if f"f{j}" not in superseded]
+            pool += self._batch_candidates(i, facts, live)
             decision = self._decide_one(i, fact, pool)
             decisions.append(decision)
             if decision.action is Action.UPDATE and decision.target is not None:
@@ -309,6 +321,15 @@ class OfflineConsolidator:
                 current[f"f{i}"] = (fact.text, fact.vector)
                 live_facts.append(i)
         return decisions
+
+    def _batch_candidates(self, i: int, facts: list[Fact], live: list[tuple[int, str]]) -> list[Candidate]:
+        """The batch's own facts nearest to fact ``i`` (at most ``BATCH_K``, as the stored ones are): a long
+        backlog is not compared pair by pair. ``live``: (index, current text) of the facts it may be."""
+        if self._sims is None or not live:
+            return []
+        row = self._sims[i]
+        near = sorted((x for x in live if row[x[0]] >= MIN_SIMILARITY), key=lambda x: -row[x[0]])[:BATCH_K]
+        return [Candidate(f"f{j}", text, float(row[j]), fact_index=j, speaker=facts[j].speaker) for j, text in near]
 
     def _vectors(self, texts: list[str]) -> list[np.ndarray]:
         missing = sorted({t for t in texts if t not in self._words})
@@ -327,7 +348,11 @@ class OfflineConsolidator:
         self._pending = set()
         try:
             for i, fact in enumerate(facts):
-                self._decide_one(i, fact, candidates[i])
+                # The batch's earlier facts as they were said (the real pass sees what became of them).
+                earlier = [(j, facts[j].text) for j in range(i)]
+                pool = candidates[i] + self._batch_candidates(i, facts, earlier)
+                # Only a comparison with one fact (an atomic candidate) asks for words or clauses.
+                self._decide_one(i, fact, [c for c in pool if atomic(c.text)])
         finally:
             pending, self._pending = sorted(self._pending), None
         if pending:
@@ -337,7 +362,7 @@ class OfflineConsolidator:
         """The cosine of the candidate to the sentence's closest clause, when the sentence has several and
         carries a cue of a change (only then can a closer clause change the verdict; it costs an encoding)."""
         parts = [p for p in CLAUSE.split(fact.text) if len(p.split()) >= 3]
-        if len(parts) < 2 or self.embedder is None or person_of(fact, cand) is None or not (
+        if len(parts) < 2 or self.embedder is None or not atomic(cand.text) or person_of(fact, cand) is None or not (
                 CHANGE_CUES.search(fact.text) or RETRACT_CUES.search(fact.text) or NEGATION.search(fact.text)):
             return cand.similarity
         *clause_vectors, cand_vector = self._vectors([*parts, cand.text])
