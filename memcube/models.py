@@ -275,6 +275,27 @@ class GuardLesson(Base):
     created_at: Mapped[datetime] = _now_col()
 
 
+class MemoryCoUse(Base):
+    """How often ``/context`` carried the same top memories together; an activation is built for a set used
+    often (the scheduler's transformation, ``memos.scheduler.transform``)."""
+
+    __tablename__ = "memory_co_use"
+    __table_args__ = (
+        _cube_owned("memory_co_use"),
+        UniqueConstraint("cube_id", "signature", name="uq_memory_co_use_cube_id_signature"),
+        Index("ix_memory_co_use_ripe", text("uses DESC"), postgresql_where=text("activation_id IS NULL")),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    cube_id: Mapped[uuid.UUID] = mapped_column()
+    signature: Mapped[str] = mapped_column(Text)
+    memory_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID(as_uuid=True)))
+    uses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    first_at: Mapped[datetime] = _now_col()
+    last_at: Mapped[datetime] = _now_col()
+    activation_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("memories.id", ondelete="SET NULL"))
+
+
 class ChatMessage(Base):
     """A chat turn as received; memories made from it point here through their provenance."""
 

@@ -121,6 +121,15 @@ class Settings(BaseSettings):
     )
     archive_heat_below: float = Field(default=0.5, ge=0, description="only memories whose access heat is below this"
                                       " are archived")
+    sweep_transform_every_s: float = Field(default=600.0, gt=0)
+    transform_model: str = Field(
+        default="", description="build an activation snapshot with this model (MEMOS_MODELS or tiny) for sets of"
+        " memories /context carries together often; empty = off"
+    )
+    transform_min_uses: int = Field(default=5, ge=2, description="contexts that carried a set before it gets one")
+    transform_window_days: float = Field(default=7.0, gt=0, description="only sets used within this many days")
+    transform_set_size: int = Field(default=5, ge=2, le=16, description="a context's top memories that form its"
+                                    " set")
     sweep_relink_every_s: float = Field(default=600.0, gt=0)
     heat_half_life_h: float = Field(default=24.0, gt=0, description="access heat halves in this many hours")
 

@@ -33,6 +33,7 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "ttl": every("sweeps.ttl", settings.sweep_ttl_every_s),
         "relink": every("sweeps.relink", settings.sweep_relink_every_s),
         "archive": every("sweeps.archive", settings.sweep_archive_every_s),
+        "transform": every("sweeps.transform", settings.sweep_transform_every_s),
     }
 
 

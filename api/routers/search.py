@@ -90,6 +90,9 @@ def context(
     checked = read_check(session, cube, [h.memory for h in hits], cube_settings(cube), query=body.query)
     out = assemble(checked.kept, token_budget=body.token_budget)
     state.access.record([m.id for m in out.memories])
+    carried = {m.id for m in out.memories}  # the set: the most relevant of what the context carried
+    state.access.record_set(cube.tenant_id, cube.id,
+                            [m.id for m in checked.kept if m.id in carried][:state.settings.transform_set_size])
     state.prefetch.note(tenant_id, cube.id, [m.id for m in out.memories])
     response = schemas.ContextResponse(
         context=out.context, memories=[to_schema(m) for m in out.memories], tokens=out.tokens,

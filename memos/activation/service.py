@@ -104,6 +104,7 @@ def create_activation(
     principal: Principal,
     model_names: Sequence[str],
     max_text_chars: int,
+    reason: str = "created",
 ) -> tuple[Memory, uuid.UUID]:
     """Write the activation memory (state ``building``) and its build job in the caller's transaction."""
     if body.model not in model_names:
@@ -141,7 +142,7 @@ def create_activation(
     }
     (head,) = memories_repo.insert_memories(session, [row])
     memories_repo.insert_versions(
-        session, [version_row(head, actor=principal.actor, reason="created", at=now, cause=principal.cause)]
+        session, [version_row(head, actor=principal.actor, reason=reason, at=now, cause=principal.cause)]
     )
     assert principal.tenant_id is not None
     job_id = enqueue_build(session, head, tenant_id=principal.tenant_id, key_id=principal.key_id)

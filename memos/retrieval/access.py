@@ -7,6 +7,7 @@ moved out when a search finds them again (``memos.jobs.sweeps.restore_used``).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import uuid
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from memcube.db import SYSTEM, tenant_session
+from memcube.repository import co_use
 from memcube.repository import memories as repo
 from memos.jobs.sweeps import restore_used
 
@@ -30,6 +32,8 @@ class AccessRecorder:
         self._sessions = sessions
         self._interval = interval_s
         self._pending: Counter[uuid.UUID] = Counter()
+        # (tenant, cube, sorted ids) of the sets /context carried, counted (memos.scheduler.transform)
+        self._sets: Counter[tuple[uuid.UUID, uuid.UUID, tuple[uuid.UUID, ...]]] = Counter()
         self._last_seen: datetime | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -45,20 +49,33 @@ class AccessRecorder:
             self._pending.update(ids)
             self._last_seen = datetime.now(UTC)
 
+    def record_set(self, tenant_id: uuid.UUID, cube_id: uuid.UUID, ids: Iterable[uuid.UUID]) -> None:
+        """A set of memories used together (a context's top memories); sets of one are not counted."""
+        key = tuple(sorted(set(ids)))
+        if len(key) < 2:
+            return
+        with self._lock:
+            self._sets[(tenant_id, cube_id, key)] += 1
+            self._last_seen = datetime.now(UTC)
+
     def flush(self) -> int:
         with self._lock:
             pending, self._pending = self._pending, Counter()
+            sets, self._sets = self._sets, Counter()
             at = self._last_seen or datetime.now(UTC)
-        if not pending:
+        if not pending and not sets:
             return 0
         try:
             with tenant_session(self._sessions, SYSTEM) as session:
                 repo.add_access_counts(session, dict(pending), at)
                 restore_used(session, list(pending))  # archived memories found again go back to long-term
+                co_use.add_uses(session, [co_use.CoUse(t, c, signature(ids), ids, n)
+                                          for (t, c, ids), n in sets.items()], at)
         except Exception:  # the database may be briefly away; keep the counts for the next flush
             log.exception("could not write access statistics")
             with self._lock:
                 self._pending.update(pending)
+                self._sets.update(sets)
             return 0
         return len(pending)
 
@@ -71,3 +88,8 @@ class AccessRecorder:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.flush()
+
+
+def signature(ids: tuple[uuid.UUID, ...]) -> str:
+    """A set's name: the sha1 of its sorted ids."""
+    return hashlib.sha1(",".join(str(i) for i in sorted(ids)).encode()).hexdigest()

@@ -182,3 +182,35 @@ def test_a_pin_made_elsewhere_is_applied_at_the_first_use(
     assert not fresh.cache.manager.is_pinned(act["blob_sha256"])
     generate(client, cube_id, auth, "Where?", activation_id=act["id"], max_new_tokens=1)
     assert fresh.cache.manager.is_pinned(act["blob_sha256"])
+
+
+def test_memories_carried_together_often_get_an_activation(
+    client: TestClient, sessions: sessionmaker[Session], ctx: JobContext, auth: Auth, cube_id: str,
+    app_state: AppState, settings: Settings,
+) -> None:
+    from memos.scheduler.transform import ACTOR, snapshot_co_used
+
+    add(client, cube_id, auth, "Alice moved to Lyon in May.", "Alice works at a bakery in Lyon.",
+        "Bob plays the cello.")
+    transform = settings.model_copy(update={"transform_model": "tiny", "transform_min_uses": 3,
+                                            "transform_set_size": 2})
+    for i in range(3):
+        r = client.post(f"/v1/cubes/{cube_id}/context", json={"query": "Where does Alice live and work?",
+                                                              "top_k": 2}, headers=auth)
+        assert r.status_code == 200, r.text
+        app_state.access.flush()
+        if i < 2:
+            assert snapshot_co_used(sessions, transform) == 0  # not used often enough yet
+    assert snapshot_co_used(sessions, settings) == 0  # off without MEMOS_TRANSFORM_MODEL
+    assert snapshot_co_used(sessions, transform) == 1
+    assert snapshot_co_used(sessions, transform) == 0  # once per set
+
+    (made,) = client.get(f"/v1/cubes/{cube_id}/activations", headers=auth).json()["activations"]
+    history = client.get(f"/v1/memories/{made['id']}/history", headers=auth).json()
+    versions = history["versions"] if isinstance(history, dict) else history
+    assert versions[0]["actor"] == ACTOR
+    assert versions[0]["reason"].startswith("transformation: 2 memories carried together by 3 contexts")
+    memory = client.get(f"/v1/memories/{made['id']}", headers=auth).json()
+    assert "Alice" in memory["content"]
+    run(sessions, ctx, memory["metadata"]["job_id"])  # the build job it enqueued, as a worker runs it
+    assert activation(client, auth, made["id"])["state"] == "ready"

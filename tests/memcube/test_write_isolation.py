@@ -84,6 +84,8 @@ def world(connection: Connection) -> World:
                             " VALUES (gen_random_uuid(), :a, :cube_a, 'user', 'hello', now())"), p)
     connection.execute(text("INSERT INTO guard_lessons (id, tenant_id, cube_id, content, created_at)"
                             " VALUES (gen_random_uuid(), :a, :cube_a, 'a lesson', now())"), p)
+    connection.execute(text("INSERT INTO memory_co_use (id, tenant_id, cube_id, signature, memory_ids, uses)"
+                            " VALUES (gen_random_uuid(), :a, :cube_a, 'a set', ARRAY[:memory_a], 3)"), p)
     connection.execute(text("INSERT INTO payload_blobs (id, tenant_id, cube_id, sha256, size_bytes, residency,"
                             " created_at) VALUES (gen_random_uuid(), :a, :cube_a, md5('x') || md5('y'), 1, 'disk',"
                             " now())"), p)
@@ -146,6 +148,9 @@ CASES: dict[str, Case] = {
     "cube_roles": Case("cube_id = :cube_a", "n = n", tuple(
         f"INSERT INTO cube_roles (cube_id, tenant_id, role, n) VALUES (:cube_a, {t}, 'planted', 1)"
         for t in (":a", ":b"))),
+    "memory_co_use": Case("cube_id = :cube_a", "uses = uses + 1", tuple(
+        f"INSERT INTO memory_co_use (id, tenant_id, cube_id, signature, memory_ids, uses)"
+        f" VALUES (gen_random_uuid(), {t}, :cube_a, md5(random()::text), ARRAY[:memory_a], 9)" for t in (":a", ":b"))),
     "guard_lessons": Case("cube_id = :cube_a", "reason = 'x'", tuple(
         f"INSERT INTO guard_lessons (id, tenant_id, cube_id, content, created_at)"
         f" VALUES (gen_random_uuid(), {t}, :cube_a, 'planted', now())" for t in (":a", ":b"))),

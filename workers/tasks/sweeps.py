@@ -1,11 +1,12 @@
 """Periodic sweeps run by beat: ``sweeps.outbox``, ``sweeps.heat``, ``sweeps.ttl``, ``sweeps.relink``,
-``sweeps.archive``."""
+``sweeps.archive``, ``sweeps.transform``."""
 
 from __future__ import annotations
 
 import uuid
 
 from memos.jobs import sweeps
+from memos.scheduler.transform import snapshot_co_used
 from workers import resources
 from workers.app import app, send_job
 
@@ -42,3 +43,9 @@ def relink() -> int:
 def archive() -> int:
     r = resources.get()
     return sweeps.archive_cold(r.sessions, r.settings)
+
+
+@app.task(name="sweeps.transform")
+def transform() -> int:
+    r = resources.get()
+    return snapshot_co_used(r.sessions, r.settings)
