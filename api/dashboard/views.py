@@ -17,7 +17,7 @@ from api.dashboard import diff
 from api.dashboard.auth import Viewer
 from api.state import AppState
 from memcube import schemas
-from memcube.models import Cube, Job, Memory, MemoryVersion
+from memcube.models import Cube, Job, Memory, MemoryLink, MemoryVersion
 from memcube.repository import dashboard as repo
 from memcube.repository import links as links_repo
 from memos.config import Settings
@@ -322,32 +322,67 @@ def _label(text: str, n: int = 48) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+PER_HUB = 5  # neighbours drawn around each hub before the next hub: a map of several clusters, not one star
+
+
+def hub_nodes(viewer: Viewer, cube_id: uuid.UUID, *, limit: int) -> list[uuid.UUID]:
+    """Up to ``limit`` memories: the most linked ones, each with its strongest neighbours, so that the links
+    drawn are the links that matter (the most linked memories alone are mostly linked to memories left out)."""
+    s = viewer.session
+    centres = repo.hubs(s, cube_id, limit=limit)
+    around: dict[uuid.UUID, list[uuid.UUID]] = {h: [] for h in centres}
+    for source, target, _ in repo.links_of_many(s, centres):
+        for hub, other in ((source, target), (target, source)):
+            if hub in around and other not in around[hub]:
+                around[hub].append(other)
+    chosen: dict[uuid.UUID, None] = {}
+    for per_hub in (PER_HUB, limit):  # then whatever room is left, hub by hub
+        for hub in centres:
+            chosen.setdefault(hub)
+            for other in around[hub][:per_hub]:
+                if len(chosen) >= limit:
+                    return list(chosen)[:limit]
+                chosen.setdefault(other)
+            if len(chosen) >= limit:
+                return list(chosen)[:limit]
+    return list(chosen)
+
+
+def _node(m: Memory, degree: int, community: int) -> dict[str, Any]:
+    return {"id": str(m.id), "label": _label(m.content), "content": m.content, "degree": degree,
+            "community": community, "tags": list(m.tags or [])}
+
+
+def _edge(lk: MemoryLink) -> dict[str, Any]:
+    return {"source": str(lk.source_id), "target": str(lk.target_id), "type": lk.type, "strength": lk.strength,
+            "reason": lk.reason or ""}
+
+
 def graph_data(viewer: Viewer, cube_id: uuid.UUID, *, limit: int, center: uuid.UUID | None) -> dict[str, Any]:
-    """Cytoscape elements for at most ``limit`` nodes: the cube's most linked memories, or one memory and
-    its linked neighbours (``center``)."""
+    """Cytoscape elements for at most ``limit`` live memories of the cube: its hubs and their strongest
+    neighbours, or one memory and the memories linked to it (``center``); never the whole cube."""
     cube, _, _ = viewer.enter_cube(cube_id)
     s = viewer.session
     if center is None:
-        g = graph.cube_graph(s, cube, limit=limit)
-        nodes = [{"id": str(n.id), "label": _label(n.content), "content": n.content, "degree": n.degree,
-                  "community": n.community, "tags": n.tags} for n in g.nodes]
-        edges = [{"source": str(e.source), "target": str(e.target), "type": e.type, "strength": e.strength,
-                  "reason": e.reason or ""} for e in g.edges]
-        return {"cube_id": str(cube.id), "nodes": nodes, "edges": edges, "truncated": g.truncated,
-                "center": None, "communities": len(g.communities)}
-    ids = repo.neighbourhood(s, center, limit=limit)
-    found = {m.id: m for m in repo.memories_by_id(s, ids) if m.cube_id == cube.id and m.status != "deleted"}
-    if center not in found:
-        raise NotFound("memory not found in this cube")
-    links = links_repo.edges_among(s, list(found))
-    degree: dict[uuid.UUID, int] = dict.fromkeys(found, 0)
-    for lk in links:
-        degree[lk.source_id] += 1
-        degree[lk.target_id] += 1
-    nodes = [{"id": str(m.id), "label": _label(m.content), "content": m.content, "degree": degree[m.id],
-              "community": 0 if m.id == center else 1, "tags": list(m.tags or [])}
-             for m in (found[i] for i in ids if i in found)]
-    edges = [{"source": str(lk.source_id), "target": str(lk.target_id), "type": lk.type, "strength": lk.strength,
-              "reason": lk.reason or ""} for lk in links]
-    return {"cube_id": str(cube.id), "nodes": nodes, "edges": edges, "truncated": len(ids) >= limit,
-            "center": str(center), "communities": 0}
+        ids = hub_nodes(viewer, cube.id, limit=limit + 1)
+        if not ids:  # no links yet: the newest memories, as the REST graph gives them
+            g = graph.cube_graph(s, cube, limit=limit)
+            return {"cube_id": str(cube.id), "nodes": [
+                {"id": str(n.id), "label": _label(n.content), "content": n.content, "degree": 0,
+                 "community": n.community, "tags": n.tags} for n in g.nodes],
+                "edges": [], "truncated": g.truncated, "center": None, "communities": len(g.communities)}
+    else:
+        ids = repo.neighbourhood(s, center, limit=limit + 1)
+    found = {m.id: m for m in repo.memories_by_id(s, ids) if m.cube_id == cube.id and m.status == "active"}
+    if center is not None and center not in found:
+        raise NotFound("memory not found among this cube's live memories")
+    order = [i for i in ids if i in found]
+    truncated = len(order) > limit
+    order = order[:limit]
+    links = links_repo.edges_among(s, order)
+    nxg, communities = graph.louvain(order, links)
+    community = {mid: i for i, c in enumerate(communities) for mid in c}
+    return {"cube_id": str(cube.id), "nodes": [_node(found[i], int(nxg.degree(i)), community.get(i, -1))
+                                               for i in order],
+            "edges": [_edge(lk) for lk in links], "truncated": truncated,
+            "center": str(center) if center else None, "communities": len(communities)}

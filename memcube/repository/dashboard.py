@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, union
+from sqlalchemy import and_, func, or_, select, union, union_all
 from sqlalchemy.orm import Session, defer
 
 from memcube.models import Cube, GuardLesson, Job, Memory, MemoryLink, MemoryVersion, PayloadBlob, Tenant
@@ -136,3 +136,22 @@ def neighbourhood(session: Session, memory_id: uuid.UUID, *, limit: int) -> list
     stmt = (select(both.c.id).group_by(both.c.id).order_by(func.max(both.c.strength).desc(), both.c.id)
             .limit(max(limit - 1, 0)))
     return [memory_id, *session.scalars(stmt)]
+
+
+def hubs(session: Session, cube_id: uuid.UUID, *, limit: int) -> list[uuid.UUID]:
+    """The cube's most linked memories (either end of a link), most links first."""
+    ends = union_all(select(MemoryLink.source_id.label("id")).where(MemoryLink.cube_id == cube_id),
+                     select(MemoryLink.target_id.label("id")).where(MemoryLink.cube_id == cube_id)).subquery()
+    stmt = select(ends.c.id).group_by(ends.c.id).order_by(func.count().desc(), ends.c.id).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def links_of_many(session: Session, memory_ids: Sequence[uuid.UUID]) -> list[tuple[uuid.UUID, uuid.UUID, float]]:
+    """``(source, target, strength)`` of every link from or to these memories, strongest first."""
+    if not memory_ids:
+        return []
+    ids = list(memory_ids)
+    stmt = (select(MemoryLink.source_id, MemoryLink.target_id, MemoryLink.strength)
+            .where(or_(MemoryLink.source_id.in_(ids), MemoryLink.target_id.in_(ids)))
+            .order_by(MemoryLink.strength.desc(), MemoryLink.id))
+    return [(r[0], r[1], float(r[2])) for r in session.execute(stmt)]

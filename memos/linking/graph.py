@@ -8,12 +8,13 @@ the same graph gives the same answer.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import networkx as nx
 from sqlalchemy.orm import Session
 
 from memcube import schemas
-from memcube.models import Cube
+from memcube.models import Cube, MemoryLink
 from memcube.repository import links as repo
 
 SEED = 42
@@ -29,16 +30,7 @@ def cube_graph(session: Session, cube: Cube, *, limit: int) -> schemas.Graph:
     truncated = len(nodes) > limit
     nodes = nodes[:limit]
     edges = repo.edges_among(session, [m.id for m in nodes])
-    g = nx.Graph()
-    g.add_nodes_from(m.id for m in nodes)
-    for e in edges:
-        # Parallel typed edges between one pair add up into one undirected weight.
-        w = g.get_edge_data(e.source_id, e.target_id, {}).get("weight", 0.0)
-        g.add_edge(e.source_id, e.target_id, weight=w + max(e.strength, 0.01))
-    communities = sorted(
-        (sorted(c, key=str) for c in nx.community.louvain_communities(g, weight="weight", seed=SEED)),
-        key=lambda c: (-len(c), str(c[0])),
-    ) if len(g) else []
+    g, communities = louvain([m.id for m in nodes], edges)
     community_of: dict[uuid.UUID, int] = {mid: i for i, c in enumerate(communities) for mid in c}
     return schemas.Graph(
         cube_id=cube.id,
@@ -52,6 +44,21 @@ def cube_graph(session: Session, cube: Cube, *, limit: int) -> schemas.Graph:
         communities=communities,
         truncated=truncated,
     )
+
+
+def louvain(node_ids: Sequence[uuid.UUID], edges: Sequence[MemoryLink]) -> tuple[nx.Graph, list[list[uuid.UUID]]]:
+    """The undirected, strength-weighted graph of these nodes and its Louvain communities, largest first."""
+    g = nx.Graph()
+    g.add_nodes_from(node_ids)
+    for e in edges:
+        # Parallel typed edges between one pair add up into one undirected weight.
+        w = g.get_edge_data(e.source_id, e.target_id, {}).get("weight", 0.0)
+        g.add_edge(e.source_id, e.target_id, weight=w + max(e.strength, 0.01))
+    communities = sorted(
+        (sorted(c, key=str) for c in nx.community.louvain_communities(g, weight="weight", seed=SEED)),
+        key=lambda c: (-len(c), str(c[0])),
+    ) if len(g) else []
+    return g, communities
 
 
 def memory_links(session: Session, memory_id: uuid.UUID) -> list[schemas.Link]:

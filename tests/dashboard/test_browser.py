@@ -153,8 +153,8 @@ def test_the_graph_draws_the_linked_memories(page: Any, live: Live, screenshots:
     page.wait_for_selector("#graph[data-ready='1']")
     nodes = page.evaluate("window.memosGraph.nodes().length")
     edges = page.evaluate("window.memosGraph.edges().length")
-    assert nodes >= 8
-    assert edges >= 1  # the linking jobs connected the related notes
+    assert nodes >= 5
+    assert edges >= nodes - 1  # hubs drawn with their neighbours: the linking jobs connected the related notes
     assert f"{nodes} nodes, {edges} links" in page.inner_text("[data-testid=graph-status]")
     page.evaluate("window.memosGraph.nodes().filter(n => n.data('label').includes('Pixel'))[0].emit('tap')")
     assert "Pixel" in page.inner_text("#graph-detail")

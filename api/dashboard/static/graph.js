@@ -66,9 +66,10 @@
           "target-arrow-shape": "triangle", "target-arrow-color": "#b8c2d0", "arrow-scale": 0.7 } },
         { selector: "edge[type = 'contradicts']", style: { "line-color": "#d14b64", "target-arrow-color": "#d14b64" } }
       ],
-      layout: payload.center ? { name: "concentric", animate: false,
+      layout: payload.center ? { name: "concentric", animate: false, padding: 40, minNodeSpacing: 110,
                                  concentric: function (n) { return n.data("centre") ? 2 : 1; }, levelWidth: function () { return 1; } }
-                             : { name: "cose", animate: false, randomize: false, nodeRepulsion: function () { return 9000; },
+                             : { name: "cose", animate: false, randomize: false, padding: 30,
+                                 nodeRepulsion: function () { return 9000; },
                                  idealEdgeLength: function () { return 60; }, numIter: 600 }
     });
     cy.on("tap", "node", function (evt) { showDetail(evt.target.data(), cubeUrl); });
@@ -76,7 +77,7 @@
       window.location.href = cubeUrl + "?center=" + evt.target.id();
     });
     status.textContent = payload.nodes.length + " nodes, " + payload.edges.length + " links" +
-      (payload.truncated ? " (the cube has more: showing the most linked)" : "") +
+      (payload.truncated ? " (the cube has more: showing its most linked memories and their strongest neighbours)" : "") +
       (payload.communities ? ", " + payload.communities + " communities" : "");
     container.dataset.ready = "1";
     window.memosGraph = cy;
