@@ -81,13 +81,16 @@ _PLURAL_FIRST = re.compile(r"\b(we|we're|we've|we'd|we'll|our|ours|us)\b", re.IG
 
 def implicit_subject(sentence: str, speaker: str) -> str:
     """Chat drops the subject of a first-person statement ("Sold the corolla finally.", "Got promoted!"):
-    a sentence that opens with a past or -ing verb form and does not name the speaker gets it back."""
-    first = sentence.split(maxsplit=1)[0].strip(",.!:;").lower() if sentence.split() else ""
+    a sentence that opens (after adverbs: "Finally moved out") with a past or -ing verb form and does not have
+    the speaker as a subject (a possessive, "Yuki's parents", is not one) gets it back."""
+    tokens = [t.strip(",.!:;").lower() for t in sentence.split()]
+    lead = next((k for k, t in enumerate(tokens) if t not in ADVERBS), len(tokens))
+    first = tokens[lead] if lead < len(tokens) else ""
     verb_like = (first in UNCHANGED - {"can", "could", "will", "would", "should", "might", "must", "may", "shall",
                                        "never", "can't", "couldn't", "won't", "wouldn't", "shouldn't", "didn't",
                                        "wasn't", "was", "did", "used"}
                  or (len(first) > 4 and first.endswith("ed")) or (len(first) > 5 and first.endswith("ing")))
-    if not verb_like or re.search(rf"\b{re.escape(speaker)}\b", sentence):
+    if not verb_like or re.search(rf"\b{re.escape(speaker)}\b(?!')", sentence):
         return sentence
     return f"{speaker} {sentence[0].lower()}{sentence[1:]}"
 

@@ -95,6 +95,8 @@ def test_extraction_resolves_speaker_and_dates() -> None:
     ("Hey Mel! Good to see you! How have you been?", []),  # greetings and a question: content-free
     ("Thanks, Melanie! That's really sweet. Is this your own painting?", []),
     ("sold the corolla finally. got a tesla model 3!", ["Dana sold the corolla finally.", "Dana got a tesla model 3!"]),
+    # After an adverb, and beside a possessive of the speaker ("my parents'"), the subject still comes back.
+    ("finally moved out of my parents' place!!", ["Dana finally moved out of Dana's parents' place!!"]),
 ])
 def test_extraction_segments_resolves_and_drops_content_free_turns(turn: str, facts: list[str]) -> None:
     got = OfflineConsolidator().extract([Turn("user", turn, "Dana", TS)])
