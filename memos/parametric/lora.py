@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
@@ -106,8 +107,8 @@ def read(config_bytes: bytes, weights_bytes: bytes) -> ParsedAdapter:
         raise InvalidAdapter(f"{CONFIG_FILE} is over {MAX_CONFIG_BYTES} bytes")
     try:
         raw = json.loads(config_bytes)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidAdapter(f"{CONFIG_FILE} is not JSON: {exc}") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InvalidAdapter(f"{CONFIG_FILE} is not JSON: {str(exc)[:200]}") from None
     if not isinstance(raw, dict):
         raise InvalidAdapter(f"{CONFIG_FILE} must be a JSON object")
     if str(raw.get("peft_type", "")).upper() != "LORA":
@@ -118,10 +119,61 @@ def read(config_bytes: bytes, weights_bytes: bytes) -> ParsedAdapter:
     if refused:
         raise InvalidAdapter("these options are not served (they add weights besides lora_A/lora_B, or mixed-"
                              "adapter batches cannot apply them)", detail={"options": json_safe(refused)})
+    _check_fields(raw)
     config = json_safe(lora_config(raw).to_dict())
     config["inference_mode"] = True
     tensors = _read_weights(weights_bytes)
     return ParsedAdapter(config=config, tensors=tensors, weights=weights_bytes)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return (_is_int(v) or isinstance(v, float)) and math.isfinite(v) and v > 0
+
+
+def _check_fields(raw: dict[str, Any]) -> None:
+    """The fields that decide which weights exist and their shapes, typed before PEFT sees them (PEFT
+    assumes them well formed and would fail deep inside with a TypeError or a regex error)."""
+    problems: list[str] = []
+    r = raw.get("r", 8)
+    if not (_is_int(r) and 1 <= r <= 4096):
+        problems.append("r must be an integer from 1 to 4096")
+    if not _is_number(raw.get("lora_alpha", 8)):
+        problems.append("lora_alpha must be a positive number")
+    targets = raw.get("target_modules")
+    if isinstance(targets, str):
+        try:
+            re.compile(targets)
+        except re.error as exc:
+            problems.append(f"target_modules is not a valid regular expression: {exc}")
+    elif not (isinstance(targets, list) and targets and all(isinstance(t, str) and t for t in targets)):
+        problems.append("target_modules must be a regular expression or a non-empty list of module names")
+    layers = raw.get("layers_to_transform")
+    if layers is not None and not (_is_int(layers) or (isinstance(layers, list) and all(map(_is_int, layers)))):
+        problems.append("layers_to_transform must be an integer or a list of integers")
+    for name, ok in (("rank_pattern", lambda v: _is_int(v) and 1 <= v <= 4096), ("alpha_pattern", _is_number)):
+        pattern = raw.get(name) or {}
+        if not (isinstance(pattern, dict) and all(isinstance(k, str) and ok(v) for k, v in pattern.items())):
+            problems.append(f"{name} must map module patterns to positive numbers")
+            continue
+        for key in pattern:
+            try:
+                re.compile(key)
+            except re.error:
+                problems.append(f"{name} has an invalid pattern {key!r}")
+    if problems:
+        raise InvalidAdapter(f"{CONFIG_FILE} has invalid fields", detail={"problems": problems})
+
+
+def module_rank(config: dict[str, Any], module: str) -> int:
+    """The rank PEFT gives ``module``: its ``rank_pattern`` entry if one matches, else ``r``."""
+    from peft.utils.other import get_pattern_key
+
+    pattern = config.get("rank_pattern") or {}
+    return int(pattern.get(get_pattern_key(list(pattern), module), config.get("r", 8)))
 
 
 def _read_weights(data: bytes) -> dict[str, torch.Tensor]:
@@ -170,22 +222,17 @@ def check_against(adapter: ParsedAdapter, model: torch.nn.Module, model_name: st
             f"the weights do not match the modules the config targets in model {model_name!r}",
             detail={"missing": missing[:20], "unexpected": extra[:20], "n_missing": len(missing),
                     "n_unexpected": len(extra)})
-    patterned = bool(adapter.config.get("rank_pattern"))
     bad: list[dict[str, Any]] = []
     for name in targets:
         a, b = adapter.tensors[f"{PREFIX}{name}.lora_A.weight"], adapter.tensors[f"{PREFIX}{name}.lora_B.weight"]
         want_a, want_b = expected[f"{PREFIX}{name}.lora_A.weight"], expected[f"{PREFIX}{name}.lora_B.weight"]
-        r = a.shape[0] if a.dim() == 2 else -1
-        ok = (a.dim() == 2 and b.dim() == 2 and a.shape[1] == want_a[1] and b.shape[0] == want_b[0]
-              and b.shape[1] == r and (patterned or r == adapter.rank))
-        if not ok:
+        r = module_rank(adapter.config, name)
+        if list(a.shape) != [r, want_a[1]] or list(b.shape) != [want_b[0], r]:
             bad.append({"module": name, "lora_A": list(a.shape), "lora_B": list(b.shape),
-                        "expected_A": [adapter.rank, want_a[1]], "expected_B": [want_b[0], adapter.rank]})
+                        "expected_A": [r, want_a[1]], "expected_B": [want_b[0], r]})
     if bad:
         raise AdapterMismatch(f"weight shapes do not fit model {model_name!r} at rank {adapter.rank}",
                               detail={"shapes": bad[:10], "n_bad": len(bad)})
-    if not math.isfinite(adapter.alpha) or adapter.alpha <= 0:
-        raise InvalidAdapter(f"lora_alpha must be a positive number, not {adapter.alpha}")
     return sorted(targets)
 
 

@@ -117,6 +117,12 @@ BAD: dict[str, tuple[Any, int, str]] = {
     "missing tensor": (lambda f: _tensors(f, _drop_first), 422, "adapter_mismatch"),
     "wrong shape": (lambda f: _tensors(f, _widen), 422, "adapter_mismatch"),
     "nan weights": (lambda f: _tensors(f, _nan), 422, "invalid_adapter"),
+    "empty weights": (lambda f: (f[0], b""), 422, "invalid_adapter"),
+    "rank not a number": (lambda f: _config(f, r="eight"), 422, "invalid_adapter"),
+    "bad target regex": (lambda f: _config(f, target_modules="(("), 422, "invalid_adapter"),
+    "no targets": (lambda f: _config(f, target_modules=None), 422, "invalid_adapter"),
+    "config nested deep": (lambda f: (b"[" * 100_000 + b"]" * 100_000, f[1]), 422, "invalid_adapter"),
+    "rank pattern unlike the weights": (lambda f: _config(f, rank_pattern={"q_proj": 2}), 422, "adapter_mismatch"),
 }
 
 
