@@ -145,7 +145,9 @@ def test_generation_with_the_snapshot_equals_generation_from_its_text(
     assert with_snapshot["text"] == without["text"]
     assert with_snapshot["used"] == {"activation_id": built["id"], "version": 2, "stale": False, "model": "tiny",
                                      "fingerprint": built["fingerprint"], "recompute_ratio": None,
-                                     "activations": [{"activation_id": built["id"], "version": 2, "stale": False}]}
+                                     "activations": [{"activation_id": built["id"], "version": 2, "stale": False}],
+                                     "adapter_id": None, "adapter_version": None, "batched": None,
+                                     "adapter_loaded": None}
     assert with_snapshot["timings"]["cached_tokens"] == built["tokens"]
     assert with_snapshot["timings"]["prefill_tokens"] < without["timings"]["prefill_tokens"]
     assert without["used"]["activation_id"] is None
