@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -106,6 +107,14 @@ def test_readyz_follows_worker_heartbeats_and_the_worker_serves_its_task_metrics
     text = wait_for(scraped, timeout=15, what="three jobs in the worker's metrics")
     assert sample(text, "memos_worker_task_seconds_count", task="jobs.run", job_type="test.note") == 3
     assert sample(text, "memos_worker_task_seconds_sum", task="jobs.run", job_type="test.note") > 0
+
+    # The worker logs JSON lines (MEMOS_LOG_FORMAT's default), Celery's own included.
+    log_text = (bg.home / "worker-0.log").read_text(errors="replace")
+    logged = [json.loads(line) for line in log_text.splitlines() if line.startswith("{")]
+    ready_line = next(rec for rec in logged if str(rec.get("message", "")).endswith(" ready."))
+    assert ready_line["level"] == "INFO"
+    assert ready_line["logger"].startswith("celery")
+    assert "request_id" in ready_line
 
     # A dead worker stops beating: not ready within three heartbeat periods.
     bg.kill(worker)
