@@ -119,7 +119,14 @@ def values(text: str, names: frozenset[str]) -> frozenset[str]:
     found = {stem(w) for t in toks[1:] for w in words(t) if (t[:1].isupper() or t[:1].isdigit())
              and w not in names and w.split("'")[0] not in names}
     found |= {w for w in words(text) if w.isdigit()}
-    return frozenset(found) or stems(text, drop=names)
+    if found:
+        return frozenset(found)
+    # No names or numbers: its content words, less the predicate right after the person ("Liam works as a
+    # chef": chef), which says how the person holds the value, not which value it is.
+    content = [w for w in content_words(text) if w.split("'")[0] not in names]
+    kept = content[1:] if len(content) > 1 and toks and names and words(toks[0])[:1] and \
+        words(toks[0])[0].split("'")[0] in names and not toks[0].endswith("'s") else content
+    return frozenset(stem(w) for w in kept)
 
 
 def retracts(text: str) -> bool:

@@ -57,15 +57,15 @@ def test_decisions(embedder: Embedder, existing: list[str], said: str, expected:
 
 
 def test_a_close_fact_without_a_change_cue_is_added_and_may_update(embedder: Embedder) -> None:
-    # An update that needs world knowledge (passing the test ends the training): close, no cue, no value of
-    # the same kind in its place.
+    # An update that needs world knowledge (getting the puppy ends wanting a dog): close, a changed value,
+    # no cue, no value of the same kind in its place.
     c = OfflineConsolidator(embedder)
-    (fact,) = c.extract([Turn("user", "PASSED MY DRIVING TEST, second try but who's counting", "Ahmed", TS)])
-    fact.vector, old = embedder.embed([fact.text, "Ahmed is training for his driving test."])
-    (d,) = c.decide([fact], [[Candidate("m1", "Ahmed is training for his driving test.", float(fact.vector @ old))]])
+    (fact,) = c.extract([Turn("user", "we got the puppy!!! a corgi named Biscuit, I'm obsessed", "Emma", TS)])
+    fact.vector, old = embedder.embed([fact.text, "Emma wants a dog."])
+    (d,) = c.decide([fact], [[Candidate("m1", "Emma wants a dog.", float(fact.vector @ old))]])
     assert (d.action, d.target) == (Action.ADD, None)
     assert d.may_update is not None
-    assert d.may_update.text == "Ahmed is training for his driving test."
+    assert d.may_update.text == "Emma wants a dog."
 
 
 def test_a_batch_corrects_itself(embedder: Embedder) -> None:

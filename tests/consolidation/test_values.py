@@ -60,6 +60,14 @@ def test_values_of_the_same_kind(embedder: Embedder, existing: list[str], said: 
     assert decide(embedder, existing, said, speaker)[0] == expected
 
 
+def test_the_predicate_of_a_fact_without_names_is_not_its_value() -> None:
+    from memos.consolidation.offline import values
+
+    assert values("Liam works as a chef.", frozenset({"liam"})) == {"chef"}
+    assert values("Mei is vegan.", frozenset({"mei"})) == {"vegan"}
+    assert values("Dana lives in Boston.", frozenset({"dana"})) == {"boston"}  # names and numbers first
+
+
 def test_dates_the_extractor_wrote_out_are_not_values() -> None:
     from memos.consolidation.offline import undated
 
