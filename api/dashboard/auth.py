@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, StateDep
@@ -69,9 +69,9 @@ def check_csrf(request: Request, expected: str, given: str | None) -> None:
         raise Forbidden("this form has expired or did not come from this dashboard: reload the page and try again")
 
 
-def set_key_cookie(response: object, request: Request, key: str) -> None:
-    response.set_cookie(  # type: ignore[attr-defined]
-        COOKIE, key, path=PATH, httponly=True, samesite="strict", secure=request.url.scheme == "https")
+def set_key_cookie(response: Response, request: Request, key: str) -> None:
+    response.set_cookie(COOKIE, key, path=PATH, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -268,16 +269,10 @@ class QuarantinePage:
 def quarantine_page(viewer: Viewer, cube_id: uuid.UUID, *, cursor: str | None, limit: int) -> QuarantinePage:
     cube, _, acting = viewer.enter_cube(cube_id, need="owner")
     assert acting.tenant_id is not None
-    if cursor is not None and not _matches(guard.CURSOR_PATTERN, cursor):
+    if cursor is not None and re.fullmatch(guard.CURSOR_PATTERN, cursor) is None:
         raise InvalidInput("this page link is malformed (a bad cursor): start from the first page")
     rows, next_cursor = guard.quarantine(viewer.session, cube.id, acting.tenant_id, limit=limit, cursor=cursor)
     return QuarantinePage(cube, rows, next_cursor)
-
-
-def _matches(pattern: str, value: str) -> bool:
-    import re
-
-    return re.fullmatch(pattern, value) is not None
 
 
 def review(viewer: Viewer, memory_id: uuid.UUID, *, decision: str, note: str | None) -> Memory:
