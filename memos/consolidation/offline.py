@@ -112,15 +112,22 @@ def subject(text: str, speaker: str) -> str:
 
 
 @lru_cache(maxsize=16384)
-def values(text: str, names: frozenset[str]) -> frozenset[str]:
-    """What a fact says the attribute is: its names and numbers (capitalized words past the first, digits),
-    or, when it has none, all its content words (stemmed)."""
-    toks = text.split()
-    found = {stem(w) for t in toks[1:] for w in words(t) if (t[:1].isupper() or t[:1].isdigit())
+def names_and_numbers(text: str, names: frozenset[str]) -> frozenset[str]:
+    """The names (capitalized words past the first) and numbers (digits, small numbers written out) of a
+    fact, stemmed, without the person's own name."""
+    found = {stem(w) for t in text.split()[1:] for w in words(t) if (t[:1].isupper() or t[:1].isdigit())
              and w not in names and w.split("'")[0] not in names}
-    found |= {w for w in words(text) if w.isdigit()}
+    return frozenset(found | {stem(w) for w in words(text) if stem(w).isdigit()})  # "3", "three"
+
+
+@lru_cache(maxsize=16384)
+def values(text: str, names: frozenset[str]) -> frozenset[str]:
+    """What a fact says the attribute is: its names and numbers (capitalized words past the first, digits and
+    small numbers written out), or, when it has none, its content words (stemmed) less the predicate."""
+    toks = text.split()
+    found = names_and_numbers(text, names)
     if found:
-        return frozenset(found)
+        return found
     # No names or numbers: its content words, less the predicate right after the person ("Liam works as a
     # chef": chef), which says how the person holds the value, not which value it is.
     content = [w for w in content_words(text) if w.split("'")[0] not in names]
@@ -229,10 +236,12 @@ def compare(fact: Fact, cand: Candidate, alike: WordSimilarity | None = None) ->
     close = atomic(ctext) and cand.similarity >= CUE_SIMILARITY
     if close and negated:
         return Verdict(Action.UPDATE, 2 + cand.similarity, "negates it")
-    named = old_values != old  # the candidate's values are names or numbers, not all its words
+    named = old_values != old  # its values are a part of its words (names and numbers, or the predicate's object)
     frame = old - old_values  # what the candidate says about its value ("favourite food", "runs ... a week")
-    # A candidate that is its value alone ("Mei is vegetarian") has no frame to say again.
-    framed = len(old) == 1 or (bool(frame) and len(frame & new) / len(frame) >= SAME_FRAME)
+    # A candidate that is its value alone ("Mei is vegetarian") has no frame to say again; a predicate alone
+    # ("plays" in "Bob plays jazz piano") is no frame either: "plays guitar too" is another value, not a change.
+    framed = len(old) == 1 or (bool(names_and_numbers(ctext, names)) and bool(frame)
+                               and len(frame & new) / len(frame) >= SAME_FRAME)
     # Words are encoded only where the answer can change the verdict below.
     marked = cue or NEGATION.search(ftext) is not None or (changed and (framed or retracts(ftext)))
     replaced, contrasted = replaced_values(ftext, ctext, names, alike) if close and alike and marked \

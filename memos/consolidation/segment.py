@@ -86,6 +86,10 @@ def content_free(sentence: str, *, ignore: set[str] | frozenset[str] = frozenset
 
 
 _SNOWBALL = Stemmer.Stemmer("english")
+# Small numbers written out say the same as their digits ("three cats" = "3 cats"); "one" is left alone, it is
+# more often a pronoun ("the old one").
+NUMBER_WORDS = {w: str(n) for n, w in enumerate(
+    "zero _ two three four five six seven eight nine ten eleven twelve".split()) if w != "_"}  # noqa: SIM905
 
 
 @lru_cache(maxsize=16384)
@@ -95,7 +99,7 @@ def stem(word: str) -> str:
     w = word.lower().replace("’", "'").strip("'")
     if w.endswith("'s"):
         w = w[:-2]
-    return str(_SNOWBALL.stemWord(w))
+    return NUMBER_WORDS.get(w) or str(_SNOWBALL.stemWord(w))
 
 
 def stems(text: str, *, drop: frozenset[str] = frozenset()) -> frozenset[str]:

@@ -51,6 +51,8 @@ def decide(embedder: Embedder, existing: list[str], said: str, speaker: str) -> 
      (Action.ADD, None)),
     (["Mateo drinks matcha every morning."], "I do still have coffee when I'm at my grandma's, she'd be "
      "offended otherwise lol", "Mateo", (Action.ADD, None)),
+    # A predicate said again is no frame: another instrument is another value, not a change.
+    (["Bob plays jazz piano."], "I play jazz guitar too.", "Bob", (Action.ADD, None)),
     # A sentence that names nobody may still correct the speaker's own fact.
     (["Aaliyah plays the violin."], "it's viola actually, everyone thinks violin", "Aaliyah",
      (Action.UPDATE, "Aaliyah plays the violin.")),
@@ -66,6 +68,7 @@ def test_the_predicate_of_a_fact_without_names_is_not_its_value() -> None:
     assert values("Liam works as a chef.", frozenset({"liam"})) == {"chef"}
     assert values("Mei is vegan.", frozenset({"mei"})) == {"vegan"}
     assert values("Dana lives in Boston.", frozenset({"dana"})) == {"boston"}  # names and numbers first
+    assert values("Mariam has three children.", frozenset({"mariam"})) == {"3"}
 
 
 def test_dates_the_extractor_wrote_out_are_not_values() -> None:
@@ -113,6 +116,8 @@ def test_one_stemmer_for_consolidation_and_linking() -> None:
     assert {segment.stem(w) for w in ("nurse", "nursing")} == {"nurs"}
     assert segment.stem("moved") == segment.stem("move")
     assert segment.stem("Alice's") == "alic"
+    assert segment.stem("three") == "3"  # a small number written out is its digits
+    assert segment.stem("one") == "one"  # more often a pronoun
     assert claims.content_tokens("Alice plays chess") == claims.content_tokens("Alice is playing chess")
 
 
