@@ -95,6 +95,10 @@ def lora_config(config: dict[str, Any], *, inference: bool = True) -> LoraConfig
     skip = ("peft_type", "auto_mapping", "base_model_name_or_path", "revision")
     kwargs = {k: v for k, v in config.items() if k in known and k not in skip}
     kwargs["inference_mode"] = inference
+    if inference:
+        # Served weights are always loaded from the file: no init scheme runs (PiSSA, OLoRA... would even
+        # rewrite the base weights, which the serving copy shares with the registry's model).
+        kwargs["init_lora_weights"] = False
     try:
         return LoraConfig(**kwargs)
     except (TypeError, ValueError) as exc:
@@ -154,6 +158,12 @@ def _check_fields(raw: dict[str, Any]) -> None:
     layers = raw.get("layers_to_transform")
     if layers is not None and not (_is_int(layers) or (isinstance(layers, list) and all(map(_is_int, layers)))):
         problems.append("layers_to_transform must be an integer or a list of integers")
+    if raw.get("init_lora_weights", True) not in (True, False, "gaussian"):
+        # PiSSA, OLoRA, CorDA, LoftQ... start from a rewritten base model: their A/B are not a LoRA of this
+        # model's weights unless PEFT converted them to one when saving (which records a plain init).
+        problems.append("init_lora_weights must be true, false or gaussian: an adapter initialised with "
+                        f"{raw.get('init_lora_weights')!r} needs a rewritten base model (convert it to plain "
+                        "LoRA when saving: path_initial_model_for_weight_conversion)")
     for name, ok in (("rank_pattern", lambda v: _is_int(v) and 1 <= v <= 4096), ("alpha_pattern", _is_number)):
         pattern = raw.get(name) or {}
         if not (isinstance(pattern, dict) and all(isinstance(k, str) and ok(v) for k, v in pattern.items())):

@@ -122,6 +122,7 @@ BAD: dict[str, tuple[Any, int, str]] = {
     "bad target regex": (lambda f: _config(f, target_modules="(("), 422, "invalid_adapter"),
     "no targets": (lambda f: _config(f, target_modules=None), 422, "invalid_adapter"),
     "config nested deep": (lambda f: (b"[" * 100_000 + b"]" * 100_000, f[1]), 422, "invalid_adapter"),
+    "pissa init": (lambda f: _config(f, init_lora_weights="pissa"), 422, "invalid_adapter"),
     "rank pattern unlike the weights": (lambda f: _config(f, rank_pattern={"q_proj": 2}), 422, "adapter_mismatch"),
 }
 

@@ -153,3 +153,54 @@ def test_the_batcher_serves_concurrent_requests_together(tiny: LoadedModel, blob
     assert results == {i: expected[names[i % 3]] for i in range(6)}
     assert batcher.rows == 6
     assert batcher.batches < 6  # some requests shared a batch
+
+
+def _reference_logits(lm: LoadedModel, directory: Path, ids: torch.Tensor) -> torch.Tensor:
+    """The adapter as PEFT itself loads a saved one (PeftModel.from_pretrained on a fresh copy)."""
+    from peft import PeftModel
+
+    from memos.parametric.pool import shared_copy
+
+    model = PeftModel.from_pretrained(shared_copy(lm.model), str(directory))  # type: ignore[arg-type]
+    model.eval()
+    with torch.no_grad():
+        return model(input_ids=ids).logits  # type: ignore[no-any-return]
+
+
+def test_loaded_adapters_compute_what_peft_computes(tiny: LoadedModel, tmp_path: Path, blobs: BlobStore) -> None:
+    from peft import LoraConfig, get_peft_model
+
+    from memos.activation.models import fingerprint
+    from memos.parametric.pool import shared_copy
+
+    ids = torch.tensor([tiny.encode("Alice moved to Lyon in May")])
+    pool = AdapterPool(blobs, max_count=8, max_bytes=1 << 40)
+    specs = {  # the first goes through PEFT's add_adapter, the others into the existing LoRA layers
+        "plain": LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
+        "patterns": LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False,
+                               rank_pattern={"q_proj": 2}, alpha_pattern={"v_proj": 3}),
+        "gaussian init": LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
+                                    init_lora_weights="gaussian"),
+        "other modules": LoraConfig(r=2, lora_alpha=2, target_modules=["o_proj"], init_lora_weights=False),
+    }
+    for i, (label, config) in enumerate(specs.items()):
+        config.task_type = "CAUSAL_LM"
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(100 + i)
+            model = get_peft_model(shared_copy(tiny.model), config)  # type: ignore[arg-type]
+            for p in model.parameters():  # a zero B would hide a wrong scaling: make every adapter act
+                if p.requires_grad:
+                    p.data.normal_(0, 0.05)
+        directory = tmp_path / label.replace(" ", "-")
+        model.save_pretrained(str(directory))
+        parsed = lora.read((directory / "adapter_config.json").read_bytes(),
+                           (directory / "adapter_model.safetensors").read_bytes())
+        lora.check_against(parsed, tiny.model, "tiny")
+        sha, _ = blobs.put(parsed.weights)
+        name = pool.load(tiny, sha, parsed.config).name
+        serving = pool.serving(tiny)
+        assert serving is not None
+        got = serving.forward([name], input_ids=ids).logits
+        want = _reference_logits(tiny, directory, ids)
+        assert torch.allclose(got, want, atol=1e-5), label
+    assert fingerprint(tiny.model, tiny.tokenizer) == tiny.fingerprint  # the shared base weights are untouched
