@@ -74,7 +74,7 @@ def create_app(state: AppState | None = None, settings: Settings | None = None,
         app.state.memos.access.start()
         app.state.memos.prefetch.start()
         try:
-            async with app.state.mcp_sessions:  # the /mcp endpoint's task group (api/mcp.py)
+            async with app.state.mcp_sessions():  # the /mcp endpoint's task group (api/mcp.py)
                 yield
         finally:
             app.state.memos.prefetch.stop()

@@ -14,7 +14,7 @@ call here needs a key.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -22,6 +22,7 @@ import anyio.to_thread
 import httpx
 from fastapi import FastAPI
 from mcp.server.mcpserver import Context
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -77,8 +78,10 @@ class KeyGate:
         await self.inner(scope, receive, send)
 
 
-def mount_mcp(app: FastAPI) -> AbstractAsyncContextManager[None]:
-    """Add ``/mcp`` to ``app``; returns what the app's lifespan must run (the MCP session manager)."""
+def mount_mcp(app: FastAPI) -> Callable[[], AbstractAsyncContextManager[None]]:
+    """Add ``/mcp`` to ``app``; returns what each run of the app's lifespan must enter (the MCP session
+    manager's task group: a fresh manager per run, since one can run only once and tests start an app's
+    lifespan more than once)."""
 
     @asynccontextmanager
     async def clients(ctx: Context) -> AsyncIterator[AsyncMemOSClient]:
@@ -95,8 +98,15 @@ def mount_mcp(app: FastAPI) -> AbstractAsyncContextManager[None]:
         streamable_http_path=PATH, stateless_http=True, json_response=True,
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
-    for route in sub.routes:
-        if isinstance(route, Route) and route.path == PATH:
-            app.router.routes.append(Route(PATH, KeyGate(app, route.app), methods=route.methods,
-                                           include_in_schema=False))
-    return server.session_manager.run()
+    (endpoint,) = [r.endpoint for r in sub.routes if isinstance(r, Route) and r.path == PATH]
+    assert isinstance(endpoint, StreamableHTTPASGIApp)
+    app.router.routes.append(Route(PATH, KeyGate(app, endpoint), include_in_schema=False))
+
+    def sessions() -> AbstractAsyncContextManager[None]:
+        old = endpoint.session_manager
+        endpoint.session_manager = StreamableHTTPSessionManager(
+            app=old.app, json_response=old.json_response, stateless=old.stateless,
+            security_settings=old.security_settings, max_request_body_size=old.max_request_body_size)
+        return endpoint.session_manager.run()
+
+    return sessions

@@ -95,7 +95,8 @@ def check_broker_and_workers(state: AppState) -> tuple[dict[str, Any], dict[str,
     return broker, workers
 
 
-@router.get("/readyz")
+# Out of the OpenAPI schema, like /metrics: an operator's probe whose 503 is an answer, not a failure.
+@router.get("/readyz", include_in_schema=False)
 def readyz(state: StateDep) -> JSONResponse:
     database = check_database(state)
     broker, workers = check_broker_and_workers(state)
