@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from api.app import create_app
 from api.state import AppState
 from memos.activation.kv import serialize
 from memos.logs import RequestIdFilter, formatter
@@ -138,3 +139,18 @@ def test_tier_gauges_follow_the_tier_manager(client: TestClient, app_state: AppS
     assert sample(text, "memos_tier_load_bytes_total") > 0
     assert sample(text, "memos_adapter_pool_budget_bytes") == app_state.settings.adapter_pool_max_bytes
     assert sample(text, "memos_adapter_pool_adapters") == 0
+
+
+def test_mcp_endpoint_survives_a_second_lifespan(app_state: AppState, auth: Auth) -> None:
+    """The app's lifespan may run more than once (test clients, a server restarted in process): each run gets
+    its own MCP session manager."""
+    app = create_app(app_state)
+    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "t", "version": "1"}}}
+    headers = {**auth, "Accept": "application/json, text/event-stream"}
+    for _ in range(2):
+        with TestClient(app) as c:
+            r = c.post("/mcp", json=body, headers=headers)
+            assert r.status_code == 200, r.text
+            assert r.json()["result"]["serverInfo"]["name"] == "memos"
