@@ -49,6 +49,8 @@ NEGATION_SCOPE = 2  # words after a negation that it applies to
 # Cosine of two single words embedded alone above which they are values of one kind (two cities, two teams,
 # two colours, two numbers): a sentence that names one where the stored fact names the other replaces it.
 SAME_KIND = 0.45
+MAX_VALUES = 3  # a candidate with more value words than this holds no single attribute to replace
+SAME_KIND_COMMON = 0.7  # the same for values that are common words (vegan/vegetarian 0.75, viola/violin 0.71)
 
 # Words that end what a fact said ("quit infosys", "sold the corolla", "no longer ..."): with the old fact's
 # words they retract it; and words that mark a new value ("now", "moved", "switched", "actually").
@@ -184,10 +186,10 @@ def undated(text: str) -> str:
     return re.sub(r"\s{2,}", " ", RENDERED_DATE.sub("", text)).strip()
 
 
-def replaced_values(fact_text: str, cand_text: str, names: frozenset[str], alike: WordSimilarity
-                    ) -> tuple[bool, bool]:
+def replaced_values(fact_text: str, cand_text: str, names: frozenset[str], alike: WordSimilarity,
+                    same_kind: float = 0.45) -> tuple[bool, bool]:
     """Whether the sentence names, where the candidate has a value, another value of the same kind: a word
-    the candidate lacks whose embedding is close to one of the candidate's values (``SAME_KIND``). Returns
+    the candidate lacks whose embedding is close to one of the candidate's values (cosine >= ``same_kind``). Returns
     (replaced: such an old value is no longer said, contrasted: the old value is said too, as in "X, not Y")."""
     new_words = [w for w in content_words(fact_text) if w.split("'")[0] not in names]
     new_stems = {stem(w) for w in new_words}
@@ -197,7 +199,7 @@ def replaced_values(fact_text: str, cand_text: str, names: frozenset[str], alike
     olds = sorted({w for w in content_words(cand_text) if stem(w) in old_values and w.split("'")[0] not in names})
     replaced = contrasted = False
     for v in olds:
-        if any(alike(w, v) >= SAME_KIND for w in fresh):
+        if any(alike(w, v) >= same_kind for w in fresh):
             if stem(v) in new_stems:
                 contrasted = True
             else:
@@ -237,20 +239,25 @@ def compare(fact: Fact, cand: Candidate, alike: WordSimilarity | None = None) ->
     if close and negated:
         return Verdict(Action.UPDATE, 2 + cand.similarity, "negates it")
     named = old_values != old  # its values are a part of its words (names and numbers, or the predicate's object)
+    proper = bool(names_and_numbers(ctext, names))  # its values are names or numbers
     frame = old - old_values  # what the candidate says about its value ("favourite food", "runs ... a week")
-    # A candidate that is its value alone ("Mei is vegetarian") has no frame to say again; a predicate alone
-    # ("plays" in "Bob plays jazz piano") is no frame either: "plays guitar too" is another value, not a change.
-    framed = len(old) == 1 or (bool(names_and_numbers(ctext, names)) and bool(frame)
-                               and len(frame & new) / len(frame) >= SAME_FRAME)
-    # Words are encoded only where the answer can change the verdict below.
-    marked = cue or NEGATION.search(ftext) is not None or (changed and (framed or retracts(ftext)))
-    replaced, contrasted = replaced_values(ftext, ctext, names, alike) if close and alike and marked \
-        else (False, False)
+    # The frame of a name or a number ("favourite food is", "runs ... a week"); a predicate alone ("plays" in
+    # "Bob plays jazz piano") is none: "plays guitar too" is another value, not a change.
+    framed = proper and bool(frame) and len(frame & new) / len(frame) >= SAME_FRAME
+    # Words are encoded only where the answer can change the verdict below. Between common words the
+    # embeddings of single words say less than between names and numbers (chat's "excited", "thankful",
+    # "grateful" are close: dozens of false supersessions on LoCoMo), so they must be closer.
+    # ... and only of one attribute: a candidate of many values ("taking care of ourselves is so important -
+    # even if it's not always easy") is a thought, not an attribute with a value.
+    marked = len(old_values) <= MAX_VALUES and (
+        cue or NEGATION.search(ftext) is not None or (changed and (framed or retracts(ftext))))
+    replaced, contrasted = replaced_values(ftext, ctext, names, alike, SAME_KIND if proper else SAME_KIND_COMMON) \
+        if close and alike and marked else (False, False)
     if close and replaced and changed and (framed or cue or retracts(ftext)):
         return Verdict(Action.UPDATE, 2 + cand.similarity, "another value of the same kind")
     if close and contrasted and (cue or NEGATION.search(ftext)):
         return Verdict(Action.UPDATE, 2 + cand.similarity, "corrects its value")
-    if close and retracts(ftext) and (restated >= RETRACTED or (named and not changed)):
+    if close and retracts(ftext) and (restated >= RETRACTED or (proper and not changed)):
         return Verdict(Action.UPDATE, 2 + cand.similarity, "retracts it")
     if close and not changed and STRONG_CHANGE.search(ftext) and (old - old_values) - new:
         # The same names in a changed relation ("dating Amara" -> "engaged to Amara").
@@ -264,7 +271,7 @@ def compare(fact: Fact, cand: Candidate, alike: WordSimilarity | None = None) ->
     # "now", "actually" and the like only count against a stored name or number that the new sentence
     # replaces with its own ("I live in Berlin now" against "lives in Paris"): as emphasis they are everywhere.
     new_values = values(ftext, names) - new_stems_of(ctext, names)
-    substituted = changed and ((named and bool(new_values) and new_values != new) or restated >= SAME_FRAME)
+    substituted = changed and ((proper and bool(new_values) and new_values != new) or restated >= SAME_FRAME)
     if changed and (STRONG_CHANGE.search(ftext) or (cue and substituted)):
         return Verdict(Action.UPDATE, 2 + cand.similarity, "a change of the same fact")
     if changed and cand.similarity >= DOUBT_SIMILARITY:

@@ -42,8 +42,12 @@ def decide(embedder: Embedder, existing: list[str], said: str, speaker: str) -> 
 
 @pytest.mark.parametrize(("existing", "said", "speaker", "expected"), [
     # Another value of the kind the stored fact names, its frame said again or a change cue.
-    (["Mei is vegetarian."], "I've gone fully vegan since January, it's been easier than I expected honestly",
+    (["Mei is vegetarian."], "I'm vegan now, it's been easier than I expected honestly",
      "Mei", (Action.UPDATE, "Mei is vegetarian.")),
+    # ... without a cue, only for names and numbers: between common words, no frame says it is the same
+    # attribute (a diet here, a feeling below).
+    (["Mei is vegetarian."], "I've gone fully vegan since January, it's been easier than I expected honestly",
+     "Mei", (Action.ADD, None)),
     (["Pavel has 2 cats."], "we took in another stray so it's 3 cats now, my wife says that's the limit",
      "Pavel", (Action.UPDATE, "Pavel has 2 cats.")),
     # Same topic, another attribute: the stored fact's frame is not said again and nothing marks a change.
@@ -51,6 +55,10 @@ def decide(embedder: Embedder, existing: list[str], said: str, speaker: str) -> 
      (Action.ADD, None)),
     (["Mateo drinks matcha every morning."], "I do still have coffee when I'm at my grandma's, she'd be "
      "offended otherwise lol", "Mateo", (Action.ADD, None)),
+    # Chat's feelings are close as single words, but no value of the same kind (LoCoMo, conversation 0).
+    (["Caroline is so grateful."], "I'm so excited and thankful.", "Caroline", (Action.ADD, None)),
+    (["Caroline taking care of ourselves is so important - even if it's not always easy."],
+     "Now the hard work starts to turn my dream into a reality.", "Caroline", (Action.ADD, None)),
     # A predicate said again is no frame: another instrument is another value, not a change.
     (["Bob plays jazz piano."], "I play jazz guitar too.", "Bob", (Action.ADD, None)),
     # A sentence that names nobody may still correct the speaker's own fact.
