@@ -19,7 +19,7 @@ from memcube.models import Memory
 from memcube.repository import memories as memories_repo
 from memos.activation.runtime import ActivationRuntime
 from memos.cubes.service import load_cube
-from memos.errors import Conflict, InvalidInput, NotFound
+from memos.errors import Conflict, NotFound
 from memos.scheduler import schemas
 from memos.scheduler.tiers import TierEvent
 
@@ -27,14 +27,14 @@ PAYLOAD_KINDS = frozenset({"activation"})
 
 
 def _payload(session: Session, memory_id: uuid.UUID, tenant_id: uuid.UUID) -> tuple[Memory, str]:
-    """The memory, locked, and the blob its payload lives in (404 unless the tenant may change it; 422 for a
-    kind with no payload; 409 for a snapshot not built yet)."""
+    """The memory, locked, and the blob its payload lives in (404 unless the tenant may change it; 409 for a
+    kind with no payload, a state of the record rather than a fault of the request; 409 for a snapshot not built yet)."""
     head = memories_repo.get_memory(session, memory_id)
     if head is None or head.status == "deleted":
         raise NotFound("memory not found")
     load_cube(session, head.cube_id, tenant_id, need="write")
     if head.kind not in PAYLOAD_KINDS:
-        raise InvalidInput(f"a {head.kind} memory has no payload to pin: pinning keeps an activation's KV snapshot"
+        raise Conflict(f"a {head.kind} memory has no payload to pin: pinning keeps an activation's KV snapshot"
                            " in memory (plaintext memories move through working / long-term / archived instead)")
     head = memories_repo.get_memory(session, memory_id, lock=True)
     if head is None:

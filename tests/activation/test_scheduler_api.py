@@ -124,7 +124,7 @@ def test_pins_refuse_other_kinds_other_tenants_and_unknown_ids(
     act = build(client, sessions, ctx, auth, cube_id, "Alice moved to Lyon in May.")
     (plain,) = add(client, cube_id, auth, "Bob plays the cello.")
     r = client.post(f"/v1/memories/{plain['id']}/pin", headers=auth)
-    assert r.status_code == 422, r.text
+    assert r.status_code == 409, r.text
     assert "no payload" in r.json()["detail"]
     _, other = make_tenant("other")
     assert client.post(f"/v1/memories/{act['id']}/pin", headers=other).status_code == 404

@@ -6,7 +6,7 @@ import pytest
 
 from memcube.db import Database
 from memcube.schemas import Cube
-from memos.client import MemOSClient, NotFoundError, ValidationError
+from memos.client import ConflictError, MemOSClient, NotFoundError
 from memos.config import Settings
 from memos.embedding import Embedder
 from memos.jobs.context import JobContext
@@ -32,7 +32,7 @@ def test_status_pin_unpin_and_events(client: MemOSClient, cube: Cube, live_serve
         assert any(m.target == pinned.residency and accepted.activation.id in m.memory_ids
                    for m in client.scheduler_events(limit=10))
         assert not client.unpin(accepted.activation.id).pinned
-        with pytest.raises(ValidationError):
+        with pytest.raises(ConflictError):
             client.pin(alice.id)  # a plaintext memory has no payload
         with pytest.raises(NotFoundError):
             client.pin("00000000-0000-0000-0000-000000000000")
