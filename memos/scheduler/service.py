@@ -28,7 +28,7 @@ PAYLOAD_KINDS = frozenset({"activation"})
 
 def _payload(session: Session, memory_id: uuid.UUID, tenant_id: uuid.UUID) -> tuple[Memory, str]:
     """The memory, locked, and the blob its payload lives in (404 unless the tenant may change it; 409 for a
-    kind with no payload, a state of the record rather than a fault of the request; 409 for a snapshot not built yet)."""
+    kind with no payload, the record's state rather than a fault of the request, or a snapshot not built yet)."""
     head = memories_repo.get_memory(session, memory_id)
     if head is None or head.status == "deleted":
         raise NotFound("memory not found")
