@@ -34,6 +34,7 @@ from api.routers import (
     scheduler,
     search,
     tenants,
+    working,
 )
 from api.state import AppState
 from memos import __version__
@@ -100,7 +101,7 @@ def create_app(state: AppState | None = None, settings: Settings | None = None,
     install_metrics(app)
     app.add_middleware(RequestIdMiddleware)  # outermost: every response, refusals included, carries its id
     for module in (health, tenants, cubes, memories, search, messages, jobs, links, activations, adapters, guard,
-                   scheduler):
+                   scheduler, working):
         app.include_router(module.router)
     app.state.mcp_sessions = mount_mcp(app)  # /mcp: the MCP tools over streamable HTTP
     install_dashboard(app)  # /dashboard: pages and their static files (api/dashboard)

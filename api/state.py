@@ -13,6 +13,7 @@ from memos.embedding import Embedder
 from memos.memories.service import Limits
 from memos.retrieval.access import AccessRecorder
 from memos.scheduler.predict import PayloadPredictor
+from memos.scheduler.working import WorkingMemory, store_for
 from memos.tenants.cache import PrincipalCache
 
 if TYPE_CHECKING:
@@ -35,11 +36,14 @@ class AppState:
     _activation_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # Parametric memory's adapter pool and mixed-adapter batcher, on the activation runtime's models.
     _parametric: ParametricRuntime | None = field(default=None, repr=False)
+    # Sessions' working memory (memos.scheduler.working): in Redis when the service has one.
+    working: WorkingMemory = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.principals = PrincipalCache(self.settings.auth_cache_ttl_s)
         # What search and context retrieve predicts which snapshots are asked for next (memos.scheduler.predict).
         self.prefetch = PayloadPredictor(self.sessions, lambda: self._activation)
+        self.working = WorkingMemory(store_for(self.settings), self.settings)
 
     @property
     def limits(self) -> Limits:

@@ -139,6 +139,7 @@ class Memory(Base):
     __table_args__ = (
         _cube_owned("memories"),
         Index("ix_memories_cube_created", "cube_id", "created_at", "id"),
+        Index("ix_memories_cube_updated", "cube_id", "updated_at"),  # changed since (working memory)
         Index("ix_memories_cube_session", "cube_id", "session_id", "created_at"),  # session order
         Index("ix_memories_cube_role", "cube_id", "role", "created_at"),  # a speaker's latest (consolidation)
         # GIN without a pending list (migration 2026-11-24-1500): searches stay fast under writes.

@@ -448,6 +448,18 @@ class ContextRequest(_Base):
     mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
     expand: bool = False
     include_archived: bool = Field(default=False, description="as in search")
+    working_session: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=r"\S",
+        description="the caller's session (any name): its working memory answers a query close to the ones it has"
+        " asked (docs/scheduler.md#working-memory); not a filter (filters.session_id is)")
+
+
+class WorkingUse(_Out):
+    session: str
+    reused: bool = Field(description="answered from the working memory, without a search of the whole cube")
+    similarity: float = Field(description="the query's cosine to the closest query that filled the working memory"
+                              " (0 when there was none)")
+    items: int = Field(description="memories in the session's working memory after this request")
 
 
 class ContextResponse(_Out):
@@ -456,6 +468,28 @@ class ContextResponse(_Out):
     tokens: int
     dropped: list[DroppedMemory] = Field(
         default_factory=list, description="memories the guard's read-time check left out, with its reasons")
+    working: WorkingUse | None = Field(default=None, description="with a working_session: how it was used")
+
+
+class WorkingMove(_Out):
+    at: datetime
+    reason: Literal["search", "reuse"] = Field(
+        description="search: a search of the whole cube's results and their predicted neighbours entered;"
+        " reuse: memories changed since the fill entered with a reuse")
+    entered: list[uuid.UUID]
+    left: list[uuid.UUID] = Field(description="the least recently retrieved, beyond MEMOS_WORKING_MAX_ITEMS")
+
+
+class WorkingMemoryView(_Out):
+    session: str
+    memory_ids: list[uuid.UUID] = Field(description="most recently retrieved first")
+    predicted: list[uuid.UUID] = Field(description="of those, the ones that entered as a retrieved memory's session"
+                                       " neighbour or link")
+    queries: int = Field(description="query vectors kept (the topics that reuse the set)")
+    filled_at: datetime
+    fills: int
+    reuses: int
+    moves: list[WorkingMove] = Field(description="newest first")
 
 
 # ---------------------------------------------------------------- messages

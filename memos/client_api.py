@@ -55,6 +55,7 @@ from memcube.schemas import (
     SearchResponse,
     SearchResult,
     Tenant,
+    WorkingMemoryView,
 )
 from memos import __version__
 from memos.client_errors import APIConnectionError, APITimeoutError, error_for
@@ -419,13 +420,18 @@ class _BaseClient:
         mode: str = "hybrid",
         expand: bool = False,
         include_archived: bool = False,
+        working_session: str | None = None,
     ) -> _Call[ContextResponse]:
         """The memories a prompt should carry for ``query``, formatted with dates and speakers, grouped by
-        session in time order, within ``token_budget`` (cl100k_base tokens)."""
+        session in time order, within ``token_budget`` (cl100k_base tokens). With ``working_session`` (any name
+        for the caller's conversation), a query close to the session's earlier ones is answered from its working
+        memory (``response.working`` says whether)."""
         body: dict[str, Any] = {"query": query, "token_budget": token_budget, "top_k": top_k, "mode": mode,
                                 "expand": expand}
         if include_archived:
             body["include_archived"] = True
+        if working_session is not None:
+            body["working_session"] = working_session
         if filters is not None:
             body["filters"] = _dump(filters)
         return _Call("POST", f"/v1/cubes/{_id(cube_id)}/context", _model(ContextResponse), json=body)
@@ -650,6 +656,17 @@ class _BaseClient:
     @endpoint
     def unpin(self, memory_id: IdLike) -> _Call[PinState]:
         return _Call("POST", f"/v1/memories/{_id(memory_id)}/unpin", _model(PinState))
+
+    @endpoint
+    def working_memory(self, cube_id: IdLike, session: str) -> _Call[WorkingMemoryView]:
+        """A session's working memory in the cube: its memories, how often it was filled and reused, its moves."""
+        return _Call("GET", f"/v1/cubes/{_id(cube_id)}/working", _model(WorkingMemoryView),
+                     params={"session": session})
+
+    @endpoint
+    def forget_working_memory(self, cube_id: IdLike, session: str) -> _Call[None]:
+        """Forget a session's working memory (its next context searches the whole cube)."""
+        return _Call("DELETE", f"/v1/cubes/{_id(cube_id)}/working", _no_content, params={"session": session})
 
 
 def _adapter_files(directory: str | os.PathLike[str] | None, config: bytes | None,

@@ -131,6 +131,15 @@ class Settings(BaseSettings):
     transform_set_size: int = Field(default=5, ge=2, le=16, description="a context's top memories that form its"
                                     " set")
     sweep_relink_every_s: float = Field(default=600.0, gt=0)
+    # Per-session working memory (memos.scheduler.working, docs/scheduler.md).
+    working_ttl_s: float = Field(default=1800.0, gt=0, description="a session's working memory expires after this"
+                                 " long unused")
+    working_max_items: int = Field(default=64, ge=1, le=1000, description="memories kept in a session's working"
+                                   " memory")
+    working_reuse_similarity: float = Field(
+        default=0.8, ge=0, le=1, description="a query this close (cosine) to one that filled the session's working"
+        " memory is answered from it; 1 = never"
+    )
     heat_half_life_h: float = Field(default=24.0, gt=0, description="access heat halves in this many hours")
 
     # Retrieval (docs/retrieval.md). Fusion weights and boosts are scores in [0, 1] units.

@@ -5,11 +5,15 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter
+from sqlalchemy.orm import Session
 
 from api.deps import EmbedderDep, PrincipalDep, SessionDep, StateDep, TenantDep
 from api.errors import error_responses
+from api.state import AppState
 from memcube import schemas
+from memcube.models import Cube
 from memos.cubes.service import load_cube
+from memos.embedding import Embedder
 from memos.errors import Forbidden
 from memos.guard.read import check as read_check
 from memos.guard.read import learn_from
@@ -85,7 +89,7 @@ def context(
     req = with_archived(with_quarantined(schemas.SearchRequest(
         query=body.query, top_k=body.top_k, filters=body.filters, mode=body.mode, expand=body.expand,
         include_archived=body.include_archived), access))
-    hits = service.search(session, cube, req, embedder=embedder, settings=state.settings)
+    hits, working = _recall_or_search(session, cube, req, body.working_session, tenant_id, embedder, state)
     # The guard's read-time check: what the query retrieved, looked at together (memos/guard/read.py).
     checked = read_check(session, cube, [h.memory for h in hits], cube_settings(cube), query=body.query)
     out = assemble(checked.kept, token_budget=body.token_budget)
@@ -96,9 +100,31 @@ def context(
     state.prefetch.note(tenant_id, cube.id, [m.id for m in out.memories])
     response = schemas.ContextResponse(
         context=out.context, memories=[to_schema(m) for m in out.memories], tokens=out.tokens,
-        dropped=[schemas.DroppedMemory(memory=to_schema(m), reasons=why) for m, why in checked.dropped])
+        dropped=[schemas.DroppedMemory(memory=to_schema(m), reasons=why) for m, why in checked.dropped],
+        working=working)
     # Each drop leaves a lesson for later screening (a read-only grantee's reads teach nothing).
     if checked.dropped and access != "read" and learn_from(session, cube, checked.dropped, query=body.query,
                                                            actor=principal.actor):
         session.commit()
     return response
+
+
+def _recall_or_search(
+    session: Session, cube: Cube, req: schemas.SearchRequest, working_session: str | None, tenant_id: uuid.UUID,
+    embedder: Embedder, state: AppState,
+) -> tuple[list[service.Hit], schemas.WorkingUse | None]:
+    """The context's memories: from the session's working memory when it can answer the query (see
+    memos.scheduler.working), else a search of the whole cube, whose results then join the working memory."""
+    if working_session is None:
+        return service.search(session, cube, req, embedder=embedder, settings=state.settings), None
+    vector = embedder.embed_one(req.query)
+    flt = service.build_filter(cube, req.filters)
+    found = state.working.recall(session, tenant_id, cube.id, working_session, req, flt, vector)
+    if found.memories is not None:
+        return [service.Hit(m, score) for m, score in found.memories], schemas.WorkingUse(
+            session=working_session, reused=True, similarity=round(found.similarity, 4), items=found.items)
+    hits = service.search(session, cube, req, embedder=embedder, settings=state.settings)
+    ws = state.working.fill(session, tenant_id, cube.id, working_session, req, vector,
+                            [h.memory.id for h in hits if h.via == "search"])
+    return hits, schemas.WorkingUse(session=working_session, reused=False, similarity=round(found.similarity, 4),
+                                    items=len(ws.ids))

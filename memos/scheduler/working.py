@@ -1,0 +1,253 @@
+"""Per-session working memory: the memories an active session has been retrieving, kept hot for its next query.
+
+An agent's queries within a session mostly come back to what it has just asked about. ``/context`` with a
+``working_session`` remembers, per (cube, session), the memories its full searches returned plus the ones
+predicted to be asked for next (their session neighbours and strongest links), and the query vectors that
+filled it. A later query of the session whose vector is within ``MEMOS_WORKING_REUSE_SIMILARITY`` of one of
+those is answered from the working set: its memories and those of the cube changed since it was filled,
+re-read from PostgreSQL under the request's filters (a memory deleted, quarantined or archived meanwhile is
+gone; one added or changed meanwhile is a candidate) and ranked by cosine similarity to the query, without
+the candidate search over the whole cube. Any other query searches the whole cube, and its results join
+the working set (the least recently retrieved leave first beyond ``MEMOS_WORKING_MAX_ITEMS``).
+
+Sets live in Redis when the service has one (``MEMOS_REDIS_URL``; ``memos serve`` always does), so every web
+process of a deployment shares them, else in this process; either way they expire after
+``MEMOS_WORKING_TTL_S`` without use. Each set keeps a log of its moves (memories in and out, and why), which
+``GET /v1/cubes/{cube_id}/working/{session}`` shows. What reuse costs in recall against a full search, and
+what it saves, is measured by ``bench/working.py`` (docs/scheduler.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from memcube import schemas
+from memcube.models import Memory
+from memcube.repository import retrieval as retrieval_repo
+from memcube.repository import working as working_repo
+from memcube.repository.memories import MemoryFilter
+from memos.config import Settings
+
+KEY_PREFIX = "memos:working:"
+MAX_QUERIES = 8  # query vectors kept per set: the topics the session has asked about lately
+MAX_EVENTS = 50  # moves kept in a set's log
+PREDICTED_NEIGHBOURS = 1  # session neighbours each side of a retrieved memory that enter as predicted
+PREDICTED_LINKS = 2  # strongest links of a retrieved memory that enter as predicted
+# Reused only while few of the cube's memories changed since the fill: past this many, a full search.
+MAX_CHANGED = 200
+# Versions carry the writer's clock at the start of its batch, and its transaction commits later: what
+# changed is looked for from this long before the fill, so a write that was in flight then is not missed.
+COMMIT_LAG = timedelta(seconds=60)
+
+
+class WorkingStore(Protocol):
+    def get(self, key: str) -> str | None: ...
+    def set(self, key: str, value: str, ttl_s: float) -> None: ...
+    def delete(self, key: str) -> bool: ...
+
+
+class LocalStore:
+    """Sets in this process (a service without Redis): bounded, expiring like Redis keys."""
+
+    def __init__(self, max_sets: int = 10_000) -> None:
+        self._items: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_sets = max_sets
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                return None
+            if found[0] < time.monotonic():
+                del self._items[key]
+                return None
+            self._items.move_to_end(key)
+            return found[1]
+
+    def set(self, key: str, value: str, ttl_s: float) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic() + ttl_s, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_sets:
+                self._items.popitem(last=False)
+
+    def delete(self, key: str) -> bool:
+        with self._lock:
+            return self._items.pop(key, None) is not None
+
+
+class RedisStore:
+    """Sets in Redis, shared by every web process of a deployment."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def get(self, key: str) -> str | None:
+        raw = self.client.get(key)
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    def set(self, key: str, value: str, ttl_s: float) -> None:
+        self.client.set(key, value, px=max(1, int(ttl_s * 1000)))
+
+    def delete(self, key: str) -> bool:
+        return bool(self.client.delete(key))
+
+
+def store_for(settings: Settings) -> WorkingStore:
+    if settings.redis_url:
+        from workers.heartbeat import redis_client
+
+        return RedisStore(redis_client(settings.redis_url, timeout_s=2.0))
+    return LocalStore()
+
+
+@dataclass
+class WorkingSet:
+    """One session's working memory, as stored (JSON)."""
+
+    shape: str  # the request's filters and options: reused only by a request of the same shape
+    filled_at: datetime  # the database's clock at the last fill
+    ids: list[str] = field(default_factory=list)  # most recently retrieved first
+    predicted: list[str] = field(default_factory=list)  # of ids, those that entered as predicted, not retrieved
+    queries: list[str] = field(default_factory=list)  # base64 float32 vectors, newest first
+    fills: int = 0
+    reuses: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)  # newest first
+
+    def vectors(self) -> np.ndarray:
+        return np.stack([np.frombuffer(base64.b64decode(q), dtype=np.float32) for q in self.queries])
+
+    def dumps(self) -> str:
+        out = {**self.__dict__, "filled_at": self.filled_at.isoformat()}
+        return json.dumps(out, separators=(",", ":"))
+
+    @classmethod
+    def loads(cls, raw: str) -> WorkingSet:
+        data = json.loads(raw)
+        data["filled_at"] = datetime.fromisoformat(data["filled_at"])
+        return cls(**data)
+
+    def log(self, at: datetime, reason: str, entered: list[str], left: list[str]) -> None:
+        if not entered and not left:
+            return
+        self.events.insert(0, {"at": at.isoformat(), "reason": reason, "entered": entered, "left": left})
+        del self.events[MAX_EVENTS:]
+
+
+def shape_of(req: schemas.SearchRequest) -> str:
+    """What, besides the query, decides a request's results: two requests share a working set only if equal."""
+    fields = req.model_dump(mode="json", exclude={"query", "top_k"})
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def key_for(tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str) -> str:
+    digest = hashlib.sha256(session_name.encode()).hexdigest()[:32]  # any string, a bounded key
+    return f"{KEY_PREFIX}{tenant_id}:{cube_id}:{digest}"
+
+
+@dataclass
+class Reuse:
+    """What the working set answered (``memories`` best first with their similarity; None when the whole cube
+    must be searched), how close the query was to those that filled it, and the set's size."""
+
+    memories: list[tuple[Memory, float]] | None
+    similarity: float = 0.0
+    items: int = 0
+
+
+class WorkingMemory:
+    def __init__(self, store: WorkingStore, settings: Settings) -> None:
+        self.store = store
+        self.ttl_s = settings.working_ttl_s
+        self.max_items = settings.working_max_items
+        self.reuse_similarity = settings.working_reuse_similarity
+
+    def get(self, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str) -> WorkingSet | None:
+        raw = self.store.get(key_for(tenant_id, cube_id, session_name))
+        return WorkingSet.loads(raw) if raw else None
+
+    def forget(self, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str) -> bool:
+        return self.store.delete(key_for(tenant_id, cube_id, session_name))
+
+    def recall(self, session: Session, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str,
+               req: schemas.SearchRequest, flt: MemoryFilter, vector: np.ndarray) -> Reuse:
+        """The working set's answer to the query, unless the whole cube must be searched: no set, a request of
+        another shape (or with ``expand``), a query unlike those that filled it, or too much of the cube changed
+        since."""
+        ws = self.get(tenant_id, cube_id, session_name)
+        if ws is None or ws.shape != shape_of(req) or not ws.queries:
+            return Reuse(None)
+        similarity = float(np.max(ws.vectors() @ vector.astype(np.float32)))
+        if similarity < self.reuse_similarity or req.expand:
+            return Reuse(None, similarity, len(ws.ids))
+        since = ws.filled_at - COMMIT_LAG
+        if working_repo.changed_count(session, cube_id, since, cap=MAX_CHANGED + 1) > MAX_CHANGED:
+            return Reuse(None, similarity, len(ws.ids))
+        found = working_repo.rank_among(session, vector.tolist(), flt, ids=[uuid.UUID(i) for i in ws.ids],
+                                        changed_since=since, limit=req.top_k)
+        ws.reuses += 1
+        now = _db_now(session)
+        ids = [str(m.id) for m, _ in found]
+        entered = [i for i in ids if i not in set(ws.ids)]  # changed since the fill: now in the set
+        ws.ids = list(dict.fromkeys([*ids, *ws.ids]))
+        left = self._trim(ws)
+        ws.log(now, "reuse", entered, left)
+        self._save(tenant_id, cube_id, session_name, ws)
+        return Reuse(memories=found, similarity=similarity, items=len(ws.ids))
+
+    def fill(self, session: Session, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str,
+             req: schemas.SearchRequest, vector: np.ndarray, retrieved: list[uuid.UUID]) -> WorkingSet:
+        """After a full search: its results enter the set (first), with what they predict (their session
+        neighbours and strongest links); the query joins the set's topics."""
+        ws = self.get(tenant_id, cube_id, session_name)
+        shape = shape_of(req)
+        now = _db_now(session)
+        if ws is None or ws.shape != shape:
+            ws = WorkingSet(shape=shape, filled_at=now)
+        before = set(ws.ids)
+        statuses = list(req.filters.status) if req.filters and req.filters.status else ["active"]
+        nbs = retrieval_repo.session_neighbours(session, retrieved, hops=PREDICTED_NEIGHBOURS,
+                                                statuses=[str(s) for s in statuses])
+        lks = retrieval_repo.linked(session, retrieved, per_memory=PREDICTED_LINKS, statuses=[str(s) for s in statuses])
+        got = [str(i) for i in retrieved]
+        predicted = [str(p) for i in retrieved for p in [*nbs.get(i, []), *lks.get(i, [])]]
+        predicted = [p for p in dict.fromkeys(predicted) if p not in set(got)]
+        ws.ids = list(dict.fromkeys([*got, *predicted, *ws.ids]))
+        ws.predicted = [p for p in dict.fromkeys([*predicted, *ws.predicted]) if p in set(ws.ids) and p not in got]
+        ws.queries = [base64.b64encode(vector.astype(np.float32).tobytes()).decode(), *ws.queries][:MAX_QUERIES]
+        ws.filled_at = now
+        ws.fills += 1
+        left = self._trim(ws)
+        ws.log(now, "search", [i for i in ws.ids if i not in before], left)
+        self._save(tenant_id, cube_id, session_name, ws)
+        return ws
+
+    def _trim(self, ws: WorkingSet) -> list[str]:
+        left = ws.ids[self.max_items:]
+        ws.ids = ws.ids[: self.max_items]
+        kept = set(ws.ids)
+        ws.predicted = [p for p in ws.predicted if p in kept]
+        return left
+
+    def _save(self, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str, ws: WorkingSet) -> None:
+        self.store.set(key_for(tenant_id, cube_id, session_name), ws.dumps(), self.ttl_s)
+
+
+def _db_now(session: Session) -> datetime:
+    """The database's clock (versions' times come from the writers' clocks, close to it on one host)."""
+    now = session.scalar(select(func.now()))
+    return now if isinstance(now, datetime) else datetime.now(UTC)
