@@ -25,6 +25,7 @@ ADVERBS = {
     "really", "also", "now", "still", "just", "actually", "currently", "usually", "always", "never", "often",
     "sometimes", "definitely", "totally", "absolutely", "mostly", "finally", "recently", "already", "even",
     "officially", "honestly", "truly", "seriously", "kind", "sort", "no", "longer", "basically", "only",
+    "barely", "rarely", "hardly", "probably", "literally", "mainly", "kinda", "def",
 }
 UNCHANGED = {
     # past forms and modals that stay as they are after a third-person subject
@@ -35,6 +36,7 @@ UNCHANGED = {
     "woke", "wore", "read", "put", "set", "cut", "hit", "let", "hurt", "built", "caught", "brought", "did",
     "can", "could", "will", "would", "should", "might", "must", "may", "shall", "used", "sent",
     "can't", "couldn't", "won't", "wouldn't", "shouldn't", "didn't", "wasn't", "never", "moved",
+    "meant", "dealt", "held", "lent", "sought", "fought", "hung", "shut",
 }
 IRREGULAR = {"am": "is", "have": "has", "do": "does", "don't": "doesn't", "haven't": "hasn't", "go": "goes",
              "'m": "is", "be": "is", "aren't": "isn't", "am not": "is not"}
@@ -79,6 +81,11 @@ _MONTHS_DAYS = frozenset(m.lower() for m in (*calendar.month_name[1:], *calendar
 _PLURAL_FIRST = re.compile(r"\b(we|we're|we've|we'd|we'll|our|ours|us)\b", re.IGNORECASE)
 
 
+# Words ending in -ing that are not verb forms ("Nothing good on", "Morning run done").
+_ING_NOUNS = ("thing", "morning", "evening", "during", "spring", "wedding", "building", "meeting", "sibling",
+              "ceiling", "clothing", "ring")
+
+
 def implicit_subject(sentence: str, speaker: str) -> str:
     """Chat drops the subject of a first-person statement ("Sold the corolla finally.", "Got promoted!"):
     a sentence that opens (after adverbs: "Finally moved out") with a past or -ing verb form and does not have
@@ -89,7 +96,8 @@ def implicit_subject(sentence: str, speaker: str) -> str:
     verb_like = (first in UNCHANGED - {"can", "could", "will", "would", "should", "might", "must", "may", "shall",
                                        "never", "can't", "couldn't", "won't", "wouldn't", "shouldn't", "didn't",
                                        "wasn't", "was", "did", "used"}
-                 or (len(first) > 4 and first.endswith("ed")) or (len(first) > 5 and first.endswith("ing")))
+                 or (len(first) > 4 and first.endswith("ed"))
+                 or (len(first) > 5 and first.endswith("ing") and not first.endswith(_ING_NOUNS)))
     if not verb_like or re.search(rf"\b{re.escape(speaker)}\b(?!')", sentence):
         return sentence
     return f"{speaker} {sentence[0].lower()}{sentence[1:]}"

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from memos.consolidation.extract import extract_facts
+from memos.consolidation.extract import extract_facts, implicit_subject
 from memos.consolidation.segment import content_words, stem, stems, words
 from memos.consolidation.types import Action, Candidate, Decision, Fact, Turn
 
@@ -59,19 +59,29 @@ RETRACT_CUES = re.compile(
     r"passed away|died|deleted|dropped|ended|got out of|moved out|moved away)\b",
     re.IGNORECASE,
 )
+# A speaker correcting what they said before ("correction: it's an XC40", "I meant Airtel", "should clarify").
+CORRECTION = r"correction|correct myself|clarify|misunderstanding|mix(?:ed)? (?:them|it|those) up"
+CORRECTS = re.compile(rf"\b({CORRECTION})\b", re.IGNORECASE)
+CORRECTION_STEMS = frozenset({"correct", "clarifi", "misunderstand", "mix"})
 CHANGE_CUES = re.compile(
-    r"\b(now|nowadays|these days|moved|relocated|switched|changed|instead|actually|replaced|became|"
-    r"promoted|turned|graduated|engaged|married)\b",
+    r"\b(now|nowadays|these days|moved|relocated|shifted|switched|changed|instead|actually|replaced|became|"
+    rf"promoted|turned|graduated|engaged|married|{CORRECTION})\b",
     re.IGNORECASE,
 )
 # The change cues that are never mere emphasis ("now" often is: "Denver's home now").
 STRONG_CHANGE = re.compile(
-    r"\b(moved|relocated|switched|changed|instead|replaced|became|promoted|graduated|engaged|married)\b",
+    r"\b(moved|relocated|shifted|switched|changed|instead|replaced|became|promoted|graduated|engaged|married|"
+    rf"{CORRECTION})\b",
     re.IGNORECASE,
 )
 # Chat packs several clauses in a sentence ("we took in another stray so it's 3 cats now, my wife says that's
 # the limit"): the sentence's cosine to the fact its one clause changes is diluted by the others.
 CLAUSE = re.compile(r"[,;:]\s+|\s+[-\u2013\u2014]\s+")
+# The clauses of a sentence that supersedes a fact: a change is often said beside another fact ("Abena moved
+# out last month so I live alone now", "I gave up the oud, no time with all the extra shifts driving").
+PARTS = re.compile(r"[,;:]\s+|\s+[-\u2013\u2014]\s+|(?<=[!?])\s+|\s+(?=(?i:so|but|because|since|although|though|"
+                   r"while|and now)\s+(?:[A-Z]|(?i:i|we|it|they|he|she|now|there)\b))")
+LEAD_CONJUNCTION = re.compile(r"^(?:so|but|because|since|although|though|while|and now|and)\s+", re.IGNORECASE)
 RETRACTED = 0.3  # share of the old fact's words a retraction names
 NEGATION = re.compile(r"\b(?:no longer|not|never|no more)\b|n't\b", re.IGNORECASE)
 # People one speaks of by relation ("Dana's sister", "Kenji's best friend"): a sentence about them is not
@@ -82,6 +92,11 @@ RELATIONS = frozenset(
     niece nephew grandma grandmother grandpa grandfather grandparents neighbour neighbor roommate flatmate
     housemate coworker colleague boss manager team teammate classmate""".split()  # noqa: SIM905
 )
+
+
+_CALENDAR_WORDS = frozenset(w.lower() for w in (*calendar.month_name[1:], *calendar.day_name))
+_CALENDAR = frozenset(stem(w) for w in _CALENDAR_WORDS)
+_PLURAL_FIRST = re.compile(r"\b(we|we're|we've|we'd|we'll|our|ours|us)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -120,6 +135,13 @@ def names_and_numbers(text: str, names: frozenset[str]) -> frozenset[str]:
     found = {stem(w) for t in text.split()[1:] for w in words(t) if (t[:1].isupper() or t[:1].isdigit())
              and w not in names and w.split("'")[0] not in names}
     return frozenset(found | {stem(w) for w in words(text) if stem(w).isdigit()})  # "3", "three"
+
+
+def new_names(text: str, known: frozenset[str], names: frozenset[str]) -> frozenset[str]:
+    """The names of ``text`` (capitalized words past the first, not numbers, months or weekdays) whose stems
+    are not in ``known``."""
+    return frozenset(w for w in names_and_numbers(text, names) - known
+                     if not w.isdigit() and not any(c.isdigit() for c in w) and w not in _CALENDAR)
 
 
 @lru_cache(maxsize=16384)
@@ -262,8 +284,14 @@ def compare(fact: Fact, cand: Candidate, alike: WordSimilarity | None = None) ->
     if close and not changed and STRONG_CHANGE.search(ftext) and (old - old_values) - new:
         # The same names in a changed relation ("dating Amara" -> "engaged to Amara").
         return Verdict(Action.UPDATE, 2 + cand.similarity, "the relation changed")
+    if close and not changed and CORRECTS.search(ftext) and new - old - CORRECTION_STEMS:
+        # Said again with more, as a correction ("should clarify, my son studies veterinary medicine"): the
+        # stored fact was less than right.
+        return Verdict(Action.UPDATE, 2 + cand.similarity, "corrects it")
     if not changed and (restated >= RESTATED or (named and cand.similarity >= NAMED_RESTATED)):
-        if len(new - old) <= NOVEL:
+        # What chat says around a known fact ("Sora knocked my coffee off the table again", "Toronto winters
+        # are no joke") is an occasion of it, not a new fact; a new name is someone or something new.
+        if len(new - old) <= NOVEL or not new_names(ftext, old, names):
             return Verdict(Action.NOOP, 3 + cand.similarity, "already known")
         return Verdict(Action.ADD, 2.5 + cand.similarity, "restates it, with more")
     if not close:
@@ -277,6 +305,11 @@ def compare(fact: Fact, cand: Candidate, alike: WordSimilarity | None = None) ->
     if changed and cand.similarity >= DOUBT_SIMILARITY:
         return Verdict(Action.ADD, 1 + cand.similarity, "may update it")
     return None
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return f"{text[:1].upper()}{text[1:]}{'' if text.endswith(('.', '!')) else '.'}"
 
 
 _NOTHING = np.zeros(1, dtype=np.float32)  # a dry pass's stand-in vector (its dot product is 0)
@@ -326,10 +359,12 @@ class OfflineConsolidator:
                 decisions.append(said if said.action is Action.NOOP
                                  else Decision(i, Action.ADD, reason="a detail of its turn", attach=True))
                 continue
-            # A sentence close to what an earlier sentence of its turn superseded continues that new fact.
+            # A sentence that names the new value of what an earlier sentence of its turn superseded continues
+            # that new fact ("sold the corolla finally. got a tesla"); anything else it says is a fact of its
+            # own ("no more piano lessons. I still play at home"), so the successor stays one fact.
             cont = [c for c in candidates[i] if c.handle in superseded and superseded[c.handle] is not None
                     and facts[superseded[c.handle]].turn_index == fact.turn_index  # type: ignore[index]
-                    and c.similarity >= CONTINUES]
+                    and c.similarity >= CONTINUES and self._names_its_value(fact, c)]
             if cont:
                 decisions.append(Decision(i, Action.ADD, reason="continues the update of its turn", attach=True))
                 continue
@@ -337,6 +372,8 @@ class OfflineConsolidator:
             live = [(j, current[f"f{j}"][0]) for j in live_facts if f"f{j}" not in superseded]
             pool += self._batch_candidates(i, facts, live)
             decision = self._decide_one(i, fact, pool)
+            if decision.action is Action.UPDATE and decision.target is not None:
+                decision = self._split_update(fact, decision)
             decisions.append(decision)
             if decision.action is Action.UPDATE and decision.target is not None:
                 superseded[decision.target.handle] = i
@@ -344,6 +381,63 @@ class OfflineConsolidator:
                 current[f"f{i}"] = (fact.text, fact.vector)
                 live_facts.append(i)
         return decisions
+
+    def _split_update(self, fact: Fact, decision: Decision) -> Decision:
+        """An UPDATE whose sentence says more than the change: the clauses about the superseded fact (its
+        words, a value in place of its own, the closest clause) are the successor (``text``), the others
+        (each with content words beyond cues) a fact of their own (``rest``)."""
+        target = decision.target
+        parts = [LEAD_CONJUNCTION.sub("", p.strip(" ,;:.!?")) for p in PARTS.split(fact.text)]
+        parts = [p for p in parts if p]
+        if target is None or self.embedder is None or len(parts) < 2:
+            return decision
+        person = person_of(fact, target) or fact.speaker
+        names = _names(person)
+        ctext = undated(target.text)
+        old_values = values(ctext, names)
+        old = stems(ctext, drop=names) | old_values
+        frame = old - old_values
+        same_kind = SAME_KIND if names_and_numbers(ctext, names) else SAME_KIND_COMMON
+        *part_vectors, target_vector = self._vectors([*parts, target.text])
+        said = [stems(undated(p), drop=names) for p in parts]
+        # The clause that says most of the old fact's words, then the closest: the change itself.
+        closest = max(range(len(parts)), key=lambda k: (len(said[k] & old), float(np.dot(part_vectors[k],
+                                                                                          target_vector))))
+        change, rest = [], []
+        for k, part in enumerate(parts):
+            own = said[k] - old - CORRECTION_STEMS - {stem(w) for w in words(" ".join(
+                m.group(0) for m in (*CHANGE_CUES.finditer(part), *RETRACT_CUES.finditer(part))))}
+            # A clause goes with the change when it says the old fact's frame ("no longer lives in Boston"), its
+            # value with a negation ("not three"), a value in place of its own, or nothing of anyone.
+            # The old value in another frame is another fact: "I'm from Harare but I live in Bulawayo now".
+            if k == closest or said[k] & frame or len(own) < 2 or not self._of_someone(part, fact.speaker) or (
+                    said[k] & old_values and (NEGATION.search(part) or RETRACT_CUES.search(part))) or any(
+                    replaced_values(undated(part), ctext, names, self._alike, same_kind)):
+                change.append(part)
+            else:
+                rest.append(part)
+        if not rest:
+            return decision
+        return dataclasses.replace(decision, text=_sentence(", ".join(change)), rest=_sentence(", ".join(rest)))
+
+    @staticmethod
+    def _of_someone(part: str, speaker: str) -> bool:
+        """Whether a clause states something of someone: the speaker as its subject (not "Pavel's wife
+        says"), "we", a verb with the speaker left out ("Training for the marathon"), or a name."""
+        return bool(re.search(rf"\b{re.escape(speaker)}\b(?!')", part) or _PLURAL_FIRST.search(part)
+                    or implicit_subject(part, speaker) != part or any(
+                        t[:1].isupper() and t.strip(",.!?:;'\"()").lower() not in _CALENDAR_WORDS
+                        for t in part.split()[1:]))
+
+    def _names_its_value(self, fact: Fact, cand: Candidate) -> bool:
+        """Whether ``fact`` names, beside or instead of one of ``cand``'s values, another of the same kind."""
+        if self.embedder is None:
+            return True
+        person = person_of(fact, cand) or fact.speaker
+        names = _names(person)
+        ctext = undated(cand.text)
+        same_kind = SAME_KIND if names_and_numbers(ctext, names) else SAME_KIND_COMMON
+        return any(replaced_values(undated(fact.text), ctext, names, self._alike, same_kind))
 
     def _batch_candidates(self, i: int, facts: list[Fact], live: list[tuple[int, str]]) -> list[Candidate]:
         """The batch's own facts nearest to fact ``i`` (at most ``BATCH_K``, as the stored ones are): a long
@@ -375,7 +469,16 @@ class OfflineConsolidator:
                 earlier = [(j, facts[j].text) for j in range(i)]
                 pool = candidates[i] + self._batch_candidates(i, facts, earlier)
                 # Only a comparison with one fact (an atomic candidate) asks for words or clauses.
-                self._decide_one(i, fact, [c for c in pool if atomic(c.text)])
+                close = [c for c in pool if atomic(c.text)]
+                self._decide_one(i, fact, close)
+                # What an update of a close candidate would ask for: its clauses (``_split_update``), and
+                # whether a later sentence of its turn names the new value (``_names_its_value``).
+                follows = i > 0 and facts[i - 1].turn_index == fact.turn_index
+                for c in close:
+                    if c.similarity >= CUE_SIMILARITY and person_of(fact, c) is not None:
+                        self._split_update(fact, Decision(i, Action.UPDATE, target=c))
+                    if follows and c.similarity >= CONTINUES and c.memory_id is not None:
+                        self._names_its_value(fact, c)
         finally:
             pending, self._pending = sorted(self._pending), None
         if pending:

@@ -58,6 +58,7 @@ def plan_memories(facts: list[Fact], decisions: list[Decision], *, batch_of: Seq
     passes through. ``batch_of[turn]`` keeps groups inside one batch (coalesced jobs stay apart). Targets
     that name an earlier fact of the batch are renumbered to the group that fact went into. ``name_vectors``
     (speaker -> the embedding of their name) takes the name out of the topic comparison."""
+    facts, decisions = _split_rest(facts, decisions)
     groups: list[list[int]] = []  # fact indexes per memory
     open_group: dict[tuple[Hashable, str], int] = {}  # (batch, speaker) -> index in groups
     group_of: dict[int, int] = {}  # fact index -> group index
@@ -156,6 +157,27 @@ def plan_memories(facts: list[Fact], decisions: list[Decision], *, batch_of: Seq
                 new_decisions[k] = d = dataclasses.replace(
                     d, **{attr: dataclasses.replace(c, fact_index=index_of_fact[c.fact_index])})
     return new_facts, new_decisions
+
+
+def _split_rest(facts: list[Fact], decisions: list[Decision]) -> tuple[list[Fact], list[Decision]]:
+    """An UPDATE that names what else its sentence says (``Decision.rest``) becomes the change alone (its
+    ``text``) and, right after it, an ADD of the rest: a fact of the same turn, grouped like any new sentence.
+    Both texts are embedded again (``embed_memories``)."""
+    if not any(d.rest for d in decisions):
+        return facts, decisions
+    facts = list(facts)
+    out: list[Decision] = []
+    for d in decisions:
+        if not d.rest or d.action not in (Action.UPDATE, Action.DELETE):
+            out.append(d)
+            continue
+        fact = facts[d.fact_index]
+        if d.text:
+            facts[d.fact_index] = dataclasses.replace(fact, text=d.text, vector=None)
+        facts.append(dataclasses.replace(fact, text=d.rest, vector=None))
+        out += [dataclasses.replace(d, rest=None),
+                Decision(len(facts) - 1, Action.ADD, reason="said beside a change")]
+    return facts, out
 
 
 def _attach(facts: list[Fact], attached: list[Decision], new_facts: list[Fact], new_decisions: list[Decision],

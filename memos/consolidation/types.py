@@ -76,6 +76,9 @@ class Decision:
     restates: Candidate | None = None
     # Written as part of another fact of its turn (a detail or a continuation), not as a memory of its own.
     attach: bool = False
+    # What else an UPDATE's sentence says beside the change (``text`` then holds the change alone): written as
+    # an ADD of its own, so the successor stays one fact that a later change can supersede in turn.
+    rest: str | None = None
 
 
 class Consolidator(Protocol):

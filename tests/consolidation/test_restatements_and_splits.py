@@ -1,0 +1,112 @@
+"""A restatement with chat around it, a correction cue, and an update said beside another fact: the offline
+consolidator with the packaged embedder (no database), then ``plan_memories``. The sentences are chat turns
+of the development update set (``bench/data/updates_dev.jsonl``), written without reading these rules, and
+sentences written for these tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from memos.consolidation.extract import implicit_subject, resolve_speaker
+from memos.consolidation.offline import OfflineConsolidator
+from memos.consolidation.plan import plan_memories
+from memos.consolidation.types import Action, Candidate, Turn
+from memos.embedding import Embedder
+
+TS = datetime(2023, 5, 8, 14, tzinfo=UTC)
+
+
+def planned(embedder: Embedder, existing: list[str], said: str, speaker: str
+            ) -> list[tuple[Action, str | None, str]]:
+    """(action, target text, text written) per planned memory of the turn ``said``."""
+    c = OfflineConsolidator(embedder)
+    facts = c.extract([Turn("user", said, speaker, TS)])
+    vectors = embedder.embed([f.text for f in facts] + existing)
+    for f, v in zip(facts, vectors, strict=False):
+        f.vector = v
+    old = vectors[len(facts):]
+    candidates = [[Candidate(f"m{j}", text, float(f.vector @ old[j]))  # type: ignore[operator]
+                   for j, text in enumerate(existing)] for f in facts]
+    facts, decisions = plan_memories(facts, c.decide(facts, candidates))
+    return [(d.action, d.target.text if d.target else None, facts[d.fact_index].text) for d in decisions]
+
+
+@pytest.mark.parametrize(("existing", "said", "speaker"), [
+    # A known fact said again inside an occasion of it, or with a feeling about it: nothing new to store.
+    (["Kenji has a cat named Sora."], "Sora knocked my coffee off the table again", "Kenji"),
+    (["Amara lives in Toronto."], "Toronto winters are no joke, I'm still not used to it", "Amara"),
+    (["Aisha works as a pharmacist."], "As a pharmacist I can tell you, please don't mix those two meds", "Aisha"),
+    # Written for this test.
+    (["Noor plays the cello."], "Practised the cello for three hours tonight, my fingers hurt", "Noor"),
+])
+def test_a_restatement_with_chat_around_it_is_a_noop(embedder: Embedder, existing: list[str], said: str,
+                                                     speaker: str) -> None:
+    assert planned(embedder, existing, said, speaker) == [(Action.NOOP, existing[0], planned(
+        embedder, existing, said, speaker)[0][2])]
+
+
+def test_a_restatement_that_names_someone_new_adds_it(embedder: Embedder) -> None:
+    # Written for this test: the stored fact is said again, and a new person comes with it.
+    got = planned(embedder, ["Tariq supports Brentford."],
+                  "I support Brentford, my nephew Idris comes to every home game with his dad", "Tariq")
+    assert [a for a, _, _ in got] == [Action.ADD]
+
+
+def test_a_correction_cue_with_more_words_supersedes(embedder: Embedder) -> None:
+    got = planned(embedder, ["Henrik's son is studying medicine."],
+                  "Sorry, should clarify, my son studies veterinary medicine, not human.", "Henrik")
+    assert got[0][:2] == (Action.UPDATE, "Henrik's son is studying medicine.")
+
+
+@pytest.mark.parametrize(("existing", "said", "speaker", "change", "rest"), [
+    (["Esi has a roommate named Abena."], "Abena moved out last month so I live alone now.", "Esi",
+     "Abena moved out in April 2023.", "Esi lives alone now."),
+    (["Hana is vegetarian."], "confession: I'm not vegetarian anymore, I started eating meat again when I got anemic",
+     "Hana", "Confession, Hana is not vegetarian anymore.", "Hana started eating meat again when Hana got anemic."),
+    # Written for this test.
+    (["Ola works at Statoil."], "I left Statoil in March, now I teach maths at a school in Bergen", "Ola",
+     "Ola left Statoil in March 2023.", "Now Ola teaches maths at a school in Bergen."),
+])
+def test_an_update_said_beside_another_fact_is_written_as_two(embedder: Embedder, existing: list[str], said: str,
+                                                              speaker: str, change: str, rest: str) -> None:
+    got = planned(embedder, existing, said, speaker)
+    assert got == [(Action.UPDATE, existing[0], change), (Action.ADD, None, rest)]
+
+
+@pytest.mark.parametrize(("existing", "said", "speaker"), [
+    # What is said beside the change is chat, not a fact of anyone: the successor is the whole sentence.
+    (["Ethan has a Netflix subscription."], "cancelled netflix, nothing good on and the price keeps going up",
+     "Ethan"),
+    (["Connor's brother is named Sean."], "lol no my brother's Shane not Sean, autocorrect strikes again", "Connor"),
+    (["Pavel has 2 cats."], "we took in another stray so it's 3 cats now, my wife says that's the limit", "Pavel"),
+])
+def test_an_update_with_chat_beside_it_stays_one_fact(embedder: Embedder, existing: list[str], said: str,
+                                                      speaker: str) -> None:
+    got = planned(embedder, existing, said, speaker)
+    assert [(a, t) for a, t, _ in got] == [(Action.UPDATE, existing[0])]
+
+
+def test_a_follow_up_that_names_the_new_value_continues_the_update(embedder: Embedder) -> None:
+    got = planned(embedder, ["Fatima drives a Toyota Corolla."], "sold the corolla finally. got a tesla model 3",
+                  "Fatima")
+    assert [(a, t) for a, t, _ in got] == [(Action.UPDATE, "Fatima drives a Toyota Corolla.")]
+    assert "tesla" in got[0][2]
+
+
+def test_a_follow_up_with_another_fact_is_its_own(embedder: Embedder) -> None:
+    got = planned(embedder, ["Ayumi takes piano lessons.", "Ayumi is a nurse."],
+                  "no more piano lessons for me, teacher retired. I still play at home tho!", "Ayumi")
+    assert [(a, t) for a, t, _ in got] == [(Action.UPDATE, "Ayumi takes piano lessons."), (Action.ADD, None)]
+    assert got[1][2] == "Ayumi still plays at home tho!"
+
+
+def test_words_ending_in_ing_that_are_no_verbs_get_no_subject() -> None:
+    assert implicit_subject("Nothing good on tonight.", "Ethan") == "Nothing good on tonight."
+    assert implicit_subject("Training for the marathon.", "Sven") == "Sven training for the marathon."
+
+
+def test_adverbs_and_past_forms_keep_their_verb() -> None:
+    assert resolve_speaker("I barely game anymore", "Abdullah") == "Abdullah barely games anymore"
+    assert resolve_speaker("I said MTN but I meant Airtel", "Musa") == "Musa said MTN but Musa meant Airtel"
