@@ -154,14 +154,17 @@ class SizedMover:
     def load(self, key: str, device: str) -> Any:
         return self.sizes[key]
 
-    def move(self, payload: Any, device: str) -> Any:
+    def move(self, key: str, payload: Any, tier: TierSpec) -> Any:
         return payload
 
-    def nbytes(self, payload: Any) -> int:
+    def nbytes(self, key: str, payload: Any) -> int:
         return int(payload)
 
     def stored_bytes(self, key: str) -> int | None:
         return self.sizes.get(key)
+
+    def drop(self, key: str, payload: Any) -> None:
+        return None
 
 
 @dataclass

@@ -38,9 +38,11 @@ def events(
 @router.post("/memories/{memory_id}/pin", response_model=schemas.PinState,
              responses=error_responses(401, 403, 404, 409, 422))
 def pin(memory_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, state: StateDep) -> schemas.PinState:
-    """Keep an activation's KV snapshot in memory (loaded now if it was on disk) until unpinned, in every
-    serving process. 409 if the pinned payloads would not fit the memory tiers' budgets together."""
-    head = scheduler.pin(session, memory_id, tenant_id, runtime=state.activation)
+    """Keep an activation's KV snapshot or a parametric memory's LoRA adapter in memory until unpinned, in every
+    serving process (loaded now if it was on disk; an adapter only if its model is loaded in the process that
+    answers, else at its first use). 409 if the pinned payloads would not fit the memory tiers' budgets
+    together, or for a memory with no payload."""
+    head = scheduler.pin(session, memory_id, tenant_id, runtime=state.parametric)
     session.commit()
     return schemas.PinState(**scheduler.describe(head, state.activation))
 
@@ -48,7 +50,7 @@ def pin(memory_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, state: 
 @router.post("/memories/{memory_id}/unpin", response_model=schemas.PinState,
              responses=error_responses(401, 403, 404, 409, 422))
 def unpin(memory_id: uuid.UUID, session: SessionDep, tenant_id: TenantDep, state: StateDep) -> schemas.PinState:
-    """Let the policy move the snapshot again."""
-    head = scheduler.unpin(session, memory_id, tenant_id, runtime=state.activation)
+    """Let the policy move the payload again."""
+    head = scheduler.unpin(session, memory_id, tenant_id, runtime=state.parametric)
     session.commit()
     return schemas.PinState(**scheduler.describe(head, state.activation))

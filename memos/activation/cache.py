@@ -26,7 +26,7 @@ from memos.activation.errors import SnapshotNotFound
 from memos.activation.kv import KVSnapshot
 from memos.activation.stream import StreamedSnapshot
 from memos.config import Settings
-from memos.scheduler.movers import SnapshotMover
+from memos.scheduler.movers import PayloadMovers, SnapshotMover
 from memos.scheduler.policy import LRU, make_policy
 from memos.scheduler.tiers import TierManager, TierSpec
 
@@ -63,7 +63,8 @@ class SnapshotCache:
                  manager: TierManager | None = None) -> None:
         self.blobs = blobs
         self.manager = manager or TierManager(
-            [TierSpec("gpu" if device != "cpu" else "cpu", max_bytes, device)], LRU(), SnapshotMover(blobs))
+            [TierSpec("gpu" if device != "cpu" else "cpu", max_bytes, device)], LRU(),
+            PayloadMovers(SnapshotMover(blobs)))
         self._stats = CacheStats()
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
@@ -74,7 +75,7 @@ class SnapshotCache:
         manager = TierManager(tier_specs(settings),
                               make_policy(settings.tier_policy, half_life=settings.tier_half_life,
                                           horizon=settings.tier_horizon, objective=settings.tier_objective),
-                              SnapshotMover(blobs), clock=_RequestClock())
+                              PayloadMovers(SnapshotMover(blobs)), clock=_RequestClock())
         return cls(blobs, manager=manager)
 
     @property

@@ -1,4 +1,4 @@
-"""LoRA adapters loaded into a serving copy of each model, on demand, under a count and a byte budget.
+"""LoRA adapters on the payload tiers of a serving process: in the serving model, in host memory, or on disk.
 
 ``ServingModel``: a copy of a loaded model's modules that *shares* every base weight tensor (no second copy
 of the weights) and carries the LoRA layers, wrapped in a ``PeftModel``. The registry's model itself is
@@ -7,10 +7,21 @@ through forward hooks registered on the modules (``adapter_names``), which are n
 forward of a serving model, and every load into it, holds its lock.
 
 ``AdapterPool``: adapters by the sha256 of their weights (content-addressed: two versions with the same
-weights are one entry, and rolling back switches entries, not weights in place). ``load`` and ``unload``
-are the small interface a tier scheduler drives (promote / demote); ``acquire`` is what generation uses: it
-loads on a miss and pins the adapter while a request uses it, so eviction (least recently used first, past
-``MEMOS_ADAPTER_POOL_MAX_COUNT`` or ``MEMOS_ADAPTER_POOL_MAX_BYTES``) never removes weights a batch is
+weights are one entry, and rolling back switches entries, not weights in place), held by the process's tier
+manager (``memos.scheduler.tiers``, shared with KV snapshots and their byte budgets) under the key
+``lora/<model>/<sha256>``. An adapter's residency is
+
+* the top tier (``gpu``; on the CPU device without CUDA): its LoRA layers are in the model's serving copy,
+  on the model's device, ready for a batch;
+* a lower tier (``cpu``): its A/B tensors in host memory, copied into the layers when a request needs it;
+* ``disk``: the safetensors blob.
+
+``AdapterMover`` makes those moves for the manager; the manager decides them by its policy
+(``MEMOS_TIER_POLICY``) and records every one. On top of the byte budgets the pool keeps at most
+``MEMOS_ADAPTER_POOL_MAX_COUNT`` adapters (and ``MEMOS_ADAPTER_POOL_MAX_BYTES`` of their weights) in the serving
+copies: past them the lowest-ranked go down to host memory. ``load`` and ``unload`` promote and drop one
+adapter; ``acquire`` is what generation uses: it brings the adapter into the serving model and holds it there
+(``TierManager.use``) while a request or batch runs with it, so no move ever takes out weights a batch is
 running with.
 """
 
@@ -20,7 +31,6 @@ import copy
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,12 +39,14 @@ from typing import TYPE_CHECKING, Any
 from memcube.blobs import BlobNotFound, BlobStore
 from memos.parametric import lora
 from memos.parametric.errors import AdapterNotFound
+from memos.scheduler.tiers import DISK
 
 if TYPE_CHECKING:
     import torch
     from peft import PeftModel
 
     from memos.activation.models import LoadedModel
+    from memos.scheduler.tiers import TierManager, TierSpec
 
 log = logging.getLogger(__name__)
 
@@ -124,109 +136,160 @@ class ServingModel:
 
 @dataclass
 class Resident:
+    """An adapter in a serving copy (the top tier)."""
+
     sha256: str
     model: str
     name: str
     bytes: int
-    load_ms: float
+    load_ms: float  # what putting it into the serving copy took
     last_used: float
-    pins: int = 0
+    pins: int = 0  # requests using it now
     uses: int = 0
 
 
 @dataclass
 class PoolStats:
-    hits: int = 0
-    misses: int = 0
-    evictions: int = 0
-    load_ms: list[float] = field(default_factory=list)  # the latest loads (bounded)
+    hits: int = 0  # requests whose adapter was in the serving copy already
+    misses: int = 0  # requests that had to bring it in (from host memory or disk)
+    evictions: int = 0  # adapters taken out of a serving copy (to host memory or disk)
+    load_ms: list[float] = field(default_factory=list)  # the latest times to make an adapter ready (bounded)
+
+
+ADAPTER_PREFIX = "lora/"
+
+
+def adapter_key(model: str, sha256: str) -> str:
+    """The tier manager's key of an adapter's weights on ``model``."""
+    return f"{ADAPTER_PREFIX}{model}/{sha256}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """(model, sha256) of an adapter key."""
+    model, sha = key[len(ADAPTER_PREFIX):].rsplit("/", 1)
+    return model, sha
+
+
+@dataclass(eq=False)
+class HostAdapter:
+    """An adapter below the top tier: its tensors on the tier's device (host memory), ready to copy in."""
+
+    tensors: dict[str, torch.Tensor]
+    nbytes: int
+
+
+@dataclass(eq=False)
+class ServedAdapter:
+    """An adapter in the top tier: its LoRA layers are in ``serving`` under ``name``."""
+
+    serving: ServingModel
+    name: str
+    config: dict[str, Any]
+    nbytes: int
 
 
 class AdapterPool:
-    """Adapters loaded per process (one per API process, one per worker). Thread-safe."""
+    """Adapters of one process (one per API process, one per worker), on ``manager``'s tiers. Thread-safe.
+
+    Without a ``manager`` the pool has one of its own: a single tier of ``max_bytes`` under LRU (tests and
+    tools); the service passes the process's shared manager (``ParametricRuntime.over``)."""
 
     MAX_TIMINGS = 1000
 
-    def __init__(self, blobs: BlobStore, *, max_count: int, max_bytes: int) -> None:
+    def __init__(self, blobs: BlobStore, *, max_count: int, max_bytes: int, manager: TierManager | None = None) -> None:
+        from memos.scheduler.movers import PayloadMovers
+        from memos.scheduler.policy import LRU
+        from memos.scheduler.tiers import TierManager, TierSpec
+
         self.blobs = blobs
         self.max_count = max_count
         self.max_bytes = max_bytes
         self.stats = PoolStats()
+        self.manager = manager or TierManager([TierSpec("gpu", max_bytes, "cpu", emulated=True)], LRU(),
+                                              PayloadMovers(_NoOtherPayloads()))
+        movers = self.manager.mover
+        if not isinstance(movers, PayloadMovers):
+            raise TypeError("the tier manager's mover must be a PayloadMovers to hold adapters beside snapshots")
+        movers.add(ADAPTER_PREFIX, AdapterMover(self, top=self.manager.tiers[0].name))
         self._serving: dict[str, ServingModel] = {}
-        self._resident: OrderedDict[tuple[str, str], Resident] = OrderedDict()  # LRU first
+        self._in_serving: dict[str, Resident] = {}  # key -> the adapter in a serving copy (the top tier)
+        self._specs: dict[str, tuple[LoadedModel, dict[str, Any]]] = {}  # key -> what loading it needs
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ what a scheduler reads and drives
     def resident(self) -> list[Resident]:
-        """Loaded adapters, least recently used first."""
+        """Adapters in the serving copies, the one the policy would move out first first."""
         with self._lock:
-            return list(self._resident.values())
+            keys = list(self._in_serving)
+        order = self.manager.ranked(keys)
+        with self._lock:
+            return [self._in_serving[k] for k in order if k in self._in_serving]
 
     @property
     def loaded_bytes(self) -> int:
         with self._lock:
-            return sum(r.bytes for r in self._resident.values())
+            return sum(r.bytes for r in self._in_serving.values())
 
     def is_loaded(self, model: str, sha256: str) -> bool:
+        """In ``model``'s serving copy (the top tier)."""
         with self._lock:
-            return (model, sha256) in self._resident
+            return adapter_key(model, sha256) in self._in_serving
+
+    def residency(self, model: str, sha256: str) -> str:
+        """``gpu`` / ``cpu`` (the tier's name) or ``disk``."""
+        return self.manager.residency(adapter_key(model, sha256))
 
     def load(self, lm: LoadedModel, sha256: str, config: dict[str, Any],
              tensors: dict[str, torch.Tensor] | None = None) -> Resident:
-        """Make the adapter resident on ``lm``'s serving copy (read from the blob store unless ``tensors``
-        are given), then evict others past the budgets. A hit only marks it used."""
-        return self._load(lm, sha256, config, tensors, pin=False)
-
-    def _load(self, lm: LoadedModel, sha256: str, config: dict[str, Any],
-              tensors: dict[str, torch.Tensor] | None, *, pin: bool) -> Resident:
-        with self._lock:
-            serving = self._serving_for(lm, config)
-            key = (lm.name, sha256)
-            hit = self._resident.get(key)
-            if hit is not None:
-                self._resident.move_to_end(key)
-                hit.last_used = time.monotonic()
-                hit.pins += pin
-                self.stats.hits += 1
-                return hit
-            self.stats.misses += 1
-            began = time.perf_counter()
-            if tensors is None:
-                tensors = self._read(sha256)
-            name = adapter_name(sha256)
-            with serving.lock:
-                self._inject(serving, name, config, tensors)
-            resident = Resident(sha256, lm.name, name, lora.nbytes(tensors), (time.perf_counter() - began) * 1000,
-                                time.monotonic())
-            resident.pins += pin  # before evicting: a pinned newcomer is never the one evicted
-            self._resident[key] = resident
-            self.stats.load_ms.append(resident.load_ms)
-            del self.stats.load_ms[: -self.MAX_TIMINGS]
-            self._evict()
-            return resident
+        """Bring the adapter into ``lm``'s serving copy (from host memory or the blob store; ``tensors`` are
+        used instead of the blob when it is on disk), then move others down past the budgets."""
+        key = self._prepare(lm, sha256, config)
+        hit = self.is_loaded(lm.name, sha256)
+        began = time.perf_counter()
+        if tensors is not None and not hit and self.manager.residency(key) == DISK:
+            self.manager.admit(key, HostAdapter(tensors, lora.nbytes(tensors)), load_seconds=None)
+        with self.manager.use(key) as payload:
+            resident = self._resident(key, payload)
+            self._count(resident, hit, began)
+        self._enforce_caps()
+        return resident
 
     def unload(self, model: str, sha256: str) -> bool:
-        """Remove the adapter from ``model``'s serving copy (not while pinned); whether it was removed."""
-        with self._lock:
-            resident = self._resident.get((model, sha256))
-            if resident is None or resident.pins:
-                return False
-            self._remove(resident)
-            return True
+        """Take the adapter out of memory, back to disk (not while a request uses it); whether it was held."""
+        return self.manager.evict(adapter_key(model, sha256))
+
+    def pin(self, lm: LoadedModel, sha256: str, config: dict[str, Any]) -> None:
+        """Keep the adapter in memory (a serving copy or host memory, never only on disk) until ``unpin``;
+        ``ValueError`` if the pinned payloads would not fit the memory tiers together."""
+        key = self._prepare(lm, sha256, config)
+        self.manager.pin(key)
+        self._enforce_caps()
+
+    def unpin(self, model: str, sha256: str) -> None:
+        self.manager.unpin(adapter_key(model, sha256))
+
+    def is_pinned(self, model: str, sha256: str) -> bool:
+        return self.manager.is_pinned(adapter_key(model, sha256))
 
     @contextmanager
     def acquire(self, lm: LoadedModel, sha256: str, config: dict[str, Any]) -> Iterator[tuple[ServingModel, str]]:
-        """The serving model and the adapter's name, loaded if need be and pinned until the block ends."""
+        """The serving model and the adapter's name, brought in if need be and held there until the block ends."""
+        key = self._prepare(lm, sha256, config)
         with self._lock:
-            resident = self._load(lm, sha256, config, None, pin=True)
-            resident.uses += 1
-            serving = self._serving[lm.name]
-        try:
-            yield serving, resident.name
-        finally:
+            hit = key in self._in_serving
+        began = time.perf_counter()
+        with self.manager.use(key) as payload:
+            resident = self._resident(key, payload)
             with self._lock:
-                resident.pins -= 1
-                self._evict()
+                resident.pins += 1
+                resident.uses += 1
+            self._count(resident, hit, began)
+            try:
+                yield payload.serving, payload.name
+            finally:
+                with self._lock:
+                    resident.pins -= 1
+        self._enforce_caps()
 
     def serving(self, lm: LoadedModel) -> ServingModel | None:
         with self._lock:
@@ -234,15 +297,55 @@ class AdapterPool:
             return s if s is not None and s.lm is lm else None
 
     # ------------------------------------------------------------------ internals
+    def _prepare(self, lm: LoadedModel, sha256: str, config: dict[str, Any]) -> str:
+        """Note what loading the adapter needs; a model the registry reloaded takes its adapters out of the old
+        serving copy first (called with no lock of the manager held)."""
+        key = adapter_key(lm.name, sha256)
+        with self._lock:
+            current = self._serving.get(lm.name)
+            stale = [k for k, r in self._in_serving.items() if r.model == lm.name] \
+                if current is not None and current.lm is not lm else []
+            self._specs[key] = (lm, config)
+        for k in stale:
+            self.manager.evict(k)
+        return key
+
+    def _resident(self, key: str, payload: Any) -> Resident:
+        if not isinstance(payload, ServedAdapter):  # use() always holds it in the top tier
+            raise RuntimeError(f"adapter {key} is not in a serving copy")
+        with self._lock:
+            resident = self._in_serving[key]
+            resident.last_used = time.monotonic()
+            return resident
+
+    def _count(self, resident: Resident, hit: bool, began: float) -> None:
+        with self._lock:
+            if hit:
+                self.stats.hits += 1
+                return
+            self.stats.misses += 1
+            self.stats.load_ms.append((time.perf_counter() - began) * 1000)
+            del self.stats.load_ms[: -self.MAX_TIMINGS]
+
+    def _enforce_caps(self) -> None:
+        """Past ``max_count`` adapters or ``max_bytes`` of them in the serving copies, move the lowest-ranked
+        not in use down a tier (the manager's own budgets are enforced by the manager)."""
+        while True:
+            with self._lock:
+                keys = list(self._in_serving)
+                over = len(keys) > self.max_count or sum(r.bytes for r in self._in_serving.values()) > self.max_bytes
+            if not over:
+                return
+            if not any(self.manager.demote(k) for k in self.manager.ranked(keys)):
+                return  # every one is in use: over the caps until released
+
     def _serving_for(self, lm: LoadedModel, config: dict[str, Any]) -> ServingModel:
-        current = self._serving.get(lm.name)
-        if current is not None and current.lm is lm:
-            return current
-        # First use, or the registry reloaded the model: adapters on the old copy go with it.
-        for key in [k for k in self._resident if k[0] == lm.name]:
-            del self._resident[key]
-        self._serving[lm.name] = serving = ServingModel.build(lm, config)
-        return serving
+        with self._lock:
+            current = self._serving.get(lm.name)
+            if current is not None and current.lm is lm:
+                return current
+            self._serving[lm.name] = serving = ServingModel.build(lm, config)
+            return serving
 
     def _read(self, sha256: str) -> dict[str, torch.Tensor]:
         from safetensors.torch import load
@@ -251,6 +354,49 @@ class AdapterPool:
             return load(self.blobs.get(sha256))
         except BlobNotFound:
             raise AdapterNotFound(f"the weights {sha256} are not in the blob store") from None
+
+    def _spec(self, key: str) -> tuple[LoadedModel, dict[str, Any]]:
+        with self._lock:
+            spec = self._specs.get(key)
+        if spec is None:  # the manager asked for an adapter nobody named in this process
+            raise AdapterNotFound(f"adapter {key} was not asked for in this process")
+        return spec
+
+    def _put_in(self, key: str, tensors: dict[str, torch.Tensor]) -> ServedAdapter:
+        """Into the serving copy (called by the manager, under its lock or the key's gate)."""
+        lm, config = self._spec(key)
+        _, sha = split_key(key)
+        serving = self._serving_for(lm, config)
+        name = adapter_name(sha)
+        began = time.perf_counter()
+        with serving.lock:
+            self._inject(serving, name, config, tensors)
+        size = lora.nbytes(tensors)
+        with self._lock:
+            self._in_serving[key] = Resident(sha, lm.name, name, size, (time.perf_counter() - began) * 1000,
+                                             time.monotonic())
+        return ServedAdapter(serving, name, config, size)
+
+    def _take_out(self, key: str, served: ServedAdapter, device: str | None) -> dict[str, torch.Tensor] | None:
+        """Out of the serving copy; its tensors on ``device`` (``None``: not wanted, it goes to disk)."""
+        serving = served.serving
+        tensors: dict[str, torch.Tensor] | None = None
+        with serving.lock:
+            if device is not None:
+                tensors = _tensors_of(serving, served.name, served.config, device)
+            # Layer by layer (PEFT's delete_adapter walks every module of the model, more with each adapter
+            # loaded); then the config, so PEFT no longer knows the name.
+            for layer in serving.lora_layers:
+                if served.name in layer.lora_A:
+                    layer.delete_adapter(served.name)
+            serving.peft.peft_config.pop(served.name, None)
+        with self._lock:
+            self._in_serving.pop(key, None)
+            self.stats.evictions += 1
+            if device is None:
+                self._specs.pop(key, None)
+        log.debug("adapter %s out of the serving copy of %s", key, served.serving.lm.name)
+        return tensors
 
     @staticmethod
     def _inject(serving: ServingModel, name: str, config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
@@ -272,30 +418,80 @@ class AdapterPool:
         serving.peft.set_adapter(IDLE)
         serving.refresh()
 
-    def _remove(self, resident: Resident) -> None:
-        serving = self._serving.get(resident.model)
-        if serving is not None:
-            with serving.lock:
-                # Layer by layer (PEFT's delete_adapter walks every module of the model, more with each
-                # adapter loaded); then the config, so PEFT no longer knows the name.
-                for layer in serving.lora_layers:
-                    if resident.name in layer.lora_A:
-                        layer.delete_adapter(resident.name)
-                serving.peft.peft_config.pop(resident.name, None)
-        del self._resident[(resident.model, resident.sha256)]
 
-    def _evict(self) -> None:
-        """Least recently used first, skipping pinned ones, while over a budget."""
-        total = sum(r.bytes for r in self._resident.values())
-        for resident in list(self._resident.values()):
-            if len(self._resident) <= self.max_count and total <= self.max_bytes:
-                return
-            if resident.pins:
-                continue
-            self._remove(resident)
-            total -= resident.bytes
-            self.stats.evictions += 1
-            log.debug("evicted adapter %s from %s", resident.sha256[:12], resident.model)
+class AdapterMover:
+    """The tier manager's mover for adapter keys: into the serving copy for the top tier, host tensors below."""
+
+    def __init__(self, pool: AdapterPool, *, top: str) -> None:
+        self.pool = pool
+        self.top = top
+
+    def load(self, key: str, device: str) -> HostAdapter:
+        self.pool._spec(key)  # an unknown adapter fails before the blob is read
+        tensors = self.pool._read(split_key(key)[1])
+        return HostAdapter(tensors, lora.nbytes(tensors))
+
+    def move(self, key: str, payload: Any, tier: TierSpec) -> Any:
+        if tier.name == self.top:
+            if isinstance(payload, ServedAdapter):
+                return payload
+            assert isinstance(payload, HostAdapter)
+            return self.pool._put_in(key, payload.tensors)
+        if isinstance(payload, ServedAdapter):
+            tensors = self.pool._take_out(key, payload, tier.device)
+            assert tensors is not None
+            return HostAdapter(tensors, payload.nbytes)
+        assert isinstance(payload, HostAdapter)
+        return HostAdapter({k: v.to(tier.device) for k, v in payload.tensors.items()}, payload.nbytes)
+
+    def nbytes(self, key: str, payload: Any) -> int:
+        assert isinstance(payload, HostAdapter | ServedAdapter)
+        return payload.nbytes
+
+    def stored_bytes(self, key: str) -> int | None:
+        try:
+            return self.pool.blobs.size(split_key(key)[1])
+        except BlobNotFound:
+            return None
+
+    def drop(self, key: str, payload: Any) -> None:
+        if isinstance(payload, ServedAdapter):
+            self.pool._take_out(key, payload, None)
+        else:
+            with self.pool._lock:
+                self.pool._specs.pop(key, None)
+
+
+class _NoOtherPayloads:
+    """The mover for keys that are not adapters, in a pool's own manager: there are none."""
+
+    def load(self, key: str, device: str) -> Any:
+        raise KeyError(f"not an adapter: {key}")
+
+    def move(self, key: str, payload: Any, tier: TierSpec) -> Any:
+        raise KeyError(f"not an adapter: {key}")
+
+    def nbytes(self, key: str, payload: Any) -> int:
+        raise KeyError(f"not an adapter: {key}")
+
+    def stored_bytes(self, key: str) -> int | None:
+        return None
+
+    def drop(self, key: str, payload: Any) -> None:
+        return None
+
+
+def _tensors_of(serving: ServingModel, name: str, config: dict[str, Any], device: str) -> dict[str, torch.Tensor]:
+    """The adapter's A/B weights as they are in the serving copy, in the layout of its safetensors file (on the
+    CPU device these are the layers' own tensors, which outlive the layers: no copy)."""
+    cfg = lora.lora_config(config)
+    model: Any = serving.peft.base_model.model
+    out: dict[str, torch.Tensor] = {}
+    for target in serving.targets(cfg):
+        layer = model.get_submodule(target)
+        out[f"{lora.PREFIX}{target}.lora_A.weight"] = layer.lora_A[name].weight.detach().to(device)
+        out[f"{lora.PREFIX}{target}.lora_B.weight"] = layer.lora_B[name].weight.detach().to(device)
+    return out
 
 
 def _inject_into_lora_layers(serving: ServingModel, name: str, config: dict[str, Any],

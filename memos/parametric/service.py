@@ -194,6 +194,7 @@ class AdapterRef:
     fingerprint: str
     sha256: str
     config: dict[str, Any]
+    pinned: bool = False  # memories.pinned_at: kept in memory in every serving process (applied at first use)
 
 
 def adapter_ref(session: Session, cube_id: uuid.UUID, tenant_id: uuid.UUID, adapter_id: uuid.UUID,
@@ -209,7 +210,7 @@ def adapter_ref(session: Session, cube_id: uuid.UUID, tenant_id: uuid.UUID, adap
         raise Conflict(f"the adapter is for model {meta.get('model')!r}, not {model!r}",
                        detail={"adapter_model": meta.get("model"), "model": model})
     return AdapterRef(head.id, head.version, str(meta["model"]), str(meta["fingerprint"]),
-                      str(meta["blob_sha256"]), dict(meta["lora_config"]))
+                      str(meta["blob_sha256"]), dict(meta["lora_config"]), head.pinned_at is not None)
 
 
 def create_training(

@@ -10,6 +10,7 @@ Either way the adapter is pinned in the pool while it is used, and loaded from t
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from typing import Any, cast
 
@@ -20,6 +21,22 @@ from memos.activation.models import LoadedModel
 from memos.activation.render import prompt_ids
 from memos.parametric.runtime import ParametricRuntime
 from memos.parametric.service import AdapterRef
+
+log = logging.getLogger(__name__)
+
+
+def apply_pin(rt: ParametricRuntime, lm: LoadedModel, ref: AdapterRef) -> None:
+    """Pins live on the record; a process that has not applied an adapter's yet (another process pinned it, or
+    this one restarted, or its model was not loaded when it was pinned) does so at the adapter's first use here.
+    A pin that no longer fits the budgets stays unapplied: the adapter is served as any other."""
+    pool = rt.pool
+    if ref.pinned and not pool.is_pinned(lm.name, ref.sha256):
+        try:
+            pool.pin(lm, ref.sha256, ref.config)
+        except ValueError as exc:
+            log.warning("pinned adapter %s not kept in memory: %s", ref.adapter_id, exc)
+    elif not ref.pinned and pool.is_pinned(lm.name, ref.sha256):
+        pool.unpin(lm.name, ref.sha256)
 
 
 def check_fingerprint(ref: AdapterRef, lm: LoadedModel) -> None:
@@ -51,6 +68,7 @@ def viewer(rt: ParametricRuntime, ref: AdapterRef) -> Any:
 
     def wrap(lm: LoadedModel) -> LoadedModel:
         check_fingerprint(ref, lm)
+        apply_pin(rt, lm, ref)
         return dataclasses.replace(lm, model=cast(Any, AdapterView(rt, lm, ref)))
 
     return wrap
@@ -65,6 +83,7 @@ def generate_batched(rt: ParametricRuntime, body: schemas.GenerateRequest, ref: 
     """Generate in the model's next mixed-adapter batch (blocks this worker thread until it is done)."""
     lm = rt.activation.registry.load(body.model)
     check_fingerprint(ref, lm)
+    apply_pin(rt, lm, ref)
     # the same checks as the backend's (max_new_tokens, positions)
     ids = prompt_ids(lm, body.prompt, after_prefix=False)
     rt.activation.backend.stream(lm, ids, max_new_tokens=body.max_new_tokens)

@@ -16,6 +16,8 @@ class TierStatus(BaseModel):
     budget_bytes: int
     used_bytes: int
     items: int
+    adapters: int = Field(description="of the items, LoRA adapters (the others are KV snapshots); in the top tier an"
+                          " adapter is in the serving model, below it its tensors wait in host memory")
     pinned: int
     hits: int = Field(description="requests served from this tier")
     promotions: int = Field(description="payloads moved in (from a slower tier or the disk)")
@@ -39,6 +41,7 @@ class SchedulerStatus(BaseModel):
 
 class TierMove(BaseModel):
     at: datetime
+    kind: Literal["activation", "parametric"] = Field(description="a KV snapshot or a LoRA adapter")
     payload: str = Field(description="the payload's blob sha256")
     memory_ids: list[uuid.UUID] = Field(description="the memories whose payload it is (yours)")
     source: str
@@ -50,6 +53,7 @@ class TierMove(BaseModel):
 
 class PinState(BaseModel):
     memory_id: uuid.UUID
+    kind: Literal["activation", "parametric"]
     pinned: bool
     pinned_at: datetime | None
     payload: str

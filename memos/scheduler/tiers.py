@@ -6,9 +6,14 @@ to disk, in the order the policy (``memos.scheduler.policy``) ranks the resident
 dropped to disk. ``prefetch`` loads a payload predicted to be used, but only into room the policy would give
 it. Every move is counted per tier and kept in a bounded event log; the costs recorded are measured times.
 
-The manager moves bytes through a ``PayloadMover`` (what a payload is, how it is read and moved between devices),
-so activation snapshots and adapters share one manager and one set of budgets. Without CUDA the ``gpu`` tier is
-a second budget on the CPU device (``TierSpec.emulated``), which the status says.
+The manager moves bytes through a ``PayloadMover`` (what a payload is, how it is read and moved between tiers),
+so activation snapshots and LoRA adapters share one manager and one set of budgets (``memos.scheduler.movers.
+PayloadMovers`` sends each key to the mover of its kind). Without CUDA the ``gpu`` tier is a second budget on the
+CPU device (``TierSpec.emulated``), which the status says.
+
+``use`` holds a payload in the top tier while a request works with it (an adapter in the serving model while a
+batch runs through it): a payload in use is never moved, demoted or dropped, whatever the budgets say, and is
+admitted to the top tier even past its budget; the budgets are enforced again when it is released.
 
 Thread-safe: one lock over the bookkeeping; loads and moves run outside it, one at a time per payload.
 """
@@ -34,14 +39,19 @@ class PayloadMover(Protocol):
     def load(self, key: str, device: str) -> Any:
         """Read payload ``key`` from disk onto ``device``. Raises if it does not exist."""
 
-    def move(self, payload: Any, device: str) -> Any:
-        """The payload on ``device`` (a copy, or the same object when it is there already)."""
+    def move(self, key: str, payload: Any, tier: TierSpec) -> Any:
+        """The payload as ``tier`` holds it (a copy on its device, or the same object when it is there already).
+        Called whenever a payload enters a memory tier, from disk or from another tier."""
 
-    def nbytes(self, payload: Any) -> int:
+    def nbytes(self, key: str, payload: Any) -> int:
         """Bytes the payload holds in memory."""
 
     def stored_bytes(self, key: str) -> int | None:
         """Size on disk, without reading it (used to decide a prefetch); ``None`` if unknown."""
+
+    def drop(self, key: str, payload: Any) -> None:
+        """The manager no longer holds ``payload`` (it went back to disk): release what it occupies outside the
+        manager (an adapter's layers in a serving model). Nothing to do for a plain tensor payload."""
 
 
 class LoadCost:
@@ -155,6 +165,7 @@ class TierManager:
         self._held: dict[str, _Resident] = {}
         self._used = [0] * len(self.tiers)
         self._pinned: set[str] = set()
+        self._busy: dict[str, int] = {}  # key -> requests using it now (``use``)
         self.load_cost = load_cost or LoadCost()
         self._lock = threading.Lock()
         self._gates: dict[str, tuple[threading.Lock, int]] = {}  # key -> (gate, waiters)
@@ -164,11 +175,38 @@ class TierManager:
     def get(self, key: str) -> Any:
         """The payload, from the fastest tier holding it (promoted to the top tier) or loaded from disk."""
         self._tick()
+        return self._get(key)
+
+    def _get(self, key: str) -> Any:
         with self._gate(key):
             found = self._lookup(key)
             if found is not None:
                 return found
             return self._load(key, reason="request")
+
+    @contextmanager
+    def use(self, key: str) -> Iterator[Any]:
+        """The payload in the top tier (promoted or loaded as ``get`` does), held there until the block ends:
+        nothing moves it meanwhile, and it is kept even past the budgets, which hold again once it is released.
+        For payloads a request works *in place* (an adapter inside the serving model)."""
+        self._tick()
+        with self._lock:
+            self._busy[key] = self._busy.get(key, 0) + 1
+        try:
+            yield self._get(key)
+        finally:
+            with self._lock:
+                left = self._busy[key] - 1
+                if left:
+                    self._busy[key] = left
+                else:
+                    del self._busy[key]
+                if key in self._held:
+                    self._enforce_budgets(self.clock(), reason="budget")
+
+    def in_use(self, key: str) -> bool:
+        with self._lock:
+            return key in self._busy
 
     def lookup(self, key: str) -> Any | None:
         """The payload if a memory tier holds it (promoted to the top tier, counted as a hit), else ``None``:
@@ -249,31 +287,38 @@ class TierManager:
             self._pinned.discard(key)
             self._enforce_budgets(self.clock(), reason="budget")
 
-    def evict(self, key: str, *, forget: bool = False) -> None:
-        """Drop ``key`` from memory (its bytes stay on disk); ``forget`` also drops its access history (the
-        record was deleted)."""
+    def evict(self, key: str, *, forget: bool = False) -> bool:
+        """Drop ``key`` from memory (its bytes stay on disk), unless a request is using it; ``forget`` also
+        drops its access history (the record was deleted). Whether it was in memory and is not now."""
         with self._lock:
+            if key in self._busy:
+                if forget:
+                    self.policy.forget(key)
+                return False
             found = self._held.pop(key, None)
             self._pinned.discard(key)
             if found is not None:
                 self._used[found.tier] -= found.nbytes
                 self.evictions += 1
+                self.mover.drop(key, found.payload)
                 self._record(key, found.tier, None, found.nbytes, 0.0, "evict")
             if forget:
                 self.policy.forget(key)
             elif found is not None:
                 self.policy.dropped(key, now=self.clock())
+            return found is not None
 
-    def demote(self, key: str) -> None:
-        """Move ``key`` one tier down (out of the last memory tier: to disk), as a full tier would."""
+    def demote(self, key: str) -> bool:
+        """Move ``key`` one tier down (out of the last memory tier: to disk), as a full tier would; not while a
+        request uses it. Whether it moved."""
         with self._lock:
             found = self._held.get(key)
-            if found is None:
-                return
+            if found is None or key in self._busy:
+                return False
             if found.tier < len(self.tiers) - 1:
                 self._demote(key, found, found.tier, "demote")
-                return
-        self.evict(key)
+                return True
+        return self.evict(key)
 
     def residency(self, key: str) -> str:
         with self._lock:
@@ -283,6 +328,12 @@ class TierManager:
     def is_pinned(self, key: str) -> bool:
         with self._lock:
             return key in self._pinned
+
+    def ranked(self, keys: Sequence[str]) -> list[str]:
+        """``keys`` in the order the policy would let them go (the first goes first)."""
+        with self._lock:
+            now = self.clock()
+            return sorted(keys, key=lambda k: self.policy.priority(k, now=now))
 
     def resident(self) -> dict[str, tuple[str, int]]:
         """key -> (tier, bytes) of every payload in memory, the first the policy would let go first."""
@@ -326,7 +377,7 @@ class TierManager:
 
     def _place(self, key: str, payload: Any, seconds: float, *, reason: str) -> Any:
         """Count a load of ``payload`` and put it in the fastest tier it fits (demoting others to make room)."""
-        size = self.mover.nbytes(payload)
+        size = self.mover.nbytes(key, payload)
         now = self.clock()
         with self._lock:
             if reason != "made":
@@ -339,12 +390,13 @@ class TierManager:
                 if reason != "made":
                     self.counters.misses += 1
                 self.policy.touch(key, size=size, cost=self.load_cost.predict(size), now=now)
-            target = self._first_fitting(size)
-            if target is None or (key not in self._pinned and not self._worth_loading(key, size, now)):
+            busy = key in self._busy
+            target = 0 if busy else self._first_fitting(size)
+            if target is None or (key not in self._pinned and not busy and not self._worth_loading(key, size, now)):
                 # Larger than every tier, or ranked below everything it would push to disk: served, not kept
                 # (admission, as Belady's optimum bypasses a payload whose next use is farthest).
                 return payload
-            payload = self.mover.move(payload, self.tiers[target].device)  # a no-op where it already is
+            payload = self.mover.move(key, payload, self.tiers[target])  # a no-op where it already is
             self._admit(key, payload, target, size, seconds, source=None, reason=reason,
                         prefetched=reason == "prefetch")
             self._enforce_budgets(now, reason="budget", keep=key)
@@ -352,10 +404,12 @@ class TierManager:
 
     def _promote(self, key: str, found: _Resident, source: int, *, reason: str) -> Any:
         t0 = time.perf_counter()
-        payload = self.mover.move(found.payload, self.tiers[0].device)
+        payload = self.mover.move(key, found.payload, self.tiers[0])
         seconds = time.perf_counter() - t0
         with self._lock:
             if self._held.get(key) is not found:  # evicted meanwhile: serve what was moved, keep nothing
+                if payload is not found.payload:
+                    self.mover.drop(key, payload)
                 return payload
             self._used[found.tier] -= found.nbytes
             del self._held[key]
@@ -392,6 +446,7 @@ class TierManager:
                     self.counters.per_tier[spec.name].demotions += 1
                     self.counters.per_tier[spec.name].bytes_out += found.nbytes
                     self.policy.dropped(victim, now=now)
+                    self.mover.drop(victim, found.payload)
                     self._record(victim, i, None, found.nbytes, 0.0, reason)
                 else:
                     self._demote(victim, found, i, reason)
@@ -400,7 +455,7 @@ class TierManager:
         # Under the lock: a device copy of a payload that fits a budget is short, and releasing the lock here
         # would let another request see the tiers over budget.
         t0 = time.perf_counter()
-        payload = self.mover.move(found.payload, self.tiers[tier + 1].device)
+        payload = self.mover.move(key, found.payload, self.tiers[tier + 1])
         seconds = time.perf_counter() - t0
         self._used[tier] -= found.nbytes
         self.counters.per_tier[self.tiers[tier].name].demotions += 1
@@ -412,13 +467,13 @@ class TierManager:
     def _victim(self, tier: int, now: float, *, keep: str | None, allow_pinned: bool) -> str | None:
         best: tuple[float, str] | None = None
         for key, r in self._held.items():
-            if r.tier != tier or key == keep or (key in self._pinned and not allow_pinned):
+            if r.tier != tier or key == keep or key in self._busy or (key in self._pinned and not allow_pinned):
                 continue
             rank = self.policy.priority(key, now=now)
             if best is None or rank < best[0]:
                 best = (rank, key)
         if best is None and keep is not None and keep in self._held and self._held[keep].tier == tier \
-                and (allow_pinned or keep not in self._pinned):
+                and keep not in self._busy and (allow_pinned or keep not in self._pinned):
             return keep  # it alone overflows the tier: it moves on down
         return None if best is None else best[1]
 
@@ -430,7 +485,7 @@ class TierManager:
             return True
         rank = self.policy.priority(key, now=now)
         need = size - free
-        for other, r in sorted(((k, r) for k, r in self._held.items() if k not in self._pinned),
+        for other, r in sorted(((k, r) for k, r in self._held.items() if k not in self._pinned and k not in self._busy),
                                key=lambda kr: self.policy.priority(kr[0], now=now)):
             if self.policy.priority(other, now=now) >= rank:
                 return False

@@ -31,14 +31,17 @@ class SizedMover:
         self.loads.append(key)
         return Sized(self.sizes[key], device)
 
-    def move(self, payload: Any, device: str) -> Sized:
-        return payload if payload.device == device else Sized(payload.n, device)
+    def move(self, key: str, payload: Any, tier: TierSpec) -> Sized:
+        return payload if payload.device == tier.device else Sized(payload.n, tier.device)
 
-    def nbytes(self, payload: Any) -> int:
+    def nbytes(self, key: str, payload: Any) -> int:
         return int(payload.n)
 
     def stored_bytes(self, key: str) -> int | None:
         return self.sizes.get(key)
+
+    def drop(self, key: str, payload: Any) -> None:
+        return None
 
 
 def manager(sizes: dict[str, int], *, gpu: int, cpu: int, policy: str = "heat") -> tuple[TierManager, list[float]]:
