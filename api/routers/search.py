@@ -117,14 +117,17 @@ def _recall_or_search(
     memos.scheduler.working), else a search of the whole cube, whose results then join the working memory."""
     if working_session is None:
         return service.search(session, cube, req, embedder=embedder, settings=state.settings), None
-    vector = embedder.embed_one(req.query)
+    # The vector of the text the search would embed (the query less the cube's speakers' names; the speaker
+    # it names is matched apart): a search after a miss finds it in the query cache.
+    q = service.query_plan(cube.id, req.query)
+    vector = embedder.embed_one(q.text)
     flt = service.build_filter(cube, req.filters)
-    found = state.working.recall(session, tenant_id, cube.id, working_session, req, flt, vector)
+    found = state.working.recall(session, tenant_id, cube.id, working_session, req, flt, vector, q.speaker)
     if found.memories is not None:
         return [service.Hit(m, score) for m, score in found.memories], schemas.WorkingUse(
             session=working_session, reused=True, similarity=round(found.similarity, 4), items=found.items)
     hits = service.search(session, cube, req, embedder=embedder, settings=state.settings)
-    ws = state.working.fill(session, tenant_id, cube.id, working_session, req, vector,
+    ws = state.working.fill(session, tenant_id, cube.id, working_session, req, vector, q.speaker,
                             [h.memory.id for h in hits if h.via == "search"])
     return hits, schemas.WorkingUse(session=working_session, reused=False, similarity=round(found.similarity, 4),
                                     items=len(ws.ids))

@@ -136,6 +136,12 @@ def match_terms(stats: repo.LexemeStats, idf: dict[str, float], budget: int = LE
     return out
 
 
+def query_plan(cube_id: uuid.UUID, query: str) -> QueryPlan:
+    """The query planned with the cube's speakers as last seen: what a hybrid search would embed first (so a
+    vector taken from ``plan.text`` now is the one the search finds in the query cache)."""
+    return plan(query, _SPEAKERS_SEEN.get(cube_id, []))
+
+
 def _remember_speakers(cube_id: uuid.UUID, speakers: list[str]) -> None:
     if len(_SPEAKERS_SEEN) >= _SPEAKERS_SEEN_MAX:
         _SPEAKERS_SEEN.clear()

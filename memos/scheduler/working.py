@@ -31,7 +31,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from memcube import schemas
@@ -48,8 +47,9 @@ PREDICTED_NEIGHBOURS = 1  # session neighbours each side of a retrieved memory t
 PREDICTED_LINKS = 2  # strongest links of a retrieved memory that enter as predicted
 # Reused only while few of the cube's memories changed since the fill: past this many, a full search.
 MAX_CHANGED = 200
-# Versions carry the writer's clock at the start of its batch, and its transaction commits later: what
-# changed is looked for from this long before the fill, so a write that was in flight then is not missed.
+# Versions carry the writer's clock at the start of its batch (as fills carry this process's), and its
+# transaction commits later: what changed is looked for from this long before the fill, so a write that was in
+# flight then (or a writer's clock a little behind) is not missed.
 COMMIT_LAG = timedelta(seconds=60)
 
 
@@ -124,6 +124,7 @@ class WorkingSet:
     ids: list[str] = field(default_factory=list)  # most recently retrieved first
     predicted: list[str] = field(default_factory=list)  # of ids, those that entered as predicted, not retrieved
     queries: list[str] = field(default_factory=list)  # base64 float32 vectors, newest first
+    speakers: list[str | None] = field(default_factory=list)  # the speaker each of those named (lower case)
     fills: int = 0
     reuses: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)  # newest first
@@ -175,6 +176,7 @@ class WorkingMemory:
         self.ttl_s = settings.working_ttl_s
         self.max_items = settings.working_max_items
         self.reuse_similarity = settings.working_reuse_similarity
+        self.speaker_boost = settings.search_speaker_boost  # as the hybrid search ranks a named speaker's memories
 
     def get(self, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str) -> WorkingSet | None:
         raw = self.store.get(key_for(tenant_id, cube_id, session_name))
@@ -184,23 +186,31 @@ class WorkingMemory:
         return self.store.delete(key_for(tenant_id, cube_id, session_name))
 
     def recall(self, session: Session, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str,
-               req: schemas.SearchRequest, flt: MemoryFilter, vector: np.ndarray) -> Reuse:
+               req: schemas.SearchRequest, flt: MemoryFilter, vector: np.ndarray, speaker: str | None) -> Reuse:
         """The working set's answer to the query, unless the whole cube must be searched: no set, a request of
-        another shape (or with ``expand``), a query unlike those that filled it, or too much of the cube changed
-        since."""
+        another shape (or with ``expand``), a query unlike those that filled it (its vector, of the query less the
+        cube's speakers' names, and the speaker it names), or too much of the cube changed since."""
         ws = self.get(tenant_id, cube_id, session_name)
         if ws is None or ws.shape != shape_of(req) or not ws.queries:
             return Reuse(None)
-        similarity = float(np.max(ws.vectors() @ vector.astype(np.float32)))
+        sims = ws.vectors() @ vector.astype(np.float32)
+        named = (speaker or "").lower() or None
+        whos = [*ws.speakers, *[None] * (len(ws.queries) - len(ws.speakers))]
+        same = [float(x) for x, who in zip(sims, whos, strict=False) if who == named]
+        similarity = max(same, default=0.0)
         if similarity < self.reuse_similarity or req.expand:
             return Reuse(None, similarity, len(ws.ids))
         since = ws.filled_at - COMMIT_LAG
         if working_repo.changed_count(session, cube_id, since, cap=MAX_CHANGED + 1) > MAX_CHANGED:
             return Reuse(None, similarity, len(ws.ids))
         found = working_repo.rank_among(session, vector.tolist(), flt, ids=[uuid.UUID(i) for i in ws.ids],
-                                        changed_since=since, limit=req.top_k)
+                                        changed_since=since, limit=req.top_k * (2 if named else 1))
+        if named:  # as the hybrid search does: the named speaker's own memories first
+            boost = {m.id: self.speaker_boost for m, _ in found if (m.role or "").lower() == named}
+            found = sorted(found, key=lambda ms: -(ms[1] + boost.get(ms[0].id, 0.0)))
+        found = found[: req.top_k]
         ws.reuses += 1
-        now = _db_now(session)
+        now = datetime.now(UTC)
         ids = [str(m.id) for m, _ in found]
         entered = [i for i in ids if i not in set(ws.ids)]  # changed since the fill: now in the set
         ws.ids = list(dict.fromkeys([*ids, *ws.ids]))
@@ -210,12 +220,13 @@ class WorkingMemory:
         return Reuse(memories=found, similarity=similarity, items=len(ws.ids))
 
     def fill(self, session: Session, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str,
-             req: schemas.SearchRequest, vector: np.ndarray, retrieved: list[uuid.UUID]) -> WorkingSet:
+             req: schemas.SearchRequest, vector: np.ndarray, speaker: str | None,
+             retrieved: list[uuid.UUID]) -> WorkingSet:
         """After a full search: its results enter the set (first), with what they predict (their session
         neighbours and strongest links); the query joins the set's topics."""
         ws = self.get(tenant_id, cube_id, session_name)
         shape = shape_of(req)
-        now = _db_now(session)
+        now = datetime.now(UTC)
         if ws is None or ws.shape != shape:
             ws = WorkingSet(shape=shape, filled_at=now)
         before = set(ws.ids)
@@ -229,6 +240,7 @@ class WorkingMemory:
         ws.ids = list(dict.fromkeys([*got, *predicted, *ws.ids]))
         ws.predicted = [p for p in dict.fromkeys([*predicted, *ws.predicted]) if p in set(ws.ids) and p not in got]
         ws.queries = [base64.b64encode(vector.astype(np.float32).tobytes()).decode(), *ws.queries][:MAX_QUERIES]
+        ws.speakers = [(speaker or "").lower() or None, *ws.speakers][:MAX_QUERIES]
         ws.filled_at = now
         ws.fills += 1
         left = self._trim(ws)
@@ -246,8 +258,3 @@ class WorkingMemory:
     def _save(self, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str, ws: WorkingSet) -> None:
         self.store.set(key_for(tenant_id, cube_id, session_name), ws.dumps(), self.ttl_s)
 
-
-def _db_now(session: Session) -> datetime:
-    """The database's clock (versions' times come from the writers' clocks, close to it on one host)."""
-    now = session.scalar(select(func.now()))
-    return now if isinstance(now, datetime) else datetime.now(UTC)

@@ -215,3 +215,22 @@ def test_the_service_uses_redis_when_it_has_one(settings: Settings, redis_store:
     configured = settings.model_copy(update={"redis_url": f"redis+socket://{path}" if path else
                                              f"redis://{url['host']}:{url['port']}/0"})
     assert isinstance(store_for(configured), RedisStore)
+
+
+def test_a_question_about_another_speaker_is_not_a_follow_up(client: TestClient, auth: Auth,
+                                                             sessions: sessionmaker[Session]) -> None:
+    # The vector is of the query less the cube's speakers' names (what the search embeds), so "Dana's job" and
+    # "Priya's job" are one vector: the speaker each names must match too.
+    r = client.post("/v1/cubes", json={"name": f"two-{uuid.uuid4().hex[:6]}"}, headers=auth)
+    cube: str = r.json()["id"]
+    add(client, cube, auth, "I work as a nurse at the hospital.", role="Dana")
+    add(client, cube, auth, "I work as a pilot for a small airline.", role="Priya")
+    age_all(sessions, cube)
+    context(client, cube, auth, "hello")  # the cube's speakers are known from the first search on
+    dana = context(client, cube, auth, "What does Dana do for work?", working_session="s", top_k=1)
+    assert dana["working"]["reused"] is False
+    priya = context(client, cube, auth, "What does Priya do for work?", working_session="s", top_k=1)
+    assert priya["working"]["reused"] is False
+    again = context(client, cube, auth, "So what does Dana do for work?", working_session="s", top_k=1)
+    assert again["working"]["reused"] is True, (dana["working"], priya["working"], again["working"])
+    assert again["memories"][0]["role"] == "Dana"
