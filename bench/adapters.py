@@ -6,17 +6,21 @@ Against the real service (``uvicorn api.app:create_app`` in its own process, emb
    ``save_pretrained`` writes) uploaded through ``POST /v1/cubes/{id}/adapters``: latency p50/p95.
 2. **Switching** with 10, 100 and 1,000 registered adapters, a **random** (uniform) and a **Zipf** (s=1.1)
    request mix, one client: every request is a batched ``generate`` with ``adapter_id`` (4 new tokens); the
-   server reports per request whether the adapter was loaded (``used.adapter_loaded``) and how long making it
-   ready took (``timings.adapter_ms``). Switch latency p50/p95 for loaded adapters and for loads from disk
-   (the blob store), the hit rate, the request latency, and the adapters loaded at the end
-   (``GET /v1/models``): the pool holds at most ``MEMOS_ADAPTER_POOL_MAX_COUNT`` (32 here), never the 1,000.
+   server reports per request whether the adapter was in the serving model (``used.adapter_loaded``) and how
+   long making it ready took (``timings.adapter_ms``); the tier scheduler's move log
+   (``GET /v1/scheduler/events``) says where a switch brought it from. The tiers have room for
+   ``IN_MODEL`` (32) adapters in the serving model (``MEMOS_TIER_GPU_BYTES``, and
+   ``MEMOS_ADAPTER_POOL_MAX_COUNT``) and ``IN_HOST`` (128) more in host memory (``MEMOS_TIER_CPU_BYTES``).
+   Switch latency p50/p95 for adapters in the serving model, in host memory and on disk (the blob store), the
+   hit rate, the request latency, and the adapters in the model and in host memory at the end: never the
+   1,000.
 3. **Mixed batches vs one at a time**, the same run, the same 8 adapters, 8 concurrent clients each asking
    for its own adapter: requests/s with ``MEMOS_ADAPTER_BATCH_SIZE=8`` (mixed-adapter batches) against a
    second service running beside it with ``MEMOS_ADAPTER_BATCH_SIZE=1`` (one request at a time), same
    everything else, in alternating rounds; the mean batch size the requests ran in. Plus the same comparison
    in-process, without HTTP (``generate_batch`` of 8 rows against 8 single rows, interleaved).
-4. **Memory per loaded adapter**, in-process: LoRA bytes of one adapter, and the process's resident memory
-   growth per adapter over 200 loaded into a serving copy.
+4. **Memory per adapter**, in-process: LoRA bytes of one adapter, and the process's resident memory growth
+   per adapter over 200 loaded into a serving copy, and over 200 more held in host memory (the cpu tier).
 
     .venv/bin/python bench/adapters.py            # ~3-6 min on 2 busy cores
     .venv/bin/python bench/adapters.py --quick    # fewer requests and adapters (smoke run)
@@ -33,6 +37,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +56,8 @@ from memos.activation.models import LoadedModel, build_tiny  # noqa: E402
 
 RANK = 4
 TARGETS = ("q_proj", "v_proj")
-POOL_COUNT = 32
+IN_MODEL = 32  # adapters the gpu tier (the serving model) has room for
+IN_HOST = 128  # and the cpu tier (host memory)
 PROMPTS = ["Alice moved to", "Where does Bob live?", "The capital of Peru is", "Carol collects"]
 
 
@@ -78,7 +84,8 @@ def adapter_weights(shapes: dict[str, torch.Tensor], seed: int) -> bytes:
 
 # ---------------------------------------------------------------- through the service
 def register_all(svc_url: str, ws: Workspace, config: bytes, shapes: dict[str, torch.Tensor], n: int,
-                 first_seed: int = 0) -> tuple[list[str], list[float]]:
+                 first_seed: int = 0, shas: dict[str, str] | None = None) -> tuple[list[str], list[float]]:
+    """Upload ``n`` adapters: their ids (and into ``shas``, id -> blob sha256) and the upload latencies."""
     ids, took = [], []
     with httpx.Client(base_url=svc_url, headers=ws.headers, timeout=120.0) as client:
         for i in range(n):
@@ -91,6 +98,8 @@ def register_all(svc_url: str, ws: Workspace, config: bytes, shapes: dict[str, t
             if r.status_code != 201:
                 raise RuntimeError(f"register -> {r.status_code}: {r.text[:300]}")
             ids.append(r.json()["id"])
+            if shas is not None:
+                shas[ids[-1]] = r.json()["blob_sha256"]
     return ids, took
 
 
@@ -99,27 +108,40 @@ def zipf_choice(rng: random.Random, n: int, s: float = 1.1) -> int:
     return rng.choices(range(n), weights=weights)[0]
 
 
-def switching(svc_url: str, ws: Workspace, ids: Sequence[str], *, mix: str, requests: int,
+def switching(svc_url: str, ws: Workspace, ids: Sequence[str], shas: dict[str, str], *, mix: str, requests: int,
               seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
     order = list(ids)
     rng.shuffle(order)  # Zipf ranks are not registration order
-    hit_ms, miss_ms, total_s = [], [], []
+    by_source: dict[str, list[float]] = {"gpu": [], "cpu": [], "disk": []}
+    total_s = []
     with httpx.Client(base_url=svc_url, headers=ws.headers, timeout=120.0) as client:
         for i in range(requests):
             k = rng.randrange(len(order)) if mix == "random" else zipf_choice(rng, len(order))
             body = {"model": "tiny", "prompt": PROMPTS[i % len(PROMPTS)], "max_new_tokens": 4,
                     "adapter_id": order[k]}
+            sent = datetime.now(UTC)
             began = time.perf_counter()
             r = client.post(f"/v1/cubes/{ws.cube_id}/generate", json=body)
             total_s.append(time.perf_counter() - began)
             if r.status_code != 200:
                 raise RuntimeError(f"generate -> {r.status_code}: {r.text[:300]}")
             out = r.json()
-            (hit_ms if out["used"]["adapter_loaded"] else miss_ms).append(out["timings"]["adapter_ms"] / 1000)
+            source = "gpu" if out["used"]["adapter_loaded"] else moved_from(client, shas[order[k]], sent)
+            by_source[source].append(out["timings"]["adapter_ms"] / 1000)
         models = client.get("/v1/models").json()["models"]
+        tiers = {t["name"]: t["adapters"] for t in client.get("/v1/scheduler/status").json()["tiers"]}
     loaded = next(m["adapters_loaded"] for m in models if m["name"] == "tiny")
-    return {"hits": hit_ms, "misses": miss_ms, "total": total_s, "loaded": loaded}
+    return {"sources": by_source, "total": total_s, "loaded": loaded, "in_host": tiers.get("cpu", 0)}
+
+
+def moved_from(client: httpx.Client, sha: str, since: datetime) -> str:
+    """Where the request sent at ``since`` brought its adapter from: the tier scheduler's latest move of it
+    into the serving model (the gpu tier)."""
+    for move in client.get("/v1/scheduler/events", params={"limit": 20}).json():  # newest first
+        if move["payload"] == sha and move["target"] == "gpu" and datetime.fromisoformat(move["at"]) >= since:
+            return str(move["source"])
+    raise RuntimeError(f"no move of {sha} into the serving model since {since}")
 
 
 def concurrent_rps(svc_url: str, ws: Workspace, ids: Sequence[str], *, per_client: int,
@@ -174,12 +196,17 @@ def in_process(lm: LoadedModel, config: bytes, shapes: dict[str, torch.Tensor], 
     from memcube.blobs import BlobStore
     from memos.parametric.batcher import generate_batch
     from memos.parametric.pool import AdapterPool
+    from memos.scheduler.movers import PayloadMovers, SnapshotMover
+    from memos.scheduler.policy import LRU
+    from memos.scheduler.tiers import TierManager, TierSpec
 
     cfg = json.loads(config)
     with tempfile.TemporaryDirectory() as tmp:
         blobs = BlobStore(Path(tmp))
         shas = [blobs.put(adapter_weights(shapes, 10_000 + i))[0] for i in range(n_memory)]
-        pool = AdapterPool(blobs, max_count=n_memory + 1, max_bytes=1 << 40)
+        tiers = TierManager([TierSpec("gpu", 1 << 40, "cpu", emulated=True), TierSpec("cpu", 1 << 40, "cpu")], LRU(),
+                            PayloadMovers(SnapshotMover(blobs)))
+        pool = AdapterPool(blobs, max_count=n_memory + 1, max_bytes=1 << 40, manager=tiers)
         pool.load(lm, shas[0], cfg)  # builds the serving copy (not an adapter's cost)
         rss0 = _rss()
         for sha in shas[1:]:
@@ -200,7 +227,17 @@ def in_process(lm: LoadedModel, config: bytes, shapes: dict[str, torch.Tensor], 
             for name, row in zip(names, rows, strict=True):
                 generate_batch(serving, [name], [row], [new_tokens])
             single.append(time.perf_counter() - began)
-    return {"rss_per_adapter": per_adapter_rss, "lora_bytes": lora_bytes,
+        # Others that go on to host memory (the cpu tier): room for one in the serving model, each load pushes
+        # the previous one out of it (its tensors kept, its layers freed).
+        pool.max_count = 1
+        pool.load(lm, shas[0], cfg)
+        more = [blobs.put(adapter_weights(shapes, 20_000 + i))[0] for i in range(n_memory)]
+        pool.load(lm, more[0], cfg)
+        rss1 = _rss()
+        for sha in more[1:]:
+            pool.load(lm, sha, cfg)
+        host_delta = (_rss() - rss1) / (n_memory - 1)
+    return {"rss_per_adapter": per_adapter_rss, "lora_bytes": lora_bytes, "host_delta": host_delta,
             "batched_rps": 8 * rounds / sum(batched), "single_rps": 8 * rounds / sum(single)}
 
 
@@ -233,23 +270,25 @@ def main() -> None:
         config, shapes = template(lm, Path(tmp))
     print(f"adapter: rank {RANK} on {', '.join(TARGETS)}, {len(save(shapes)):,} bytes of safetensors")
 
-    pool_env = {"MEMOS_ADAPTER_POOL_MAX_COUNT": str(POOL_COUNT), "MEMOS_EMBEDDING_THREADS": "1"}
+    lora_bytes = sum(t.numel() * t.element_size() for t in shapes.values())
+    pool_env = {"MEMOS_ADAPTER_POOL_MAX_COUNT": str(IN_MODEL), "MEMOS_EMBEDDING_THREADS": "1",
+                "MEMOS_TIER_GPU_BYTES": str(IN_MODEL * lora_bytes), "MEMOS_TIER_CPU_BYTES": str(IN_HOST * lora_bytes)}
     switch_rows, register_row = [], None
     batch_env = {**pool_env, "MEMOS_ADAPTER_BATCH_SIZE": "8", "MEMOS_ADAPTER_BATCH_WAIT_MS": str(args.batch_wait_ms)}
     with run_service(extra_env=batch_env) as svc:
         ws = create_workspace(svc, name="adapters")
-        ids, took = register_all(svc.base_url, ws, config, shapes, 8 if args.only_batching else max(sizes))
+        shas: dict[str, str] = {}
+        ids, took = register_all(svc.base_url, ws, config, shapes, 8 if args.only_batching else max(sizes),
+                                 shas=shas)
         p50, p95 = p50_p95(took)
         register_row = [len(ids), p50, p95]
         for n in [] if args.only_batching else sizes:
             for mix in ("random", "zipf"):
-                out = switching(svc.base_url, ws, ids[:n], mix=mix, requests=requests, seed=n)
-                h50, h95 = p50_p95(out["hits"])
-                m50, m95 = p50_p95(out["misses"])
-                t50, t95 = p50_p95(out["total"])
-                rate = len(out["hits"]) / requests
-                switch_rows.append([f"{n} {mix}", rate, len(out["hits"]), h50, h95, len(out["misses"]), m50, m95,
-                                    t50, t95, out["loaded"]])
+                out = switching(svc.base_url, ws, ids[:n], shas, mix=mix, requests=requests, seed=n)
+                row: list[Any] = [f"{n} {mix}", len(out["sources"]["gpu"]) / requests]
+                for source in ("gpu", "cpu", "disk"):
+                    row += [len(out["sources"][source]), *p50_p95(out["sources"][source])]
+                switch_rows.append([*row, *p50_p95(out["total"]), out["loaded"], out["in_host"]])
         eight = ids[:8]
         warm(svc.base_url, ws, eight)
         # The one-at-a-time service runs beside it, and the two are measured in alternating rounds, so that
@@ -277,9 +316,11 @@ def main() -> None:
 
     print_table("Registration (POST /v1/cubes/{id}/adapters, multipart)", ["adapters", "p50 ms", "p95 ms"],
                 [register_row])
-    print_table(f"Adapter switch (pool of {POOL_COUNT}; adapter_ms from the server, 1 client, 4 new tokens)",
-                ["registered / mix", "hit rate", "hits", "loaded p50 ms", "loaded p95 ms", "from disk",
-                 "disk p50 ms", "disk p95 ms", "request p50 ms", "request p95 ms", "loaded at end"], switch_rows)
+    print_table(f"Adapter switch (room for {IN_MODEL} adapters in the serving model, {IN_HOST} in host memory;"
+                " adapter_ms from the server, 1 client, 4 new tokens)",
+                ["registered / mix", "hit rate", "in model", "p50 ms", "p95 ms", "from host", "p50 ms", "p95 ms",
+                 "from disk", "p50 ms", "p95 ms", "request p50 ms", "request p95 ms", "in model at end",
+                 "in host at end"], switch_rows)
     m50, m95 = p50_p95(mixed_lat)
     s50, s95 = p50_p95(single_lat)
     print_table(f"8 adapters, 8 concurrent clients, {new_tokens} new tokens, {8 * per_client * rounds} requests each"
@@ -292,8 +333,9 @@ def main() -> None:
                  ["in-process: generate_batch 8 rows", local["batched_rps"], float("nan"), float("nan")],
                  ["in-process: 8 single rows", local["single_rps"], float("nan"), float("nan")],
                  ["in-process speed-up", local["batched_rps"] / local["single_rps"], float("nan"), float("nan")]])
-    print_table("Memory per loaded adapter (200 loaded, in-process)", ["LoRA bytes", "RSS growth per adapter"],
-                [[local["lora_bytes"], local["rss_per_adapter"]]])
+    print_table("Memory per adapter (200, in-process)", ["LoRA bytes", "RSS growth per adapter in the model",
+                                                         "RSS growth per adapter in host memory"],
+                [[local["lora_bytes"], local["rss_per_adapter"], local["host_delta"]]])
 
 
 if __name__ == "__main__":
