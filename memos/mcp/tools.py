@@ -135,12 +135,19 @@ def build_server(clients: ClientFactory, *, name: str = "memos") -> MCPServer:
         cube: CubeArg,
         query: Annotated[str, Field(min_length=1, description="the question or task at hand")],
         token_budget: Annotated[int, Field(ge=1, le=100_000, description="cl100k_base tokens at most")] = 2000,
+        session: Annotated[str | None, Field(
+            min_length=1, max_length=200, description="a name for this conversation: its working memory answers"
+            " follow-up queries faster")] = None,
     ) -> dict[str, Any]:
         """The memories a prompt should carry for a query: dated, grouped by session, within the budget."""
 
         async def work(client: AsyncMemOSClient) -> dict[str, Any]:
-            out = await client.context(await _resolve(client, cube), query, token_budget=token_budget)
-            return {"context": out.context, "tokens": out.tokens, "memory_ids": [str(m.id) for m in out.memories]}
+            out = await client.context(await _resolve(client, cube), query, token_budget=token_budget,
+                                       working_session=session)
+            result = {"context": out.context, "tokens": out.tokens, "memory_ids": [str(m.id) for m in out.memories]}
+            if out.working is not None:
+                result["working_memory_reused"] = out.working.reused
+            return result
 
         result: dict[str, Any] = await call(ctx, work)
         return result

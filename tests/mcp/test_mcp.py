@@ -96,6 +96,13 @@ async def test_tools_listed_and_each_called(live_server: LiveServer, tenant_key:
         assert "Pixel" in context["context"]
         assert pixel in context["memory_ids"]
         assert 0 < context["tokens"] <= 200
+        assert "working_memory_reused" not in context
+        # With a session: its working memory (memos.scheduler.working) answers the follow-up.
+        for query, reused in (("What is Caroline's cat called?", False), ("What's Caroline's cat called?", True)):
+            followed = result_of(await session.call_tool("get_context", {"cube": cube.name, "query": query,
+                                                                         "session": "mcp-chat"}))
+            assert followed["working_memory_reused"] is reused
+            assert pixel in followed["memory_ids"]
 
         # A second version, written through the REST API, shows up in the history.
         sdk_memory = MemOSClient(live_server.url, api_key=tenant_key)
