@@ -138,10 +138,11 @@ def names_and_numbers(text: str, names: frozenset[str]) -> frozenset[str]:
 
 
 def new_names(text: str, known: frozenset[str], names: frozenset[str]) -> frozenset[str]:
-    """The names of ``text`` (capitalized words past the first, not numbers, months or weekdays) whose stems
-    are not in ``known``."""
-    return frozenset(w for w in names_and_numbers(text, names) - known
-                     if not w.isdigit() and not any(c.isdigit() for c in w) and w not in _CALENDAR)
+    """The names of ``text`` (capitalized words past the first, not months or weekdays; "5am" is no name)
+    whose stems are not in ``known``."""
+    found = {stem(w) for t in text.split()[1:] if t[:1].isupper() for w in words(t)
+             if w not in names and w.split("'")[0] not in names and w in content_words(t)}
+    return frozenset(found - known - _CALENDAR)
 
 
 @lru_cache(maxsize=16384)
@@ -349,7 +350,12 @@ class OfflineConsolidator:
             if not fact.standalone:
                 # A detail names nobody: it can say again what is known, correct a stored fact of the speaker
                 # ("it's viola actually", "it's a sweet shop not a bakery"), or belong to its turn's memory.
-                said = self._decide_one(i, fact, [c for c in candidates[i] if c.handle not in superseded])
+                # The batch's facts of earlier turns too: a backlog run as one batch holds what was stored
+                # before it as facts, not memories.
+                earlier = [(j, current[f"f{j}"][0]) for j in live_facts
+                           if f"f{j}" not in superseded and facts[j].turn_index != fact.turn_index]
+                said = self._decide_one(i, fact, [c for c in candidates[i] if c.handle not in superseded]
+                                        + self._batch_candidates(i, facts, earlier))
                 if said.action is Action.UPDATE and said.target is not None:
                     decisions.append(said)
                     superseded[said.target.handle] = i

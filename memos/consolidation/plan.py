@@ -63,11 +63,17 @@ def plan_memories(facts: list[Fact], decisions: list[Decision], *, batch_of: Seq
     open_group: dict[tuple[Hashable, str], int] = {}  # (batch, speaker) -> index in groups
     group_of: dict[int, int] = {}  # fact index -> group index
     out_order: list[tuple[str, int]] = []  # ("group", g) or ("decision", i), in decision order
-    # A turn that writes nothing but details: they are what it says, grouped like any new sentence.
+    # A turn that writes nothing but details: they are what it says, grouped like any new sentence; unless it
+    # says a known fact again, and they are what it says around it ("As usual.").
     hosting = {facts[d.fact_index].turn_index for d in decisions
                if not d.attach and d.action in (Action.ADD, Action.UPDATE, Action.DELETE)}
-    decisions = [dataclasses.replace(d, attach=False) if d.attach and facts[d.fact_index].turn_index not in hosting
-                 else d for d in decisions]
+    said_again = {facts[d.fact_index].turn_index: d.target for d in reversed(decisions)
+                  if d.action is Action.NOOP and d.target is not None}
+    decisions = [d if not d.attach or facts[d.fact_index].turn_index in hosting
+                 else dataclasses.replace(d, attach=False, action=Action.NOOP, target=t,
+                                          reason="a detail of what its turn says again")
+                 if (t := said_again.get(facts[d.fact_index].turn_index)) is not None
+                 else dataclasses.replace(d, attach=False) for d in decisions]
     attached: list[Decision] = []
     for d in decisions:
         fact = facts[d.fact_index]

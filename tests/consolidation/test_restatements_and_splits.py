@@ -110,3 +110,22 @@ def test_words_ending_in_ing_that_are_no_verbs_get_no_subject() -> None:
 def test_adverbs_and_past_forms_keep_their_verb() -> None:
     assert resolve_speaker("I barely game anymore", "Abdullah") == "Abdullah barely games anymore"
     assert resolve_speaker("I said MTN but I meant Airtel", "Musa") == "Musa said MTN but Musa meant Airtel"
+
+
+def test_what_a_restatement_says_around_it_is_part_of_it(embedder: Embedder) -> None:
+    got = planned(embedder, ["Pavel has 3 cats."], "my three cats woke me up at 5am demanding food. as usual", "Pavel")
+    assert [(a, t) for a, t, _ in got] == [(Action.NOOP, "Pavel has 3 cats."), (Action.NOOP, "Pavel has 3 cats.")]
+
+
+def test_a_detail_says_again_a_fact_of_an_earlier_turn_of_its_batch(embedder: Embedder) -> None:
+    # A backlog run as one batch: what was stored before the turn is a fact of the batch, not a memory.
+    c = OfflineConsolidator(embedder)
+    facts = c.extract([Turn("user", "I work day shifts at the factory.", "Hiroshi", TS),
+                       Turn("user", "day shift at the factory again, then home for dinner.", "Hiroshi", TS)])
+    assert [f.standalone for f in facts] == [True, False]
+    for f, v in zip(facts, embedder.embed([f.text for f in facts]), strict=True):
+        f.vector = v
+    decisions = c.decide(facts, [[], []])
+    assert [d.action for d in decisions] == [Action.ADD, Action.NOOP]
+    assert decisions[1].target is not None
+    assert decisions[1].target.fact_index == 0
