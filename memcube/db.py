@@ -121,6 +121,13 @@ def _ensure_database(admin_uri: str, name: str) -> None:
 # so a search whose knobs equal these skips a per-transaction round trip (see tune_vector_search).
 HNSW_DEFAULTS = (100, "relaxed_order")
 
+# The planner's price of a random page read on every pooled connection, the usual value for data in memory or
+# on SSD (PostgreSQL's default, 4, assumes spinning disks). pgvector prices an HNSW scan of a small table as
+# random reads of most of its index, so with 4 a cube of a few thousand memories got an exact scan instead,
+# which reads every row's vector out of TOAST (storage EXTERNAL) and costs several times the index scan
+# (docs/operations.md, "The planner's page cost").
+RANDOM_PAGE_COST = "1.1"
+
 
 # Longest wait for a pooled connection. SQLAlchemy's default (30 s) turned an exhausted pool into requests that
 # hung for half a minute; the API admits no more requests than the pool holds, so a wait here is an anomaly
@@ -137,8 +144,9 @@ def make_engine(url: str, *, pool_size: int = 10, pool_timeout: float = POOL_TIM
     def _hnsw_defaults(dbapi_conn: Any, record: Any) -> None:
         with dbapi_conn.cursor() as cur:
             cur.execute(
-                "SELECT set_config('hnsw.ef_search', %s, false), set_config('hnsw.iterative_scan', %s, false)",
-                (str(HNSW_DEFAULTS[0]), HNSW_DEFAULTS[1]),
+                "SELECT set_config('hnsw.ef_search', %s, false), set_config('hnsw.iterative_scan', %s, false),"
+                " set_config('random_page_cost', %s, false)",
+                (str(HNSW_DEFAULTS[0]), HNSW_DEFAULTS[1], RANDOM_PAGE_COST),
             )
         dbapi_conn.commit()
         record.info["hnsw"] = HNSW_DEFAULTS
