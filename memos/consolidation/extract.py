@@ -8,7 +8,7 @@ import calendar
 import re
 from datetime import UTC, datetime
 
-from memos.consolidation.segment import content_free, content_words, is_question, sentences, words
+from memos.consolidation.segment import content_free, content_words, is_question, sentences, to_the_listener, words
 from memos.consolidation.types import Fact, Turn
 from memos.temporal import resolve_dates
 
@@ -128,7 +128,8 @@ def turn_sentences(content: str, speaker: str = "") -> list[str]:
     content = re.sub(r"\bi\b(?=[ '’])", "I", content)  # casual lowercase "i"
     name = set(words(speaker))
     found = sentences(content)
-    if all(content_free(s, ignore=name) for s in found):
+    # A turn that only speaks to the listener (thanks, wishes, compliments) says nothing of its speaker.
+    if all(content_free(s, ignore=name) or to_the_listener(s) for s in found):
         return []
     return [s for s in found if not is_question(s) and (
         not content_free(s, ignore=name) or any(w not in name and not _named(s, w) for w in content_words(s)))]

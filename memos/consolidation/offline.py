@@ -380,6 +380,13 @@ class OfflineConsolidator:
             decision = self._decide_one(i, fact, pool)
             if decision.action is Action.UPDATE and decision.target is not None:
                 decision = self._split_update(fact, decision)
+            may = decision.may_update
+            if may is not None and any(d.action is Action.NOOP and d.target is not None
+                                       and d.target.handle == may.handle
+                                       and facts[d.fact_index].turn_index == fact.turn_index for d in decisions):
+                # Its turn has just said that fact again: what follows is about it, not a change of it
+                # ("Denver's home now. loving the mountains").
+                decision = Decision(i, Action.NOOP, target=may, reason="about what its turn says again")
             decisions.append(decision)
             if decision.action is Action.UPDATE and decision.target is not None:
                 superseded[decision.target.handle] = i

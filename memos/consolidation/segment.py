@@ -27,6 +27,8 @@ FUNCTION_WORDS = frozenset(
     before up down out off again once all any both each few more most other some such only own same not no nor
     im i'm i've i'd i'll you're you've you'd you'll it's that's there's what's he's she's we're they're we've
     let's don't doesn't didn't isn't aren't wasn't weren't can't couldn't won't wouldn't haven't hasn't
+    much many enough someone somebody anyone anybody everyone everybody something anything everything nothing
+    nobody
     ve ll re d s t m""".split()  # noqa: SIM905
 )
 # Greetings, thanks, acknowledgements and reactions: words that make a turn sociable, not informative.
@@ -36,7 +38,7 @@ PHATIC = frozenset(
     agreed sounds sound glad happy proud congrats congratulations good really super pretty oh ah uh um hmm well
     yay omg aw aww awww lovely wonderful fantastic incredible definitely absolutely true right exactly same
     gonna talk soon later catch care mean means meant lot lots stuff thing things anyway anyways btw
-    tho though honestly literally seriously""".split()  # noqa: SIM905
+    tho though honestly literally seriously brb ttyl gtg jaja jajaja jajajaja""".split()  # noqa: SIM905
 )
 _WORD = re.compile(r"[^\W\d_][\w'’-]*|\d+", re.UNICODE)
 
@@ -70,6 +72,16 @@ def is_question(sentence: str) -> bool:
 
 
 _SELF = re.compile(r"\b(i|i'm|im|i've|i'd|i'll|my|me|we|we're|our|us)\b", re.IGNORECASE)
+
+
+_LISTENER = re.compile(r"\b(you|you're|you've|you'd|you'll|your|yours|yourself|y'all|u)\b", re.IGNORECASE)
+
+
+def to_the_listener(sentence: str) -> bool:
+    """A sentence about the person spoken to, not the speaker or anyone named ("that's really kind of you!",
+    "hope you have a great time!"; not "Tom's an orthodontist, if you call him a dentist...")."""
+    named = any(t[:1].isupper() and t.strip(",.!?:;'\"()") not in ("I", "I'm") for t in sentence.split()[1:])
+    return _LISTENER.search(sentence) is not None and _SELF.search(sentence) is None and not named
 
 
 def content_free(sentence: str, *, ignore: set[str] | frozenset[str] = frozenset()) -> bool:

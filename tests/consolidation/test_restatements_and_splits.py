@@ -129,3 +129,24 @@ def test_a_detail_says_again_a_fact_of_an_earlier_turn_of_its_batch(embedder: Em
     assert [d.action for d in decisions] == [Action.ADD, Action.NOOP]
     assert decisions[1].target is not None
     assert decisions[1].target.fact_index == 0
+
+
+def test_what_follows_a_restatement_in_its_turn_is_about_it(embedder: Embedder) -> None:
+    got = planned(embedder, ["Dana lives in Denver.", "Dana works as a nurse."],
+                  "yeah like I said, Denver's home now. loving the mountains", "Dana")
+    assert [(a, t) for a, t, _ in got] == [(Action.NOOP, "Dana lives in Denver.")] * 2
+
+
+@pytest.mark.parametrize(("turn", "kept"), [
+    ("thanks so much, that's really kind of you!", []),
+    ("Ah that's lovely to hear, hope you have a great time!", []),
+    ("lol fair enough", []),
+    ("brb, someone's at the door", []),
+    # Written for this test: the listener and the speaker, or someone named, are facts.
+    ("You were right, I finally called the dentist.", ["You were right, Ines finally called the dentist."]),
+    ("no wait, Tom's an orthodontist, he gets very touchy if you call him a dentist",
+     ["No wait, Tom's an orthodontist, he gets very touchy if you call him a dentist."]),
+])
+def test_a_turn_that_only_speaks_to_the_listener_stores_nothing(turn: str, kept: list[str]) -> None:
+    got = OfflineConsolidator().extract([Turn("user", turn, "Ines", TS)])
+    assert [f.text for f in got] == kept
