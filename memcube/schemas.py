@@ -759,11 +759,15 @@ class GenerateResponse(_Out):
 
 # ---------------------------------------------------------------- parametric memory (LoRA adapters)
 class AdapterState(enum.StrEnum):
-    """training: its job has not written weights yet; ready: usable; failed: training gave up (see ``error``)."""
+    """training: its job has not written weights yet; ready: usable; failed: training gave up (see ``error``);
+    proposed: the scheduler proposes training it on stable, heavily used memories, awaiting the owner's
+    decision; rejected: a proposal the owner turned down."""
 
     training = "training"
     ready = "ready"
     failed = "failed"
+    proposed = "proposed"
+    rejected = "rejected"
 
 
 MAX_ADAPTER_SOURCES = 1000
@@ -779,7 +783,8 @@ class Adapter(_Out):
     model: str
     state: AdapterState
     version: int
-    source: Literal["upload", "training"]
+    source: Literal["upload", "training", "proposal"] = Field(
+        description="proposal: proposed by the scheduler, its source memories those it would learn")
     fingerprint: str | None = Field(default=None, description="of the base model the adapter was checked against")
     blob_sha256: str | None = Field(default=None, description="sha256 of adapter_model.safetensors")
     bytes: int | None = None
@@ -829,6 +834,15 @@ class AdapterTrain(_Base):
         if self.memory_ids is not None and self.tags is not None:
             raise ValueError("give memory_ids or tags, not both")
         return self
+
+
+class ProposalDecision(_Base):
+    """The owner's decision on a proposed adapter; approving starts its training job with these settings."""
+
+    note: str | None = Field(default=None, max_length=2000)
+    steps: int = Field(default=30, ge=1, description="optimizer steps, at most MEMOS_ADAPTER_TRAIN_MAX_STEPS")
+    rank: int = Field(default=8, ge=1, le=256)
+    learning_rate: float = Field(default=2e-3, gt=0.0, le=1.0)
 
 
 class AdapterAccepted(_Out):

@@ -613,6 +613,18 @@ class _BaseClient:
                      json=_clean(version=version, reason=reason))
 
     @endpoint
+    def approve_adapter(self, adapter_id: IdLike, *, note: str | None = None, steps: int | None = None,
+                        rank: int | None = None, learning_rate: float | None = None) -> _Call[AdapterAccepted]:
+        """Approve an adapter the scheduler proposed (the cube's owner): its training job starts."""
+        return _Call("POST", f"/v1/adapters/{_id(adapter_id)}/approve", _model(AdapterAccepted),
+                     json=_clean(note=note, steps=steps, rank=rank, learning_rate=learning_rate))
+
+    @endpoint
+    def reject_adapter(self, adapter_id: IdLike, *, note: str | None = None) -> _Call[Adapter]:
+        """Turn down an adapter the scheduler proposed (the cube's owner)."""
+        return _Call("POST", f"/v1/adapters/{_id(adapter_id)}/reject", _model(Adapter), json=_clean(note=note))
+
+    @endpoint
     def train_adapter(
         self,
         cube_id: IdLike,

@@ -131,6 +131,19 @@ class Settings(BaseSettings):
     transform_set_size: int = Field(default=5, ge=2, le=16, description="a context's top memories that form its"
                                     " set")
     sweep_relink_every_s: float = Field(default=600.0, gt=0)
+    sweep_propose_every_s: float = Field(default=86_400.0, gt=0)
+    propose_model: str = Field(
+        default="", description="propose a LoRA adapter with this model (MEMOS_MODELS or tiny) for a cube's stable,"
+        " heavily used memories, trained once its owner approves; empty = off"
+    )
+    propose_min_uses: int = Field(default=20, ge=1, description="searches or contexts that returned a memory before"
+                                  " it counts as heavily used")
+    propose_stable_days: float = Field(default=7.0, ge=0, description="days a memory stays unchanged before it counts"
+                                       " as stable (and between two proposals for one cube)")
+    propose_min_memories: int = Field(default=20, ge=1, description="stable, heavily used memories a cube needs for a"
+                                      " proposal")
+    propose_max_memories: int = Field(default=200, ge=1, le=1000, description="memories a proposal trains on, the"
+                                      " most used first")
     # Per-session working memory (memos.scheduler.working, docs/scheduler.md).
     working_ttl_s: float = Field(default=1800.0, gt=0, description="a session's working memory expires after this"
                                  " long unused")

@@ -34,6 +34,7 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "relink": every("sweeps.relink", settings.sweep_relink_every_s),
         "archive": every("sweeps.archive", settings.sweep_archive_every_s),
         "transform": every("sweeps.transform", settings.sweep_transform_every_s),
+        "propose": every("sweeps.propose", settings.sweep_propose_every_s),
     }
 
 

@@ -19,6 +19,7 @@ from memos.cubes.service import load_cube
 from memos.errors import PayloadTooLarge
 from memos.parametric import lora
 from memos.parametric import service as adapters
+from memos.scheduler import propose
 
 router = APIRouter(prefix="/v1", tags=["parametric"])
 
@@ -115,6 +116,35 @@ def rollback_adapter(
 ) -> schemas.Adapter:
     """A new version serving an earlier version's weights (history keeps both)."""
     head = adapters.rollback(session, adapter_id, version=body.version, reason=body.reason, principal=principal)
+    session.commit()
+    return adapters.to_schema(head)
+
+
+@router.post("/adapters/{adapter_id}/approve", status_code=202, response_model=schemas.AdapterAccepted,
+             responses=error_responses(401, 403, 404, 409))
+def approve_proposal(
+    adapter_id: uuid.UUID, body: schemas.ProposalDecision, session: SessionDep, principal: PrincipalDep,
+    _tenant_id: TenantDep, state: StateDep,
+) -> schemas.AdapterAccepted:
+    """Approve an adapter the scheduler proposed (state ``proposed``; the cube's owner): its training job
+    starts on the proposed memories still live, and the approval is a version by this key (docs/scheduler.md).
+    409 for an adapter that is not an open proposal."""
+    head, job_id = propose.approve(session, adapter_id, principal=principal, note=body.note, steps=body.steps,
+                                   rank=body.rank, learning_rate=body.learning_rate,
+                                   max_steps=state.settings.adapter_train_max_steps)
+    session.commit()
+    return schemas.AdapterAccepted(adapter=adapters.to_schema(head), job_id=job_id)
+
+
+@router.post("/adapters/{adapter_id}/reject", response_model=schemas.Adapter,
+             responses=error_responses(401, 403, 404, 409))
+def reject_proposal(
+    adapter_id: uuid.UUID, body: schemas.ProposalDecision, session: SessionDep, principal: PrincipalDep,
+    _tenant_id: TenantDep,
+) -> schemas.Adapter:
+    """Turn down a proposed adapter (the cube's owner): state ``rejected``, a version by this key; the cube gets
+    no new proposal for ``MEMOS_PROPOSE_STABLE_DAYS``."""
+    head = propose.reject(session, adapter_id, principal=principal, note=body.note)
     session.commit()
     return adapters.to_schema(head)
 

@@ -266,12 +266,13 @@ def create_training(
 def to_schema(head: Memory) -> schemas.Adapter:
     meta = head.meta or {}
     prov = head.provenance or {}
-    trained = meta.get("source") == "training"
+    source = meta.get("source") if meta.get("source") in ("training", "proposal") else "upload"
+    trained = source != "upload"  # learned (or, proposed, to learn) from the memories its provenance names
     job = meta.get("job_id")
     return schemas.Adapter(
         id=head.id, cube_id=head.cube_id, name=meta.get("name"), description=head.content,
         model=str(meta.get("model", "")), state=schemas.AdapterState(meta.get("state", TRAINING)),
-        version=head.version, source="training" if trained else "upload", fingerprint=meta.get("fingerprint"),
+        version=head.version, source=source, fingerprint=meta.get("fingerprint"),
         blob_sha256=meta.get("blob_sha256"), bytes=meta.get("bytes"), dtype=meta.get("dtype"),
         rank=meta.get("rank"), alpha=meta.get("alpha"), params=meta.get("params"),
         target_modules=list(meta.get("target_modules") or []), lora_config=dict(meta.get("lora_config") or {}),

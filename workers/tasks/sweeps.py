@@ -1,11 +1,12 @@
 """Periodic sweeps run by beat: ``sweeps.outbox``, ``sweeps.heat``, ``sweeps.ttl``, ``sweeps.relink``,
-``sweeps.archive``, ``sweeps.transform``."""
+``sweeps.archive``, ``sweeps.transform``, ``sweeps.propose``."""
 
 from __future__ import annotations
 
 import uuid
 
 from memos.jobs import sweeps
+from memos.scheduler.propose import propose_adapters
 from memos.scheduler.transform import snapshot_co_used
 from workers import resources
 from workers.app import app, send_job
@@ -49,3 +50,9 @@ def archive() -> int:
 def transform() -> int:
     r = resources.get()
     return snapshot_co_used(r.sessions, r.settings)
+
+
+@app.task(name="sweeps.propose")
+def propose() -> int:
+    r = resources.get()
+    return propose_adapters(r.sessions, r.settings)
