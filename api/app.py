@@ -74,11 +74,13 @@ def create_app(state: AppState | None = None, settings: Settings | None = None,
             app.state.memos = build_state(settings or get_settings(), access)
         app.state.memos.access.start()
         app.state.memos.prefetch.start()
+        app.state.memos.working.start()
         try:
             async with app.state.mcp_sessions():  # the /mcp endpoint's task group (api/mcp.py)
                 yield
         finally:
             app.state.memos.prefetch.stop()
+            app.state.memos.working.stop()
             app.state.memos.access.stop()
 
     # The byte cap and admission limits must be known before the state is built (in the lifespan, when none is

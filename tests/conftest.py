@@ -41,6 +41,7 @@ from memos.config import Settings  # noqa: E402
 from memos.embedding import Embedder, get_embedder  # noqa: E402
 from memos.retrieval.access import AccessRecorder  # noqa: E402
 from memos.scheduler.predict import PayloadPredictor  # noqa: E402
+from memos.scheduler.working import LocalStore, WorkingMemory  # noqa: E402
 from memos.tenants.service import hash_key  # noqa: E402
 from migrations.runner import setup_database  # noqa: E402
 
@@ -149,6 +150,7 @@ def app_state(settings: Settings, sessions: sessionmaker[Session], embedder: Emb
     )
     # Predictions matched in the request's thread, for the same reason.
     state.prefetch = PayloadPredictor(sessions, lambda: state._activation, inline=True)
+    state.working = WorkingMemory(LocalStore(), settings, sessions, inline=True)
     return state
 
 

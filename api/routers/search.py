@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
@@ -126,8 +127,9 @@ def _recall_or_search(
     if found.memories is not None:
         return [service.Hit(m, score) for m, score in found.memories], schemas.WorkingUse(
             session=working_session, reused=True, similarity=round(found.similarity, 4), items=found.items)
+    at = datetime.now(UTC)
     hits = service.search(session, cube, req, embedder=embedder, settings=state.settings)
-    ws = state.working.fill(session, tenant_id, cube.id, working_session, req, vector, q.speaker,
-                            [h.memory.id for h in hits if h.via == "search"])
+    retrieved = [h.memory.id for h in hits if h.via == "search"]
+    state.working.fill(tenant_id, cube.id, working_session, req, vector, q.speaker, retrieved, at=at)
     return hits, schemas.WorkingUse(session=working_session, reused=False, similarity=round(found.similarity, 4),
-                                    items=len(ws.ids))
+                                    items=found.items)

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select, union
 from sqlalchemy.orm import Session, defer
 
 from memcube.models import Memory
@@ -19,14 +19,19 @@ def rank_among(
 ) -> list[tuple[Memory, float]]:
     """The memories of ``ids`` and those of the filter's cube changed since ``changed_since`` that pass the
     filter now (a memory deleted, quarantined or archived since it entered is gone), nearest to ``vector``
-    first, with their cosine similarity. Both halves come from indexes (the primary key; ``(cube_id,
-    updated_at)``), so the cost is that of the few rows named, whatever the cube's size."""
+    first, with their cosine similarity. The few rows named come from the primary key and the ``(cube_id,
+    updated_at)`` index, materialised first: ordered by distance alone, the planner could walk the vector
+    index through the whole cube instead."""
+    named = union(
+        select(Memory.id).where(Memory.id.in_(list(ids))),
+        select(Memory.id).where(Memory.cube_id.in_(list(flt.cube_ids)), Memory.updated_at > changed_since),
+    ).cte("named").prefix_with("MATERIALIZED")
     distance = Memory.embedding.cosine_distance(list(vector)).label("distance")
     stmt = (
         select(Memory, distance)
+        .join(named, named.c.id == Memory.id)
         .options(defer(Memory.embedding), defer(Memory.tsv))
-        .where(Memory.embedding.is_not(None), *flt.clauses(),
-               or_(Memory.id.in_(list(ids)), Memory.updated_at > changed_since))
+        .where(Memory.embedding.is_not(None), *flt.clauses())
         .order_by(distance, Memory.id)
         .limit(limit)
     )

@@ -20,26 +20,32 @@ what it saves, is measured by ``bench/working.py`` (docs/scheduler.md).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
+import logging
+import queue
 import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from memcube import schemas
+from memcube.db import tenant_session
 from memcube.models import Memory
 from memcube.repository import retrieval as retrieval_repo
 from memcube.repository import working as working_repo
 from memcube.repository.memories import MemoryFilter
 from memos.config import Settings
 
+log = logging.getLogger(__name__)
 KEY_PREFIX = "memos:working:"
 MAX_QUERIES = 8  # query vectors kept per set: the topics the session has asked about lately
 MAX_EVENTS = 50  # moves kept in a set's log
@@ -120,7 +126,7 @@ class WorkingSet:
     """One session's working memory, as stored (JSON)."""
 
     shape: str  # the request's filters and options: reused only by a request of the same shape
-    filled_at: datetime  # the database's clock at the last fill
+    filled_at: datetime  # when the last filling search was made (this process's clock, as versions carry theirs)
     ids: list[str] = field(default_factory=list)  # most recently retrieved first
     predicted: list[str] = field(default_factory=list)  # of ids, those that entered as predicted, not retrieved
     queries: list[str] = field(default_factory=list)  # base64 float32 vectors, newest first
@@ -171,12 +177,33 @@ class Reuse:
 
 
 class WorkingMemory:
-    def __init__(self, store: WorkingStore, settings: Settings) -> None:
+    """Reads sets on the request path; writes them (fills, reuse counts, moves) on a daemon thread, so a
+    request pays for neither the prediction's queries nor the write (``inline``: in the caller's thread, for
+    tests whose sessions share one connection with the request). A dropped update (queue full) costs a set's
+    freshness, never a request."""
+
+    def __init__(self, store: WorkingStore, settings: Settings, sessions: sessionmaker[Session], *,
+                 inline: bool = False, max_pending: int = 1024) -> None:
         self.store = store
+        self.sessions = sessions
+        self.inline = inline
         self.ttl_s = settings.working_ttl_s
         self.max_items = settings.working_max_items
         self.reuse_similarity = settings.working_reuse_similarity
         self.speaker_boost = settings.search_speaker_boost  # as the hybrid search ranks a named speaker's memories
+        self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue(max_pending)
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None and not self.inline:
+            self._thread = threading.Thread(target=self._run, name="memos-working-memory", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=5)
+            self._thread = None
 
     def get(self, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str) -> WorkingSet | None:
         raw = self.store.get(key_for(tenant_id, cube_id, session_name))
@@ -209,44 +236,70 @@ class WorkingMemory:
             boost = {m.id: self.speaker_boost for m, _ in found if (m.role or "").lower() == named}
             found = sorted(found, key=lambda ms: -(ms[1] + boost.get(ms[0].id, 0.0)))
         found = found[: req.top_k]
-        ws.reuses += 1
-        now = datetime.now(UTC)
         ids = [str(m.id) for m, _ in found]
+        self._later(lambda: self._reused(tenant_id, cube_id, session_name, ids, datetime.now(UTC)))
+        return Reuse(memories=found, similarity=similarity, items=len(set(ws.ids) | set(ids)))
+
+    def fill(self, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str, req: schemas.SearchRequest,
+             vector: np.ndarray, speaker: str | None, retrieved: list[uuid.UUID], *, at: datetime) -> None:
+        """After a full search (made at ``at``): its results enter the set (first), with what they predict
+        (their session neighbours and strongest links); the query joins the set's topics. Off the request path."""
+        shape = shape_of(req)
+        statuses = [str(s) for s in (req.filters.status if req.filters and req.filters.status else ["active"])]
+        vec = vector.astype(np.float32).copy()
+        self._later(lambda: self._filled(tenant_id, cube_id, session_name, shape, statuses, vec, speaker,
+                                         list(retrieved), at))
+
+    def _later(self, update: Callable[[], None]) -> None:
+        if self.inline:
+            self._apply(update)
+            return
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(update)
+
+    def _run(self) -> None:
+        while (update := self._queue.get()) is not None:
+            self._apply(update)
+
+    @staticmethod
+    def _apply(update: Callable[[], None]) -> None:
+        try:
+            update()
+        except Exception:  # a set is a cache: log and go on
+            log.exception("working memory update failed")
+
+    def _reused(self, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str, ids: list[str],
+                now: datetime) -> None:
+        ws = self.get(tenant_id, cube_id, session_name)
+        if ws is None:
+            return
+        ws.reuses += 1
         entered = [i for i in ids if i not in set(ws.ids)]  # changed since the fill: now in the set
         ws.ids = list(dict.fromkeys([*ids, *ws.ids]))
-        left = self._trim(ws)
-        ws.log(now, "reuse", entered, left)
+        ws.log(now, "reuse", entered, self._trim(ws))
         self._save(tenant_id, cube_id, session_name, ws)
-        return Reuse(memories=found, similarity=similarity, items=len(ws.ids))
 
-    def fill(self, session: Session, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str,
-             req: schemas.SearchRequest, vector: np.ndarray, speaker: str | None,
-             retrieved: list[uuid.UUID]) -> WorkingSet:
-        """After a full search: its results enter the set (first), with what they predict (their session
-        neighbours and strongest links); the query joins the set's topics."""
+    def _filled(self, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str, shape: str, statuses: list[str],
+                vector: np.ndarray, speaker: str | None, retrieved: list[uuid.UUID], at: datetime) -> None:
+        with tenant_session(self.sessions, tenant_id) as session:
+            nbs = retrieval_repo.session_neighbours(session, retrieved, hops=PREDICTED_NEIGHBOURS, statuses=statuses)
+            lks = retrieval_repo.linked(session, retrieved, per_memory=PREDICTED_LINKS, statuses=statuses)
         ws = self.get(tenant_id, cube_id, session_name)
-        shape = shape_of(req)
-        now = datetime.now(UTC)
         if ws is None or ws.shape != shape:
-            ws = WorkingSet(shape=shape, filled_at=now)
+            ws = WorkingSet(shape=shape, filled_at=at)
         before = set(ws.ids)
-        statuses = list(req.filters.status) if req.filters and req.filters.status else ["active"]
-        nbs = retrieval_repo.session_neighbours(session, retrieved, hops=PREDICTED_NEIGHBOURS,
-                                                statuses=[str(s) for s in statuses])
-        lks = retrieval_repo.linked(session, retrieved, per_memory=PREDICTED_LINKS, statuses=[str(s) for s in statuses])
         got = [str(i) for i in retrieved]
         predicted = [str(p) for i in retrieved for p in [*nbs.get(i, []), *lks.get(i, [])]]
         predicted = [p for p in dict.fromkeys(predicted) if p not in set(got)]
         ws.ids = list(dict.fromkeys([*got, *predicted, *ws.ids]))
         ws.predicted = [p for p in dict.fromkeys([*predicted, *ws.predicted]) if p in set(ws.ids) and p not in got]
-        ws.queries = [base64.b64encode(vector.astype(np.float32).tobytes()).decode(), *ws.queries][:MAX_QUERIES]
+        ws.queries = [base64.b64encode(vector.tobytes()).decode(), *ws.queries][:MAX_QUERIES]
         ws.speakers = [(speaker or "").lower() or None, *ws.speakers][:MAX_QUERIES]
-        ws.filled_at = now
+        ws.filled_at = at
         ws.fills += 1
         left = self._trim(ws)
-        ws.log(now, "search", [i for i in ws.ids if i not in before], left)
+        ws.log(at, "search", [i for i in ws.ids if i not in before], left)
         self._save(tenant_id, cube_id, session_name, ws)
-        return ws
 
     def _trim(self, ws: WorkingSet) -> list[str]:
         left = ws.ids[self.max_items:]
@@ -257,4 +310,3 @@ class WorkingMemory:
 
     def _save(self, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str, ws: WorkingSet) -> None:
         self.store.set(key_for(tenant_id, cube_id, session_name), ws.dumps(), self.ttl_s)
-

@@ -21,7 +21,8 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from memos.client import MemOSClient
-from tests.sdk.live import LiveServer
+from tests.sdk.live import LiveServer, working_fills
+from tests.workers.background import wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -103,6 +104,9 @@ async def test_tools_listed_and_each_called(live_server: LiveServer, tenant_key:
                                                                          "session": "mcp-chat"}))
             assert followed["working_memory_reused"] is reused
             assert pixel in followed["memory_ids"]
+            with MemOSClient(live_server.url, api_key=tenant_key) as sdk:  # the set is written after the answer
+                wait_for(lambda sdk=sdk: working_fills(sdk, cube.id, "mcp-chat"), timeout=30,  # type: ignore[misc]
+                         what="the working memory's fill")
 
         # A second version, written through the REST API, shows up in the history.
         sdk_memory = MemOSClient(live_server.url, api_key=tenant_key)

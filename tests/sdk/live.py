@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from memos.client import MemOSClient, NotFoundError
 from tests.conftest import ADMIN_KEY
 
 
@@ -84,3 +85,11 @@ def start_server(make_database: Callable[[str], str], tmp: Path) -> Iterator[Liv
 @pytest.fixture(scope="session")
 def live_server(make_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     yield from start_server(make_database, tmp_path_factory.mktemp("live"))
+
+
+def working_fills(client: MemOSClient, cube_id: object, session: str) -> int:
+    """How often the session's working memory was filled (0 before its first fill is written)."""
+    try:
+        return client.working_memory(str(cube_id), session).fills
+    except NotFoundError:
+        return 0

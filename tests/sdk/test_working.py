@@ -7,6 +7,8 @@ import uuid
 import pytest
 
 from memos.client import MemOSClient, NotFoundError
+from tests.sdk.live import working_fills
+from tests.workers.background import wait_for
 
 
 def test_context_with_a_working_session(client: MemOSClient) -> None:
@@ -16,6 +18,8 @@ def test_context_with_a_working_session(client: MemOSClient) -> None:
     first = client.context(cube.id, "How much honey did Priya's bees make?", top_k=2, working_session="s1")
     assert first.working is not None
     assert not first.working.reused
+    # The set is written right after the answer, off the request path.
+    wait_for(lambda: working_fills(client, cube.id, "s1"), timeout=30, what="the working memory's fill")
     # The memories are seconds old: a reuse looks at what changed lately as well as at the set.
     again = client.context(cube.id, "How much honey did Priya's bees produce?", top_k=2, working_session="s1")
     assert again.working is not None
