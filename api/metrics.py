@@ -140,8 +140,8 @@ class StateCollector(Collector):
         yield learned
 
     def _tiers(self) -> Iterator[Any]:
-        """This process's memory tiers for KV snapshots (memos.scheduler.tiers, made on first use) and its
-        LoRA adapter pool: what is held against which budget, and what moved."""
+        """This process's memory tiers, which hold KV snapshots and LoRA adapters (memos.scheduler.tiers, made on
+        first use), and its adapter pool: what is held against which budget, and what moved."""
         runtime = self.state._activation
         if runtime is None:
             return
@@ -164,7 +164,7 @@ class StateCollector(Collector):
             for key, family in families.items():
                 family.add_metric(values, tier[key])
         yield from families.values()
-        for key, doc in (("misses", "snapshot requests that loaded from disk"),
+        for key, doc in (("misses", "payload requests (snapshots, adapters) that loaded from disk"),
                          ("prefetches", "snapshots loaded ahead of use"),
                          ("prefetch_hits", "requests served by a prefetched snapshot"),
                          ("load_bytes", "bytes read from disk"), ("load_seconds", "time spent reading from disk")):
@@ -172,10 +172,12 @@ class StateCollector(Collector):
         parametric = self.state._parametric
         if parametric is not None:
             pool = parametric.pool
-            yield GaugeMetricFamily("memos_adapter_pool_bytes", "LoRA adapter bytes loaded", value=pool.loaded_bytes)
-            yield GaugeMetricFamily("memos_adapter_pool_budget_bytes", "the adapter pool's byte budget",
+            yield GaugeMetricFamily("memos_adapter_pool_bytes", "LoRA adapter bytes in the serving models (gpu tier)",
+                                    value=pool.loaded_bytes)
+            yield GaugeMetricFamily("memos_adapter_pool_budget_bytes",
+                                    "the cap on adapter bytes in the serving models (MEMOS_ADAPTER_POOL_MAX_BYTES)",
                                     value=pool.max_bytes)
-            yield GaugeMetricFamily("memos_adapter_pool_adapters", "LoRA adapters loaded",
+            yield GaugeMetricFamily("memos_adapter_pool_adapters", "LoRA adapters in the serving models (gpu tier)",
                                     value=len(pool.resident()))
             for key in ("hits", "misses", "evictions"):
                 yield CounterMetricFamily(f"memos_adapter_pool_{key}", f"adapter pool {key}",

@@ -194,3 +194,27 @@ def test_a_pinned_adapter_stays_in_memory(tiny: LoadedModel, blobs: BlobStore, s
     for sha, config, _ in others:
         pool.load(tiny, sha, config)
     assert pool.residency("tiny", a) == DISK
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_on_cuda_the_gpu_tier_is_device_memory_and_the_cpu_tier_host_memory(tmp_path: Path) -> None:
+    from memos.activation.models import build_tiny
+
+    lm = build_tiny(device="cuda")
+    blobs = BlobStore(tmp_path / "blobs")
+    stored = []
+    for seed in (1, 2):
+        config, weights = peft_adapter(lm, tmp_path, seed=seed)
+        sha, _ = blobs.put(weights)
+        stored.append((sha, json.loads(config), lora.nbytes(lora.read(config, weights).tensors)))
+    size = stored[0][2]
+    manager = TierManager([TierSpec("gpu", size, "cuda"), TierSpec("cpu", size, "cpu")],
+                          make_policy("lru", half_life=100), PayloadMovers(SnapshotMover(blobs)))
+    pool = AdapterPool(blobs, max_count=8, max_bytes=1 << 40, manager=manager)
+    first = logits(pool, lm, stored[0])
+    assert first.is_cuda
+    logits(pool, lm, stored[1])
+    held = manager._held[adapter_key(lm.name, stored[0][0])].payload
+    assert pool.residency(lm.name, stored[0][0]) == "cpu"
+    assert not any(t.is_cuda for t in held.tensors.values())  # demoted to host memory
+    assert torch.equal(logits(pool, lm, stored[0]), first)  # promoted back into the serving copy on the GPU
