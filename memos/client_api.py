@@ -662,7 +662,8 @@ class _BaseClient:
 
     @endpoint
     def pin(self, memory_id: IdLike) -> _Call[PinState]:
-        """Keep an activation's KV snapshot in memory until ``unpin`` (409 beyond the tiers' budgets)."""
+        """Keep an activation's KV snapshot or a parametric memory's adapter in memory until ``unpin`` (409
+        beyond the tiers' budgets)."""
         return _Call("POST", f"/v1/memories/{_id(memory_id)}/pin", _model(PinState))
 
     @endpoint
