@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import numpy as np
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
@@ -22,7 +23,9 @@ from memos.guard.screen import cube_settings
 from memos.memories.service import to_schema
 from memos.retrieval import service
 from memos.retrieval.context import assemble
+from memos.retrieval.query import QueryPlan
 from memos.retrieval.rerank import get_reranker
+from memos.scheduler.working import Reuse
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
@@ -115,21 +118,26 @@ def _recall_or_search(
     embedder: Embedder, state: AppState,
 ) -> tuple[list[service.Hit], schemas.WorkingUse | None]:
     """The context's memories: from the session's working memory when it can answer the query (see
-    memos.scheduler.working), else a search of the whole cube, whose results then join the working memory."""
-    if working_session is None:
+    memos.scheduler.working; offered the query's vector as soon as the search has it), else a search of the
+    whole cube, whose results then join the working memory (off the request path)."""
+    if working_session is None or req.mode == "lexical":  # no vector, nothing to compare a query with
         return service.search(session, cube, req, embedder=embedder, settings=state.settings), None
-    # The vector of the text the search would embed (the query less the cube's speakers' names; the speaker
-    # it names is matched apart): a search after a miss finds it in the query cache.
-    q = service.query_plan(cube.id, req.query)
-    vector = embedder.embed_one(q.text)
     flt = service.build_filter(cube, req.filters)
-    found = state.working.recall(session, tenant_id, cube.id, working_session, req, flt, vector, q.speaker)
-    if found.memories is not None:
-        return [service.Hit(m, score) for m, score in found.memories], schemas.WorkingUse(
-            session=working_session, reused=True, similarity=round(found.similarity, 4), items=found.items)
+    seen: list[tuple[np.ndarray, str | None, Reuse]] = []
+
+    def from_working_memory(vector: np.ndarray, plan: QueryPlan) -> list[service.Hit] | None:
+        found = state.working.recall(session, tenant_id, cube.id, working_session, req, flt, vector, plan.speaker)
+        seen.append((vector, plan.speaker, found))
+        return None if found.memories is None else [service.Hit(m, score) for m, score in found.memories]
+
     at = datetime.now(UTC)
-    hits = service.search(session, cube, req, embedder=embedder, settings=state.settings)
-    retrieved = [h.memory.id for h in hits if h.via == "search"]
-    state.working.fill(tenant_id, cube.id, working_session, req, vector, q.speaker, retrieved, at=at)
-    return hits, schemas.WorkingUse(session=working_session, reused=False, similarity=round(found.similarity, 4),
-                                    items=found.items)
+    hits = service.search(session, cube, req, embedder=embedder, settings=state.settings, shortcut=from_working_memory)
+    if not seen:  # the search ended before it had a vector (nothing to remember the query by)
+        return hits, None
+    vector, speaker, found = seen[-1]
+    use = schemas.WorkingUse(session=working_session, reused=found.memories is not None,
+                             similarity=round(found.similarity, 4), items=found.items)
+    if found.memories is None:
+        state.working.fill(tenant_id, cube.id, working_session, req, vector, speaker,
+                           [h.memory.id for h in hits if h.via == "search"], at=at)
+    return hits, use

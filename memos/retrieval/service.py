@@ -18,8 +18,9 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from memcube import schemas
@@ -51,6 +52,18 @@ class Hit:
     memory: Memory
     score: float
     via: Literal["search", "neighbor", "link"] = "search"
+
+
+class Shortcut(Protocol):
+    """Offered the query's vector (of ``plan.text``) once it is embedded, before the candidate search over the
+    cube: hits to answer with instead, or None to search on (a session's working memory: memos.scheduler)."""
+
+    def __call__(self, vector: np.ndarray, plan: QueryPlan) -> list[Hit] | None: ...
+
+
+class _Taken(Exception):  # noqa: N818 - control flow: the shortcut answered
+    def __init__(self, hits: list[Hit]) -> None:
+        self.hits = hits
 
 
 def build_filter(cube: Cube, filters: schemas.SearchFilters | None) -> memories_repo.MemoryFilter:
@@ -136,12 +149,6 @@ def match_terms(stats: repo.LexemeStats, idf: dict[str, float], budget: int = LE
     return out
 
 
-def query_plan(cube_id: uuid.UUID, query: str) -> QueryPlan:
-    """The query planned with the cube's speakers as last seen: what a hybrid search would embed first (so a
-    vector taken from ``plan.text`` now is the one the search finds in the query cache)."""
-    return plan(query, _SPEAKERS_SEEN.get(cube_id, []))
-
-
 def _remember_speakers(cube_id: uuid.UUID, speakers: list[str]) -> None:
     if len(_SPEAKERS_SEEN) >= _SPEAKERS_SEEN_MAX:
         _SPEAKERS_SEEN.clear()
@@ -156,13 +163,28 @@ def search(
     embedder: Embedder,
     settings: Settings | None = None,
     reranker: Reranker | None = None,
+    shortcut: Shortcut | None = None,
 ) -> list[Hit]:
-    s = settings or get_settings()
+    """``shortcut``: see ``Shortcut`` (hybrid and dense modes; taken before the cube's candidates are searched,
+    with the query's embedding overlapped with the lexical statement as always)."""
+    try:
+        return _search(session, cube, req, embedder=embedder, settings=settings or get_settings(),
+                       reranker=reranker, shortcut=shortcut)
+    except _Taken as taken:
+        return taken.hits
+
+
+def _search(session: Session, cube: Cube, req: schemas.SearchRequest, *, embedder: Embedder, settings: Settings,
+            reranker: Reranker | None, shortcut: Shortcut | None) -> list[Hit]:
+    s = settings
     flt = build_filter(cube, req.filters)
     if req.mode == "dense":
         # The plain baseline: the raw query's nearest neighbours, nothing else.
+        vector = embedder.embed_one(req.query)
+        if shortcut is not None and (hits := shortcut(vector, plan(req.query, []))) is not None:
+            return hits
         memories_repo.tune_vector_search(session, ef_search=max(s.search_ef_search, req.top_k))
-        dense = memories_repo.dense_search(session, embedder.embed_one(req.query).tolist(), flt, limit=req.top_k)
+        dense = memories_repo.dense_search(session, vector.tolist(), flt, limit=req.top_k)
         hits = [Hit(m, score) for m, score in dense]
         return _expand(session, hits, req, flt) if req.expand else hits
 
@@ -170,7 +192,7 @@ def search(
         _, rows = _candidates(session, cube, req, flt, embedder=None, settings=s)
         ranked = sorted(((r.id, r.lexical) for r in rows if r.is_candidate), key=lambda kv: kv[1], reverse=True)
     else:
-        q, rows = hybrid_candidates(session, cube, req, flt, embedder=embedder, settings=s)
+        q, rows = _candidates(session, cube, req, flt, embedder=embedder, settings=s, shortcut=shortcut)
         ranked = fusion.rerank(rows, q, weights_for(req, s))
     contents = {r.id: r.content for r in rows}
     if req.diversity is not None:
@@ -197,7 +219,7 @@ def hybrid_candidates(
 
 def _candidates(
     session: Session, cube: Cube, req: schemas.SearchRequest, flt: memories_repo.MemoryFilter, *,
-    embedder: Embedder | None, settings: Settings,
+    embedder: Embedder | None, settings: Settings, shortcut: Shortcut | None = None,
 ) -> tuple[QueryPlan, list[repo.Candidate]]:
     """The candidate rows for the query (dense part only with an ``embedder``).
 
@@ -235,7 +257,10 @@ def _candidates(
             q = actual  # planned with stale speakers: match and embed the corrected text
             continue
         if embedder is not None:
-            rows = repo.candidates(session, flt, cube_id=cube.id, query=q.text, vector=vector.result().tolist(),
+            embedded = vector.result()
+            if shortcut is not None and (hits := shortcut(embedded, q)) is not None:
+                raise _Taken(hits)
+            rows = repo.candidates(session, flt, cube_id=cube.id, query=q.text, vector=embedded.tolist(),
                                    bm25=bm25, n_dense=n_dense, lexical=lexical).rows
         # On the second attempt with speakers changed again in between: keep the plan these rows were found with.
         return (actual if actual.text == q.text else q), rows

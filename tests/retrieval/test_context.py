@@ -42,7 +42,7 @@ def test_context_respects_a_small_budget(client: TestClient, cube_id: str, auth:
     assert 0 < small["tokens"] <= 40 < full["tokens"]
     assert 0 < len(small["memories"]) < len(full["memories"])
     assert context(client, cube_id, auth, query="pottery", token_budget=1) == {
-        "context": "", "memories": [], "dropped": [], "tokens": 0}
+        "context": "", "memories": [], "dropped": [], "tokens": 0, "working": None}
 
 
 def test_bad_context_input_is_422(client: TestClient, cube_id: str, auth: Auth) -> None:
