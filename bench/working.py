@@ -13,8 +13,9 @@ token budget that keeps all ten. Two workloads:
 
 Printed per workload: the share of queries the working memory answered, the quality figures (on all queries
 and on the reused ones), and latency p50 / p95 of both paths split by what the working path did (reused, or
-searched and filled). The service waits out the working memory's look-back for changes after ingesting
-(``COMMIT_LAG``), as an agent's cube is not one minute old.
+searched and filled). Queries are ``--pause-ms`` apart (100 ms: an agent generates between turns, and a
+working memory is written right after its answer, off the request path). The service waits out the working
+memory's look-back for changes after ingesting (``COMMIT_LAG``), as an agent's cube is not one minute old.
 
 The reuse threshold (``--reuse``, the service's ``MEMOS_WORKING_REUSE_SIMILARITY``, default 0.8) was set
 before this bench first ran; nothing was tuned on its data.
@@ -72,9 +73,11 @@ def dia_ids(resp: dict[str, Any]) -> list[str]:
     return [str(m["metadata"].get("dia_id")) for m in resp["memories"]]
 
 
-def run_queries(client: httpx.Client, headers: dict[str, str], queries: list[Query], desc: str) -> list[Outcome]:
+def run_queries(client: httpx.Client, headers: dict[str, str], queries: list[Query], desc: str,
+                pause_s: float) -> list[Outcome]:
     out: list[Outcome] = []
     for i, q in enumerate(tqdm(queries, desc=desc, unit="q", leave=False)):
+        time.sleep(pause_s)  # the agent's turn: the last answer's working-memory write lands meanwhile
         body = {"query": q.text, "top_k": 10, "token_budget": BUDGET}
         calls = [("full", body), ("working", {**body, "working_session": q.session})]
         if i % 2:
@@ -129,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workload", choices=("turns", "questions", "both"), default="both")
     ap.add_argument("--reuse", type=float, default=0.8, help="MEMOS_WORKING_REUSE_SIMILARITY for the service")
     ap.add_argument("--max-queries", type=int, default=150, help="per conversation and workload (bounded runs)")
+    ap.add_argument("--pause-ms", type=float, default=100.0,
+                    help="between two queries (an agent generates between turns; the working memory is written then)")
     args = ap.parse_args(argv)
     if not args.data.exists():
         print(f"LoCoMo data not found at {args.data}", file=sys.stderr)
@@ -175,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(max(0.0, COMMIT_LAG.total_seconds() + 1 - (time.perf_counter() - t0)))
             for cube in {q.cube for qs in plans.values() for q in qs}:  # first-request costs are not measured
                 client.post(f"/v1/cubes/{cube}/context", json={"query": "hello"}, headers=ws.headers)
-            results = {name: run_queries(client, ws.headers, qs, name) for name, qs in plans.items()}
+            results = {name: run_queries(client, ws.headers, qs, name, args.pause_ms / 1000)
+                       for name, qs in plans.items()}
     print(f"\nconversations {wanted}, load average {os.getloadavg()[0]:.1f} at the end")
     if "turns" in results:
         report("turns", "share of the full search's 10 memories returned", results["turns"], args.reuse)

@@ -48,7 +48,7 @@ from memos.config import Settings
 log = logging.getLogger(__name__)
 KEY_PREFIX = "memos:working:"
 MAX_QUERIES = 8  # query vectors kept per set: the topics the session has asked about lately
-MAX_EVENTS = 50  # moves kept in a set's log
+MAX_EVENTS = 20  # moves kept in a set's log
 PREDICTED_NEIGHBOURS = 1  # session neighbours each side of a retrieved memory that enter as predicted
 PREDICTED_LINKS = 2  # strongest links of a retrieved memory that enter as predicted
 # Reused only while few of the cube's memories changed since the fill: past this many, a full search.
