@@ -49,6 +49,8 @@ NEGATION_SCOPE = 2  # words after a negation that it applies to
 # Cosine of two single words embedded alone above which they are values of one kind (two cities, two teams,
 # two colours, two numbers): a sentence that names one where the stored fact names the other replaces it.
 SAME_KIND = 0.45
+# A sentence that supersedes one fact and says another again is the change: an UPDATE outranks a NOOP.
+UPDATE_SCORE = 3.5
 ONE_ATTRIBUTE = 8  # words of a stored fact that holds one attribute ("Kenji adopted a cat named Sora.")
 MAX_VALUES = 3  # a candidate with more value words than this holds no single attribute to replace
 SAME_KIND_COMMON = 0.7  # the same for values that are common words (vegan/vegetarian 0.75, viola/violin 0.71)
@@ -290,7 +292,7 @@ def compare(fact: Fact, cand: Candidate, alike: WordSimilarity | None = None) ->
     # corrects is low; the cue says it is about something said before.
     close = atomic(ctext) and (cand.similarity >= CUE_SIMILARITY or CORRECTS.search(ftext) is not None)
     if close and negated:
-        return Verdict(Action.UPDATE, 2 + cand.similarity, "negates it")
+        return Verdict(Action.UPDATE, UPDATE_SCORE + cand.similarity, "negates it")
     named = old_values != old  # its values are a part of its words (names and numbers, or the predicate's object)
     proper = bool(names_and_numbers(ctext, names))  # its values are names or numbers
     frame = old - old_values  # what the candidate says about its value ("favourite food", "runs ... a week")
@@ -307,18 +309,18 @@ def compare(fact: Fact, cand: Candidate, alike: WordSimilarity | None = None) ->
     replaced, contrasted = replaced_values(ftext, ctext, names, alike, SAME_KIND if proper else SAME_KIND_COMMON) \
         if close and alike and marked else (False, False)
     if close and replaced and changed and (framed or cue or retracts(ftext)):
-        return Verdict(Action.UPDATE, 2 + cand.similarity, "another value of the same kind")
+        return Verdict(Action.UPDATE, UPDATE_SCORE + cand.similarity, "another value of the same kind")
     if close and contrasted and (cue or NEGATION.search(ftext)):
-        return Verdict(Action.UPDATE, 2 + cand.similarity, "corrects its value")
+        return Verdict(Action.UPDATE, UPDATE_SCORE + cand.similarity, "corrects its value")
     if close and retracts(ftext) and (restated >= RETRACTED or (proper and not changed)):
-        return Verdict(Action.UPDATE, 2 + cand.similarity, "retracts it")
+        return Verdict(Action.UPDATE, UPDATE_SCORE + cand.similarity, "retracts it")
     if close and not changed and STRONG_CHANGE.search(ftext) and (old - old_values) - new:
         # The same names in a changed relation ("dating Amara" -> "engaged to Amara").
-        return Verdict(Action.UPDATE, 2 + cand.similarity, "the relation changed")
+        return Verdict(Action.UPDATE, UPDATE_SCORE + cand.similarity, "the relation changed")
     if close and not changed and CORRECTS.search(ftext) and new - old - CORRECTION_STEMS:
         # Said again with more, as a correction ("should clarify, my son studies veterinary medicine"): the
         # stored fact was less than right.
-        return Verdict(Action.UPDATE, 2 + cand.similarity, "corrects it")
+        return Verdict(Action.UPDATE, UPDATE_SCORE + cand.similarity, "corrects it")
     if not changed and (restated >= RESTATED or (named and cand.similarity >= NAMED_RESTATED)):
         # What chat says around a known fact ("Sora knocked my coffee off the table again", "Toronto winters
         # are no joke") is an occasion of it, not a new fact; a new name is someone or something new. Only of
@@ -337,7 +339,7 @@ def compare(fact: Fact, cand: Candidate, alike: WordSimilarity | None = None) ->
                   else values(ftext, names)) - new_stems_of(ctext, names)
     substituted = changed and ((proper and bool(new_values) and new_values != new) or restated >= SAME_FRAME)
     if changed and (STRONG_CHANGE.search(ftext) or (cue and substituted)):
-        return Verdict(Action.UPDATE, 2 + cand.similarity, "a change of the same fact")
+        return Verdict(Action.UPDATE, UPDATE_SCORE + cand.similarity, "a change of the same fact")
     if changed and cand.similarity >= DOUBT_SIMILARITY:
         return Verdict(Action.ADD, 1 + cand.similarity, "may update it")
     return None

@@ -196,3 +196,9 @@ def test_now_replaces_a_name_only_with_a_name(embedder: Embedder) -> None:
     got = planned(embedder, ["Nour's favorite TV show is Breaking Bad."],
                   "Succession is now my all time favorite show, sorry walter white", "Nour")
     assert [(a, t) for a, t, _ in got][0] == (Action.UPDATE, "Nour's favorite TV show is Breaking Bad.")
+
+
+def test_a_change_outranks_a_fact_said_again(embedder: Embedder) -> None:
+    got = planned(embedder, ["Jamal coaches his son's basketball team.", "Jamal's son is named Malik."],
+                  "Malik aged out of the youth league so I'm coaching his little sister's soccer team now", "Jamal")
+    assert [(a, t) for a, t, _ in got][0] == (Action.UPDATE, "Jamal coaches his son's basketball team.")
