@@ -172,10 +172,18 @@ def split_key(key: str) -> tuple[str, str]:
 
 @dataclass(eq=False)
 class HostAdapter:
-    """An adapter below the top tier: its tensors on the tier's device (host memory), ready to copy in."""
+    """An adapter below the top tier, on the tier's device (host memory): as read from its blob (``tensors``),
+    or, once it has been in a serving copy, its LoRA modules and settings per target layer as they were there
+    (``layers``: target -> PEFT's per-adapter entries), put back as they are when it is promoted again."""
 
     tensors: dict[str, torch.Tensor]
     nbytes: int
+    layers: dict[str, dict[str, Any]] | None = None
+
+    def to(self, device: str) -> HostAdapter:
+        layers = None if self.layers is None else {
+            t: {attr: _to(v, device) for attr, v in state.items()} for t, state in self.layers.items()}
+        return HostAdapter({k: v.to(device) for k, v in self.tensors.items()}, self.nbytes, layers)
 
 
 @dataclass(eq=False)
@@ -362,28 +370,32 @@ class AdapterPool:
             raise AdapterNotFound(f"adapter {key} was not asked for in this process")
         return spec
 
-    def _put_in(self, key: str, tensors: dict[str, torch.Tensor]) -> ServedAdapter:
-        """Into the serving copy (called by the manager, under its lock or the key's gate)."""
+    def _put_in(self, key: str, host: HostAdapter) -> ServedAdapter:
+        """Into the serving copy (called by the manager, under its lock or the key's gate): the modules it had
+        there put back if it has been there and the copy's target layers are LoRA layers, else its tensors
+        injected."""
         lm, config = self._spec(key)
         _, sha = split_key(key)
         serving = self._serving_for(lm, config)
         name = adapter_name(sha)
         began = time.perf_counter()
         with serving.lock:
-            self._inject(serving, name, config, tensors)
-        size = lora.nbytes(tensors)
+            if host.layers is None or not _attach(serving, name, config, host.layers):
+                tensors = host.tensors or _tensors_in(host.layers or {})
+                self._inject(serving, name, config, tensors)
+        size = host.nbytes
         with self._lock:
             self._in_serving[key] = Resident(sha, lm.name, name, size, (time.perf_counter() - began) * 1000,
                                              time.monotonic())
         return ServedAdapter(serving, name, config, size)
 
-    def _take_out(self, key: str, served: ServedAdapter, device: str | None) -> dict[str, torch.Tensor] | None:
-        """Out of the serving copy; its tensors on ``device`` (``None``: not wanted, it goes to disk)."""
+    def _take_out(self, key: str, served: ServedAdapter, device: str | None) -> HostAdapter | None:
+        """Out of the serving copy; kept on ``device`` (``None``: not kept, it goes to disk)."""
         serving = served.serving
-        tensors: dict[str, torch.Tensor] | None = None
+        host: HostAdapter | None = None
         with serving.lock:
-            if device is not None:
-                tensors = _tensors_of(serving, served.name, served.config, device)
+            if device is not None:  # its modules and settings taken out of each layer as they are
+                host = HostAdapter({}, served.nbytes, _detach(serving, served.name, served.config)).to(device)
             # Layer by layer (PEFT's delete_adapter walks every module of the model, more with each adapter
             # loaded); then the config, so PEFT no longer knows the name.
             for layer in serving.lora_layers:
@@ -396,7 +408,7 @@ class AdapterPool:
             if device is None:
                 self._specs.pop(key, None)
         log.debug("adapter %s out of the serving copy of %s", key, served.serving.lm.name)
-        return tensors
+        return host
 
     @staticmethod
     def _inject(serving: ServingModel, name: str, config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
@@ -436,13 +448,13 @@ class AdapterMover:
             if isinstance(payload, ServedAdapter):
                 return payload
             assert isinstance(payload, HostAdapter)
-            return self.pool._put_in(key, payload.tensors)
+            return self.pool._put_in(key, payload)
         if isinstance(payload, ServedAdapter):
-            tensors = self.pool._take_out(key, payload, tier.device)
-            assert tensors is not None
-            return HostAdapter(tensors, payload.nbytes)
+            host = self.pool._take_out(key, payload, tier.device)
+            assert host is not None
+            return host
         assert isinstance(payload, HostAdapter)
-        return HostAdapter({k: v.to(tier.device) for k, v in payload.tensors.items()}, payload.nbytes)
+        return payload.to(tier.device)
 
     def nbytes(self, key: str, payload: Any) -> int:
         assert isinstance(payload, HostAdapter | ServedAdapter)
@@ -481,16 +493,67 @@ class _NoOtherPayloads:
         return None
 
 
-def _tensors_of(serving: ServingModel, name: str, config: dict[str, Any], device: str) -> dict[str, torch.Tensor]:
-    """The adapter's A/B weights as they are in the serving copy, in the layout of its safetensors file (on the
-    CPU device these are the layers' own tensors, which outlive the layers: no copy)."""
-    cfg = lora.lora_config(config)
+# PEFT's per-adapter entries of a LoRA layer: what ``delete_adapter`` removes (its own lists), and the variant
+# (DoRA and the like: refused at upload, kept here for completeness).
+_EXTRA_ENTRIES = ("lora_variant", "frozen_peft_weight_names")
+
+
+def _entries(layer: Any) -> list[str]:
+    return [*layer.adapter_layer_names, *layer.other_param_names, *_EXTRA_ENTRIES]
+
+
+def _detach(serving: ServingModel, name: str, config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The adapter's entries of every target layer (its A and B modules, dropout, rank, scaling...), taken out
+    of the layers as PEFT's ``delete_adapter`` would, but kept: on the CPU device nothing is copied."""
     model: Any = serving.peft.base_model.model
-    out: dict[str, torch.Tensor] = {}
-    for target in serving.targets(cfg):
+    out: dict[str, dict[str, Any]] = {}
+    for target in serving.targets(lora.lora_config(config)):
         layer = model.get_submodule(target)
-        out[f"{lora.PREFIX}{target}.lora_A.weight"] = layer.lora_A[name].weight.detach().to(device)
-        out[f"{lora.PREFIX}{target}.lora_B.weight"] = layer.lora_B[name].weight.detach().to(device)
+        state: dict[str, Any] = {}
+        for attr in _entries(layer):
+            container = getattr(layer, attr, None)
+            if container is not None and name in container:
+                state[attr] = container.pop(name)
+        out[target] = state
+    return out
+
+
+def _attach(serving: ServingModel, name: str, config: dict[str, Any], layers: dict[str, dict[str, Any]]) -> bool:
+    """Put entries ``_detach`` took back into the serving copy's layers (on the model's device); False, with
+    nothing changed, when a target is not a LoRA layer of this copy (the model was reloaded meanwhile)."""
+    from peft.tuners.lora import LoraLayer
+
+    model: Any = serving.peft.base_model.model
+    cfg = lora.lora_config(config)
+    targets = serving.targets(cfg)
+    if set(targets) != set(layers):
+        return False
+    found = {t: model.get_submodule(t) for t in targets}
+    if not all(isinstance(layer, LoraLayer) for layer in found.values()):
+        return False
+    device = serving.lm.torch_device
+    for target, layer in found.items():
+        for attr, value in layers[target].items():
+            getattr(layer, attr)[name] = _to(value, device)
+    serving.peft.peft_config[name] = cfg
+    return True
+
+
+def _to(value: Any, device: Any) -> Any:
+    """Modules and tensors onto ``device`` (a module in place, as ``nn.Module.to`` does); settings as they are."""
+    import torch
+
+    if isinstance(value, torch.nn.Module | torch.Tensor):
+        return value.to(device)
+    return value
+
+
+def _tensors_in(layers: dict[str, dict[str, Any]]) -> dict[str, torch.Tensor]:
+    """The A/B weights of detached entries in the layout of the adapter's safetensors file."""
+    out: dict[str, torch.Tensor] = {}
+    for target, state in layers.items():
+        out[f"{lora.PREFIX}{target}.lora_A.weight"] = state["lora_A"].weight.detach()
+        out[f"{lora.PREFIX}{target}.lora_B.weight"] = state["lora_B"].weight.detach()
     return out
 
 

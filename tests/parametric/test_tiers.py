@@ -67,9 +67,8 @@ def test_adapters_move_serving_model_host_memory_disk_and_back_unchanged(
     size = stored[0][2]
     manager = tiers(blobs, gpu=2 * size, cpu=2 * size)
     pool = AdapterPool(blobs, max_count=64, max_bytes=1 << 40, manager=manager)
-    first = logits(pool, tiny, stored[0])
-    for s in stored[1:]:
-        logits(pool, tiny, s)
+    firsts = [logits(pool, tiny, s) for s in stored]
+    first = firsts[0]
     where = [pool.residency("tiny", sha) for sha, _, _ in stored]
     assert where == [DISK, "cpu", "cpu", "gpu", "gpu"]  # least recently used furthest down
     assert names_in(pool, tiny) == {r.name for r in pool.resident()}  # only the gpu tier is in the model
@@ -85,8 +84,16 @@ def test_adapters_move_serving_model_host_memory_disk_and_back_unchanged(
     assert pool.stats.misses == before + 1
     assert pool.residency("tiny", second[0]) == "gpu"
     assert pool.resident()[-1].sha256 == second[0]
-    assert out.shape == first.shape
+    assert torch.equal(out, firsts[2])  # its own modules put back from host memory
     assert not torch.equal(out, first)
+    # The modules of an adapter in host memory are not in the model, and are the ones put back.
+    in_host = next(adapter_key("tiny", sha) for sha, _, _ in stored if pool.residency("tiny", sha) == "cpu")
+    host = manager._held[in_host].payload
+    assert host.layers is not None
+    module = next(iter(host.layers.values()))["lora_A"]
+    serving = pool.serving(tiny)
+    assert serving is not None
+    assert all(module is not layer.lora_A[n] for layer in serving.lora_layers for n in layer.lora_A)
     moves = [(e.key, e.source, e.target) for e in manager.events]
     key = adapter_key("tiny", second[0])
     assert (key, DISK, "gpu") in moves
