@@ -43,7 +43,7 @@ class AppState:
         self.principals = PrincipalCache(self.settings.auth_cache_ttl_s)
         # What search and context retrieve predicts which snapshots are asked for next (memos.scheduler.predict).
         self.prefetch = PayloadPredictor(self.sessions, lambda: self._activation)
-        self.working = WorkingMemory(store_for(self.settings), self.settings, self.sessions)
+        self.working = WorkingMemory(store_for(self.settings), self.settings)
 
     @property
     def limits(self) -> Limits:

@@ -150,7 +150,7 @@ def app_state(settings: Settings, sessions: sessionmaker[Session], embedder: Emb
     )
     # Predictions matched in the request's thread, for the same reason.
     state.prefetch = PayloadPredictor(sessions, lambda: state._activation, inline=True)
-    state.working = WorkingMemory(LocalStore(), settings, sessions, inline=True)
+    state.working = WorkingMemory(LocalStore(), settings, inline=True)
     return state
 
 

@@ -1,13 +1,13 @@
 """Per-session working memory: the memories an active session has been retrieving, kept hot for its next query.
 
-An agent's queries within a session mostly come back to what it has just asked about. ``/context`` with a
-``working_session`` remembers, per (cube, session), the memories its full searches returned plus the ones
-predicted to be asked for next (their session neighbours and strongest links), and the query vectors that
-filled it. A later query of the session whose vector is within ``MEMOS_WORKING_REUSE_SIMILARITY`` of one of
-those is answered from the working set: its memories and those of the cube changed since it was filled,
-re-read from PostgreSQL under the request's filters (a memory deleted, quarantined or archived meanwhile is
-gone; one added or changed meanwhile is a candidate) and ranked by cosine similarity to the query, without
-the candidate search over the whole cube. Any other query searches the whole cube, and its results join
+An agent's queries within a session often come back to what it has just asked about. ``/context`` with a
+``working_session`` remembers, per (cube, session), the memories its full searches returned and the query
+vectors that filled it. A later query of the session whose vector is within ``MEMOS_WORKING_REUSE_SIMILARITY``
+of one of those is answered from the working set: its memories, what they predict (each one's session
+neighbours and linked memories) and the cube's memories changed since it was filled, re-read from PostgreSQL
+in one statement under the request's filters (a memory deleted, quarantined or archived meanwhile is gone; one
+added or changed meanwhile is a candidate) and ranked by cosine similarity to the query, without the candidate
+search over the whole cube. Any other query searches the whole cube, and its results join
 the working set (the least recently retrieved leave first beyond ``MEMOS_WORKING_MAX_ITEMS``).
 
 Sets live in Redis when the service has one (``MEMOS_REDIS_URL``; ``memos serve`` always does), so every web
@@ -35,12 +35,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from memcube import schemas
-from memcube.db import tenant_session
 from memcube.models import Memory
-from memcube.repository import retrieval as retrieval_repo
 from memcube.repository import working as working_repo
 from memcube.repository.memories import MemoryFilter
 from memos.config import Settings
@@ -49,8 +47,6 @@ log = logging.getLogger(__name__)
 KEY_PREFIX = "memos:working:"
 MAX_QUERIES = 8  # query vectors kept per set: the topics the session has asked about lately
 MAX_EVENTS = 20  # moves kept in a set's log
-PREDICTED_NEIGHBOURS = 1  # session neighbours each side of a retrieved memory that enter as predicted
-PREDICTED_LINKS = 2  # strongest links of a retrieved memory that enter as predicted
 # Reused only while few of the cube's memories changed since the fill: past this many, a full search.
 MAX_CHANGED = 200
 # Versions carry the writer's clock at the start of its batch (as fills carry this process's), and its
@@ -182,10 +178,9 @@ class WorkingMemory:
     tests whose sessions share one connection with the request). A dropped update (queue full) costs a set's
     freshness, never a request."""
 
-    def __init__(self, store: WorkingStore, settings: Settings, sessions: sessionmaker[Session], *,
-                 inline: bool = False, max_pending: int = 1024) -> None:
+    def __init__(self, store: WorkingStore, settings: Settings, *, inline: bool = False,
+                 max_pending: int = 1024) -> None:
         self.store = store
-        self.sessions = sessions
         self.inline = inline
         self.ttl_s = settings.working_ttl_s
         self.max_items = settings.working_max_items
@@ -230,25 +225,25 @@ class WorkingMemory:
         since = ws.filled_at - COMMIT_LAG
         if working_repo.changed_count(session, cube_id, since, cap=MAX_CHANGED + 1) > MAX_CHANGED:
             return Reuse(None, similarity, len(ws.ids))
-        found = working_repo.rank_among(session, vector.tolist(), flt, ids=[uuid.UUID(i) for i in ws.ids],
-                                        changed_since=since, limit=req.top_k * (2 if named else 1))
+        ranked = working_repo.rank_among(session, vector.tolist(), flt, ids=[uuid.UUID(i) for i in ws.ids],
+                                         changed_since=since, limit=req.top_k * (2 if named else 1))
         if named:  # as the hybrid search does: the named speaker's own memories first
-            boost = {m.id: self.speaker_boost for m, _ in found if (m.role or "").lower() == named}
-            found = sorted(found, key=lambda ms: -(ms[1] + boost.get(ms[0].id, 0.0)))
-        found = found[: req.top_k]
-        ids = [str(m.id) for m, _ in found]
-        self._later(lambda: self._reused(tenant_id, cube_id, session_name, ids, datetime.now(UTC)))
-        return Reuse(memories=found, similarity=similarity, items=len(set(ws.ids) | set(ids)))
+            boost = {m.id: self.speaker_boost for m, _, _ in ranked if (m.role or "").lower() == named}
+            ranked = sorted(ranked, key=lambda r: -(r[1] + boost.get(r[0].id, 0.0)))
+        ranked = ranked[: req.top_k]
+        ids = [str(m.id) for m, _, _ in ranked]
+        predicted = [str(m.id) for m, _, p in ranked if p]
+        self._later(lambda: self._reused(tenant_id, cube_id, session_name, ids, predicted, datetime.now(UTC)))
+        return Reuse(memories=[(m, score) for m, score, _ in ranked], similarity=similarity,
+                     items=len(set(ws.ids) | set(ids)))
 
     def fill(self, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str, req: schemas.SearchRequest,
              vector: np.ndarray, speaker: str | None, retrieved: list[uuid.UUID], *, at: datetime) -> None:
-        """After a full search (made at ``at``): its results enter the set (first), with what they predict
-        (their session neighbours and strongest links); the query joins the set's topics. Off the request path."""
+        """After a full search (made at ``at``): its results enter the set (first) and the query joins the set's
+        topics. Off the request path; what they predict (session neighbours, links) is looked up on reuse."""
         shape = shape_of(req)
-        statuses = [str(s) for s in (req.filters.status if req.filters and req.filters.status else ["active"])]
         vec = vector.astype(np.float32).copy()
-        self._later(lambda: self._filled(tenant_id, cube_id, session_name, shape, statuses, vec, speaker,
-                                         list(retrieved), at))
+        self._later(lambda: self._filled(tenant_id, cube_id, session_name, shape, vec, speaker, list(retrieved), at))
 
     def _later(self, update: Callable[[], None]) -> None:
         if self.inline:
@@ -269,30 +264,26 @@ class WorkingMemory:
             log.exception("working memory update failed")
 
     def _reused(self, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str, ids: list[str],
-                now: datetime) -> None:
+                predicted: list[str], now: datetime) -> None:
         ws = self.get(tenant_id, cube_id, session_name)
         if ws is None:
             return
         ws.reuses += 1
-        entered = [i for i in ids if i not in set(ws.ids)]  # changed since the fill: now in the set
+        entered = [i for i in ids if i not in set(ws.ids)]  # predicted, or changed since the fill: now in the set
         ws.ids = list(dict.fromkeys([*ids, *ws.ids]))
+        ws.predicted = [p for p in dict.fromkeys([*predicted, *ws.predicted]) if p not in set(ids) - set(predicted)]
         ws.log(now, "reuse", entered, self._trim(ws))
         self._save(tenant_id, cube_id, session_name, ws)
 
-    def _filled(self, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str, shape: str, statuses: list[str],
+    def _filled(self, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str, shape: str,
                 vector: np.ndarray, speaker: str | None, retrieved: list[uuid.UUID], at: datetime) -> None:
-        with tenant_session(self.sessions, tenant_id) as session:
-            nbs = retrieval_repo.session_neighbours(session, retrieved, hops=PREDICTED_NEIGHBOURS, statuses=statuses)
-            lks = retrieval_repo.linked(session, retrieved, per_memory=PREDICTED_LINKS, statuses=statuses)
         ws = self.get(tenant_id, cube_id, session_name)
         if ws is None or ws.shape != shape:
             ws = WorkingSet(shape=shape, filled_at=at)
         before = set(ws.ids)
         got = [str(i) for i in retrieved]
-        predicted = [str(p) for i in retrieved for p in [*nbs.get(i, []), *lks.get(i, [])]]
-        predicted = [p for p in dict.fromkeys(predicted) if p not in set(got)]
-        ws.ids = list(dict.fromkeys([*got, *predicted, *ws.ids]))
-        ws.predicted = [p for p in dict.fromkeys([*predicted, *ws.predicted]) if p in set(ws.ids) and p not in got]
+        ws.ids = list(dict.fromkeys([*got, *ws.ids]))
+        ws.predicted = [p for p in ws.predicted if p not in set(got)]  # retrieved now, not only predicted
         ws.queries = [base64.b64encode(vector.tobytes()).decode(), *ws.queries][:MAX_QUERIES]
         ws.speakers = [(speaker or "").lower() or None, *ws.speakers][:MAX_QUERIES]
         ws.filled_at = at

@@ -79,9 +79,7 @@ def test_a_follow_up_is_answered_from_the_working_memory(client: TestClient, aut
     assert {m["id"] for m in first["memories"]} <= set(held["memory_ids"])
     assert held["moves"][0]["reason"] == "search"
     assert set(held["moves"][0]["entered"]) == set(held["memory_ids"])
-    # Predicted: what the search found brings its session neighbours or links (none here: no sessions, no
-    # links), so the set is what was retrieved.
-    assert held["predicted"] == []
+    assert held["predicted"] == []  # what the retrieved memories predict is looked up on reuse
 
     # A close follow-up: answered from the set, the memories ranked for the new query.
     again = context(client, cube, auth, "What's the name of Dana's cat called?", working_session="chat-1")
@@ -234,3 +232,22 @@ def test_a_question_about_another_speaker_is_not_a_follow_up(client: TestClient,
     again = context(client, cube, auth, "So what does Dana do for work?", working_session="s", top_k=1)
     assert again["working"]["reused"] is True, (dana["working"], priya["working"], again["working"])
     assert again["memories"][0]["role"] == "Dana"
+
+
+def test_what_the_retrieved_memories_predict_is_looked_at_on_reuse(client: TestClient, auth: Auth,
+                                                                   sessions: sessionmaker[Session]) -> None:
+    # A memory's session neighbours (and linked memories) are candidates on reuse without having been retrieved.
+    r = client.post("/v1/cubes", json={"name": f"pred-{uuid.uuid4().hex[:6]}"}, headers=auth)
+    cube: str = r.json()["id"]
+    (miso,) = add(client, cube, auth, "Dana adopted a grey cat named Miso.", session_id="s1")
+    (shelter,) = add(client, cube, auth, "The shelter on Pine Street had forty animals.", session_id="s1")
+    add(client, cube, auth, *TRAVEL, session_id="s2")
+    age_all(sessions, cube)
+    first = context(client, cube, auth, "What is the name of Dana's cat?", working_session="p", top_k=1)
+    assert [m["id"] for m in first["memories"]] == [miso["id"]]
+    again = context(client, cube, auth, "What's the name of Dana's cat?", working_session="p", top_k=2)
+    assert again["working"]["reused"] is True
+    assert {m["id"] for m in again["memories"]} == {miso["id"], shelter["id"]}
+    held = working(client, cube, auth, "p")
+    assert held["predicted"] == [shelter["id"]]
+    assert shelter["id"] in held["moves"][0]["entered"]
