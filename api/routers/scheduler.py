@@ -16,11 +16,14 @@ router = APIRouter(prefix="/v1", tags=["scheduler"])
 
 
 @router.get("/scheduler/status", response_model=schemas.SchedulerStatus, responses=error_responses(401))
-def status(state: StateDep, _principal: PrincipalDep) -> schemas.SchedulerStatus:
+def status(state: StateDep, session: SessionDep, principal: PrincipalDep) -> schemas.SchedulerStatus:
     """Per memory tier of the process that answers: budget, bytes used, items, hits, promotions, demotions,
     bytes moved; the policy in force; misses and prefetches. A ``gpu`` tier with ``emulated: true`` is held on
-    the CPU device because there is no CUDA."""
-    return scheduler.status(state.activation)
+    the CPU device because there is no CUDA. ``plaintext``: the memories the key can see in the long-term store
+    and archived, and the sessions with a working memory now."""
+    out = scheduler.status(state.activation)
+    out.plaintext = scheduler.plaintext_tiers(session, state.working, tenant_id=principal.tenant_id)
+    return out
 
 
 @router.get("/scheduler/events", response_model=list[schemas.TierMove], responses=error_responses(401, 422))

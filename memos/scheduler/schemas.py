@@ -27,8 +27,16 @@ class TierStatus(BaseModel):
     seconds_in: float = Field(description="time spent moving payloads in")
 
 
+class PlaintextTiers(BaseModel):
+    """Where the plaintext memories the key can see sit (all tenants' with the admin key)."""
+
+    long_term: int = Field(description="live (active) memories: the long-term store")
+    archived: int = Field(description="out of the default search: archived cold by the sweep, or superseded")
+    working_sessions: int = Field(description="sessions with a working memory now (docs/scheduler.md#working-memory)")
+
+
 class SchedulerStatus(BaseModel):
-    """This serving process's payload tiers."""
+    """This serving process's payload tiers, and where the plaintext memories the key can see sit."""
 
     policy: str = Field(description="MEMOS_TIER_POLICY: heat, lru or lfu")
     tiers: list[TierStatus]
@@ -37,6 +45,7 @@ class SchedulerStatus(BaseModel):
     prefetch_hits: int
     load_bytes: int = Field(description="bytes read from disk")
     load_seconds: float
+    plaintext: PlaintextTiers | None = None
 
 
 class TierMove(BaseModel):

@@ -14,7 +14,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from memcube.models import Memory
@@ -26,6 +26,7 @@ from memos.errors import Conflict, NotFound
 from memos.parametric.pool import ADAPTER_PREFIX, adapter_key, split_key
 from memos.scheduler import schemas
 from memos.scheduler.tiers import TierEvent
+from memos.scheduler.working import WorkingMemory
 
 if TYPE_CHECKING:
     from memos.parametric.runtime import ParametricRuntime
@@ -151,3 +152,16 @@ def describe(head: Memory, runtime: ActivationRuntime) -> dict[str, Any]:
     return {"memory_id": head.id, "kind": head.kind, "pinned": head.pinned_at is not None,
             "pinned_at": head.pinned_at, "payload": sha,
             "residency": runtime.cache.manager.residency(key) if sha else "disk"}
+
+
+def plaintext_tiers(session: Session, working: WorkingMemory, *, tenant_id: uuid.UUID | None
+                    ) -> schemas.PlaintextTiers:
+    """Visible plaintext memories by tier (row-level security: the key's cubes) and live working memories."""
+    rows = session.execute(
+        select(Memory.status, func.count())
+        .where(Memory.kind == "plaintext", Memory.status.in_(["active", "archived"]))
+        .group_by(Memory.status)
+    ).all()
+    counts = {str(status): int(n) for status, n in rows}
+    return schemas.PlaintextTiers(long_term=counts.get("active", 0), archived=counts.get("archived", 0),
+                                  working_sessions=working.sessions(tenant_id))

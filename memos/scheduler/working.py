@@ -59,6 +59,10 @@ class WorkingStore(Protocol):
     def get(self, key: str) -> str | None: ...
     def set(self, key: str, value: str, ttl_s: float) -> None: ...
     def delete(self, key: str) -> bool: ...
+    def count(self, prefix: str) -> int: ...
+
+
+MAX_COUNTED = 100_000  # sessions counted at most (a status figure, not a scan of everything)
 
 
 class LocalStore:
@@ -91,6 +95,11 @@ class LocalStore:
         with self._lock:
             return self._items.pop(key, None) is not None
 
+    def count(self, prefix: str) -> int:
+        now = time.monotonic()
+        with self._lock:
+            return sum(1 for k, (expires, _) in self._items.items() if k.startswith(prefix) and expires >= now)
+
 
 class RedisStore:
     """Sets in Redis, shared by every web process of a deployment."""
@@ -107,6 +116,14 @@ class RedisStore:
 
     def delete(self, key: str) -> bool:
         return bool(self.client.delete(key))
+
+    def count(self, prefix: str) -> int:
+        n = 0
+        for _ in self.client.scan_iter(match=prefix + "*", count=1000):
+            n += 1
+            if n >= MAX_COUNTED:
+                break
+        return n
 
 
 def store_for(settings: Settings) -> WorkingStore:
@@ -206,6 +223,10 @@ class WorkingMemory:
 
     def forget(self, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str) -> bool:
         return self.store.delete(key_for(tenant_id, cube_id, session_name))
+
+    def sessions(self, tenant_id: uuid.UUID | None) -> int:
+        """Working memories alive now: the tenant's, or every tenant's."""
+        return self.store.count(KEY_PREFIX + (f"{tenant_id}:" if tenant_id is not None else ""))
 
     def recall(self, session: Session, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str,
                req: schemas.SearchRequest, flt: MemoryFilter, vector: np.ndarray, speaker: str | None) -> Reuse:

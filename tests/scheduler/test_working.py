@@ -251,3 +251,20 @@ def test_what_the_retrieved_memories_predict_is_looked_at_on_reuse(client: TestC
     held = working(client, cube, auth, "p")
     assert held["predicted"] == [shelter["id"]]
     assert shelter["id"] in held["moves"][0]["entered"]
+
+
+def test_the_status_route_counts_plaintext_by_tier_and_working_sessions(
+    client: TestClient, auth: Auth, cube: str, sessions: sessionmaker[Session], make_tenant: TenantFactory,
+) -> None:
+    context(client, cube, auth, "What is the name of Dana's cat?", working_session="st-1")
+    context(client, cube, auth, "Where did Dana fly in June?", working_session="st-2")
+    with tenant_session(sessions, SYSTEM) as s:  # one archived by the sweep, as it does
+        s.execute(text("UPDATE memories SET status = 'archived', tier = 'archived' WHERE id = "
+                       "(SELECT id FROM memories WHERE cube_id = :c ORDER BY created_at LIMIT 1)"), {"c": cube})
+    r = client.get("/v1/scheduler/status", headers=auth)
+    assert r.status_code == 200, r.text
+    assert r.json()["plaintext"] == {"long_term": len(PETS + WORK + TRAVEL) - 1, "archived": 1,
+                                     "working_sessions": 2}
+    _, other = make_tenant()
+    assert client.get("/v1/scheduler/status", headers=other).json()["plaintext"] == {
+        "long_term": 0, "archived": 0, "working_sessions": 0}
