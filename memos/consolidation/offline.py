@@ -51,7 +51,6 @@ NEGATION_SCOPE = 2  # words after a negation that it applies to
 SAME_KIND = 0.45
 # A sentence that supersedes one fact and says another again is the change: an UPDATE outranks a NOOP.
 UPDATE_SCORE = 3.5
-ONE_ATTRIBUTE = 8  # words of a stored fact that holds one attribute ("Kenji adopted a cat named Sora.")
 MAX_VALUES = 3  # a candidate with more value words than this holds no single attribute to replace
 SAME_KIND_COMMON = 0.7  # the same for values that are common words (vegan/vegetarian 0.75, viola/violin 0.71)
 
@@ -324,10 +323,10 @@ def compare(fact: Fact, cand: Candidate, alike: WordSimilarity | None = None) ->
     if not changed and (restated >= RESTATED or (named and cand.similarity >= NAMED_RESTATED)):
         # What chat says around a known fact ("Sora knocked my coffee off the table again", "Toronto winters
         # are no joke") is an occasion of it, not a new fact; a new name is someone or something new. Only of
-        # one fact, said again (most of its words, or its names and numbers): a memory of several sentences is
-        # a conversation's account, and a common word said again may be said in another sense ("support").
-        if len(new - old) <= NOVEL or (atomic(ctext) and (restated >= RESTATED or (
-                proper and len(ctext.split()) <= ONE_ATTRIBUTE)) and not new_names(ftext, old, names)):
+        # one fact, most of its words said again: a memory of several sentences is a conversation's account, a
+        # common word may be said in another sense ("support"), and a name alone may be the one spoken to
+        # ("Hey Evan, long time no see!" against "Hey Evan, good to see you!": LoCoMo lost evidence to that).
+        if len(new - old) <= NOVEL or (atomic(ctext) and restated >= RESTATED and not new_names(ftext, old, names)):
             return Verdict(Action.NOOP, 3 + cand.similarity, "already known")
         return Verdict(Action.ADD, 2.5 + cand.similarity, "restates it, with more")
     if not close:

@@ -17,6 +17,7 @@ from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 
+from memos.consolidation.segment import MIN_CONTENT_WORDS, content_words
 from memos.consolidation.types import Action, Decision, Fact
 
 # Cosine with the speaker's name taken out; measured on LoCoMo conversations 0-4 (docs/consolidation.md):
@@ -64,7 +65,8 @@ def plan_memories(facts: list[Fact], decisions: list[Decision], *, batch_of: Seq
     group_of: dict[int, int] = {}  # fact index -> group index
     out_order: list[tuple[str, int]] = []  # ("group", g) or ("decision", i), in decision order
     # A turn that writes nothing but details: they are what it says, grouped like any new sentence; unless it
-    # says a known fact again, and they are what it says around it ("As usual.").
+    # says a known fact again, and they are short words around it ("As usual."): a longer detail may be what
+    # the turn is about (LoCoMo: "Hey Evan, long time no see! <the news>").
     hosting = {facts[d.fact_index].turn_index for d in decisions
                if not d.attach and d.action in (Action.ADD, Action.UPDATE, Action.DELETE)}
     said_again = {facts[d.fact_index].turn_index: d.target for d in reversed(decisions)
@@ -73,6 +75,7 @@ def plan_memories(facts: list[Fact], decisions: list[Decision], *, batch_of: Seq
                  else dataclasses.replace(d, attach=False, action=Action.NOOP, target=t,
                                           reason="a detail of what its turn says again")
                  if (t := said_again.get(facts[d.fact_index].turn_index)) is not None
+                 and len(content_words(facts[d.fact_index].text)) <= MIN_CONTENT_WORDS
                  else dataclasses.replace(d, attach=False) for d in decisions]
     attached: list[Decision] = []
     for d in decisions:

