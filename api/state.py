@@ -42,7 +42,7 @@ class AppState:
     def __post_init__(self) -> None:
         self.principals = PrincipalCache(self.settings.auth_cache_ttl_s)
         # What search and context retrieve predicts which snapshots are asked for next (memos.scheduler.predict).
-        self.prefetch = PayloadPredictor(self.sessions, lambda: self._activation)
+        self.prefetch = PayloadPredictor(self.sessions, lambda: self._activation, parametric=lambda: self._parametric)
         self.working = WorkingMemory(store_for(self.settings), self.settings)
 
     @property

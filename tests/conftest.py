@@ -149,7 +149,8 @@ def app_state(settings: Settings, sessions: sessionmaker[Session], embedder: Emb
         access=AccessRecorder(sessions, interval_s=3600),
     )
     # Predictions matched in the request's thread, for the same reason.
-    state.prefetch = PayloadPredictor(sessions, lambda: state._activation, inline=True)
+    state.prefetch = PayloadPredictor(sessions, lambda: state._activation, parametric=lambda: state._parametric,
+                                      inline=True)
     state.working = WorkingMemory(LocalStore(), settings, inline=True)
     return state
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, defer
 
 from memcube.models import Memory
@@ -34,3 +35,23 @@ def training_sources(
         stmt = stmt.where(Memory.tags.contains(list(tags)))
     rows = list(session.scalars(stmt.order_by(Memory.created_at.desc(), Memory.id.desc()).limit(limit)))
     return sorted(rows, key=lambda m: (m.created_at, m.id))
+
+
+def predicted(session: Session, cube_id: uuid.UUID, memory_ids: Sequence[uuid.UUID]
+              ) -> list[tuple[str, str, dict[str, Any], int, int]]:
+    """Ready adapters of the cube learned from any of ``memory_ids``: (model, blob sha256, LoRA config, number of
+    sources, how many of them are among ``memory_ids``). A cube's adapters are few; ``?|`` filters them in the
+    scan."""
+    if not memory_ids:
+        return []
+    ids = [str(m) for m in memory_ids]
+    rows = session.execute(text(
+        "SELECT metadata->>'model' AS model, metadata->>'blob_sha256' AS sha, metadata->'lora_config' AS config,"
+        " jsonb_array_length(provenance->'memory_ids') AS sources,"
+        " (SELECT count(*) FROM jsonb_array_elements_text(provenance->'memory_ids') AS e(id)"
+        "   WHERE e.id = ANY(CAST(:ids AS text[]))) AS overlap"
+        " FROM memories WHERE cube_id = :cube AND kind = :kind AND status = 'active'"
+        " AND metadata->>'state' = 'ready' AND metadata->>'blob_sha256' IS NOT NULL"
+        " AND provenance->'memory_ids' ?| CAST(:ids AS text[])"
+    ), {"cube": cube_id, "kind": KIND, "ids": ids})
+    return [(str(r.model), str(r.sha), dict(r.config or {}), int(r.sources), int(r.overlap)) for r in rows]

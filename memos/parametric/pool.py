@@ -262,6 +262,14 @@ class AdapterPool:
         self._enforce_caps()
         return resident
 
+    def prefetch(self, lm: LoadedModel, sha256: str, config: dict[str, Any], *, weight: float = 1.0) -> bool:
+        """Bring the adapter into memory ahead of a predicted use, where the policy places it, if it ranks above
+        what it would displace; whether it is in memory afterwards (the predicted use is noted either way)."""
+        key = self._prepare(lm, sha256, config)
+        held = self.manager.prefetch(key, weight=weight)
+        self._enforce_caps()
+        return held
+
     def unload(self, model: str, sha256: str) -> bool:
         """Take the adapter out of memory, back to disk (not while a request uses it); whether it was held."""
         return self.manager.evict(adapter_key(model, sha256))

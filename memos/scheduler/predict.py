@@ -1,9 +1,10 @@
-"""Predicted use: the queries arriving for a cube, matched against its activations' source memories.
+"""Predicted use: the queries arriving for a cube, matched against its payloads' source memories.
 
 A search or context request names the memories it retrieved; an activation built from some of them is likely
 to be asked for next (the agent generates with what it just recalled), so its snapshot is prefetched into the
 memory tiers before the generation request comes, as MemOS's scheduler moves recalled memories into working
-memory. The matching runs on a daemon thread, off the request path: ``note`` only queues (and drops when the
+memory. The same goes for an adapter trained on them (onto a model the process has loaded). The matching runs
+on a daemon thread, off the request path: ``note`` only queues (and drops when the
 queue is full, which costs a prefetch, never a request). The weight of a prediction is the share of the
 activation's sources that were retrieved.
 """
@@ -22,9 +23,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from memcube.db import tenant_session
 from memcube.repository import activations as repo
+from memcube.repository import adapters as adapters_repo
 
 if TYPE_CHECKING:  # torch and transformers load with the runtime, not with the API
     from memos.activation.runtime import ActivationRuntime
+    from memos.parametric.runtime import ParametricRuntime
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +36,13 @@ class PayloadPredictor:
     """Queues (tenant, cube, retrieved memory ids) and prefetches the snapshots they predict."""
 
     def __init__(self, sessions: sessionmaker[Session], runtime: Callable[[], ActivationRuntime | None], *,
-                 max_pending: int = 256, inline: bool = False) -> None:
+                 parametric: Callable[[], ParametricRuntime | None] = lambda: None, max_pending: int = 256,
+                 inline: bool = False) -> None:
         # inline: match in the caller's thread (tests, whose sessions share one connection with the request)
         self.inline = inline
         self._sessions = sessions
         self._runtime = runtime
+        self._parametric = parametric
         self._queue: queue.Queue[tuple[uuid.UUID, uuid.UUID, list[uuid.UUID]] | None] = queue.Queue(max_pending)
         self._thread: threading.Thread | None = None
         self.predictions = 0  # prefetches asked for
@@ -59,16 +64,25 @@ class PayloadPredictor:
             self._queue.put_nowait((tenant_id, cube_id, list(memory_ids)))
 
     def process(self, tenant_id: uuid.UUID, cube_id: uuid.UUID, memory_ids: Sequence[uuid.UUID]) -> int:
-        """Prefetch the snapshots these retrieved memories predict; how many were asked for."""
+        """Prefetch the snapshots and adapters these retrieved memories predict; how many were asked for. An
+        adapter is prefetched only onto a model this process has loaded (loading a model is no prefetch)."""
         runtime = self._runtime()
         if runtime is None:
             return 0
+        parametric = self._parametric()
         with tenant_session(self._sessions, tenant_id) as session:
             found = repo.predicted(session, cube_id, memory_ids)
+            learned = adapters_repo.predicted(session, cube_id, memory_ids) if parametric is not None else []
         for sha, sources, overlap in found:
             runtime.cache.manager.prefetch(sha, weight=overlap / max(sources, 1))
-        self.predictions += len(found)
-        return len(found)
+        loaded = set(runtime.registry.loaded())
+        asked = len(found)
+        for model, sha, config, sources, overlap in learned:
+            if parametric is not None and model in loaded:
+                parametric.pool.prefetch(runtime.registry.load(model), sha, config, weight=overlap / max(sources, 1))
+                asked += 1
+        self.predictions += asked
+        return asked
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:

@@ -17,6 +17,7 @@ from memcube.models import Memory
 from memos.config import Settings
 from memos.jobs.context import JobContext
 from memos.jobs.runner import run_job
+from memos.parametric.runtime import ParametricRuntime
 from memos.scheduler.propose import propose_adapters
 from memos.scheduler.transform import ACTOR
 from tests.api.helpers import add
@@ -141,3 +142,28 @@ def test_approval_needs_the_owner_and_live_memories(
     assert "reject" in r.json()["detail"]
     assert client.post("/v1/adapters/00000000-0000-0000-0000-000000000000/approve", json={},
                        headers=auth).status_code == 404
+
+
+def test_a_search_that_recalls_an_adapters_sources_prefetches_it(
+    client: TestClient, sessions: sessionmaker[Session], ctx: JobContext, auth: Auth, cube_id: str,
+    parametric: ParametricRuntime,
+) -> None:
+    # Predicted use covers adapters as it does snapshots: what a search recalls names the adapter learned from it.
+    alice = add(client, cube_id, auth, "Alice moved to Lyon in May.", "Alice bakes sourdough bread.")
+    add(client, cube_id, auth, "The weather in Oslo was grey all week.")
+    r = client.post(f"/v1/cubes/{cube_id}/adapters/train", headers=auth,
+                    json={"model": "tiny", "memory_ids": [m["id"] for m in alice], "steps": 2})
+    assert r.status_code == 202, r.text
+    accepted = r.json()
+    assert run_job(sessions, accepted["job_id"], ctx) == "succeeded"
+    sha = client.get(f"/v1/adapters/{accepted['adapter']['id']}", headers=auth).json()["blob_sha256"]
+    assert parametric.pool.residency("tiny", sha) == "disk"  # trained by the job, never served here
+
+    client.post(f"/v1/cubes/{cube_id}/search", json={"query": "the grey weather in Oslo", "top_k": 1}, headers=auth)
+    assert parametric.pool.residency("tiny", sha) == "disk"  # recalled nothing it learned
+    r = client.post(f"/v1/cubes/{cube_id}/search", json={"query": "Where did Alice move?", "top_k": 1},
+                    headers=auth)
+    assert r.status_code == 200, r.text
+    assert parametric.pool.residency("tiny", sha) != "disk"  # prefetched before it is asked for
+    moves = client.get("/v1/scheduler/events", headers=auth).json()
+    assert any(m["kind"] == "parametric" and m["reason"] == "prefetch" for m in moves)
