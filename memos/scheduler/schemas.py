@@ -32,7 +32,8 @@ class PlaintextTiers(BaseModel):
 
     long_term: int = Field(description="live (active) memories: the long-term store")
     archived: int = Field(description="out of the default search: archived cold by the sweep, or superseded")
-    working_sessions: int = Field(description="sessions with a working memory now (docs/scheduler.md#working-memory)")
+    working_sessions: int | None = Field(description="sessions with a working memory now (None when its store, Redis,"
+                                         " does not answer; docs/scheduler.md#working-memory)")
 
 
 class SchedulerStatus(BaseModel):

@@ -130,7 +130,8 @@ def store_for(settings: Settings) -> WorkingStore:
     if settings.redis_url:
         from workers.heartbeat import redis_client
 
-        return RedisStore(redis_client(settings.redis_url, timeout_s=2.0))
+        # A short timeout: the working memory is a cache, and a request waits on it at most this long.
+        return RedisStore(redis_client(settings.redis_url, timeout_s=0.5))
     return LocalStore()
 
 
@@ -224,16 +225,25 @@ class WorkingMemory:
     def forget(self, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str) -> bool:
         return self.store.delete(key_for(tenant_id, cube_id, session_name))
 
-    def sessions(self, tenant_id: uuid.UUID | None) -> int:
-        """Working memories alive now: the tenant's, or every tenant's."""
-        return self.store.count(KEY_PREFIX + (f"{tenant_id}:" if tenant_id is not None else ""))
+    def sessions(self, tenant_id: uuid.UUID | None) -> int | None:
+        """Working memories alive now: the tenant's, or every tenant's (None when the store does not answer)."""
+        try:
+            return self.store.count(KEY_PREFIX + (f"{tenant_id}:" if tenant_id is not None else ""))
+        except Exception:
+            log.warning("working memory unavailable", exc_info=True)
+            return None
 
     def recall(self, session: Session, tenant_id: uuid.UUID, cube_id: uuid.UUID, session_name: str,
                req: schemas.SearchRequest, flt: MemoryFilter, vector: np.ndarray, speaker: str | None) -> Reuse:
         """The working set's answer to the query, unless the whole cube must be searched: no set, a request of
         another shape (or with ``expand``), a query unlike those that filled it (its vector, of the query less the
-        cube's speakers' names, and the speaker it names), or too much of the cube changed since."""
-        ws = self.get(tenant_id, cube_id, session_name)
+        cube's speakers' names, and the speaker it names), or too much of the cube changed since. A store that
+        does not answer (Redis down) is no working memory: the request searches the whole cube."""
+        try:
+            ws = self.get(tenant_id, cube_id, session_name)
+        except Exception:  # a cache: the request goes on without it
+            log.warning("working memory unavailable", exc_info=True)
+            return Reuse(None)
         if ws is None or ws.shape != shape_of(req) or not ws.queries:
             return Reuse(None)
         sims = ws.vectors() @ vector.astype(np.float32)

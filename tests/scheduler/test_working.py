@@ -268,3 +268,25 @@ def test_the_status_route_counts_plaintext_by_tier_and_working_sessions(
     _, other = make_tenant()
     assert client.get("/v1/scheduler/status", headers=other).json()["plaintext"] == {
         "long_term": 0, "archived": 0, "working_sessions": 0}
+
+
+class DownStore(LocalStore):
+    """A store that does not answer (Redis down)."""
+
+    def get(self, key: str) -> str | None:
+        raise ConnectionError("redis is down")
+
+    def count(self, prefix: str) -> int:
+        raise ConnectionError("redis is down")
+
+
+def test_a_store_that_does_not_answer_costs_the_working_memory_not_the_request(
+    app_state: AppState, client: TestClient, auth: Auth, cube: str,
+) -> None:
+    app_state.working.store = DownStore()
+    got = context(client, cube, auth, "What is the name of Dana's cat?", working_session="down")
+    assert any("Miso" in m["content"] for m in got["memories"])
+    assert got["working"]["reused"] is False
+    status = client.get("/v1/scheduler/status", headers=auth)
+    assert status.status_code == 200, status.text
+    assert status.json()["plaintext"]["working_sessions"] is None
