@@ -459,7 +459,8 @@ class WorkingUse(_Out):
     reused: bool = Field(description="answered from the working memory, without a search of the whole cube")
     similarity: float = Field(description="the query's cosine to the closest query that filled the working memory"
                               " (0 when there was none)")
-    items: int = Field(description="memories in the session's working memory after this request")
+    items: int = Field(description="memories in the session's working memory when the request was answered (a"
+                       " search's results join it right after, off the request path)")
 
 
 class ContextResponse(_Out):

@@ -79,17 +79,25 @@ def versions_of(
     return {(r.memory_id, r.version): (r.content, r.status) for r in rows}
 
 
-def predicted(session: Session, cube_id: uuid.UUID, memory_ids: Sequence[uuid.UUID]) -> list[tuple[str, int, int]]:
-    """Ready activations of the cube built from any of ``memory_ids``: (blob sha256, number of sources, how many
-    of them are among ``memory_ids``). The activations of one cube are few; ``?|`` filters them in the scan."""
+def predicted_payloads(session: Session, cube_id: uuid.UUID, memory_ids: Sequence[uuid.UUID], *,
+                       kind: str) -> list[tuple[dict[str, Any], int, int]]:
+    """Memories of ``kind`` in the cube with a payload (a blob), made from any of ``memory_ids``: (their metadata,
+    number of sources, how many of them are among ``memory_ids``). A cube's payload memories are few; ``?|``
+    filters them in the scan."""
     if not memory_ids:
         return []
     ids = [str(m) for m in memory_ids]
     rows = session.execute(text(
-        "SELECT metadata->>'blob_sha256' AS sha, jsonb_array_length(provenance->'memory_ids') AS sources,"
+        "SELECT metadata AS meta, jsonb_array_length(provenance->'memory_ids') AS sources,"
         " (SELECT count(*) FROM jsonb_array_elements_text(provenance->'memory_ids') AS e(id)"
         "   WHERE e.id = ANY(CAST(:ids AS text[]))) AS overlap"
         " FROM memories WHERE cube_id = :cube AND kind = :kind AND status = 'active'"
         " AND metadata->>'blob_sha256' IS NOT NULL AND provenance->'memory_ids' ?| CAST(:ids AS text[])"
-    ), {"cube": cube_id, "kind": KIND, "ids": ids})
-    return [(str(r.sha), int(r.sources), int(r.overlap)) for r in rows]
+    ), {"cube": cube_id, "kind": kind, "ids": ids})
+    return [(dict(r.meta), int(r.sources), int(r.overlap)) for r in rows]
+
+
+def predicted(session: Session, cube_id: uuid.UUID, memory_ids: Sequence[uuid.UUID]) -> list[tuple[str, int, int]]:
+    """Ready activations of the cube built from any of ``memory_ids``: (blob sha256, number of sources, overlap)."""
+    return [(str(meta["blob_sha256"]), sources, overlap)
+            for meta, sources, overlap in predicted_payloads(session, cube_id, memory_ids, kind=KIND)]

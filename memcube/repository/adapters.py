@@ -6,10 +6,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from memcube.models import Memory
+from memcube.repository.activations import predicted_payloads
 
 KIND = "parametric"
 
@@ -39,19 +40,7 @@ def training_sources(
 
 def predicted(session: Session, cube_id: uuid.UUID, memory_ids: Sequence[uuid.UUID]
               ) -> list[tuple[str, str, dict[str, Any], int, int]]:
-    """Ready adapters of the cube learned from any of ``memory_ids``: (model, blob sha256, LoRA config, number of
-    sources, how many of them are among ``memory_ids``). A cube's adapters are few; ``?|`` filters them in the
-    scan."""
-    if not memory_ids:
-        return []
-    ids = [str(m) for m in memory_ids]
-    rows = session.execute(text(
-        "SELECT metadata->>'model' AS model, metadata->>'blob_sha256' AS sha, metadata->'lora_config' AS config,"
-        " jsonb_array_length(provenance->'memory_ids') AS sources,"
-        " (SELECT count(*) FROM jsonb_array_elements_text(provenance->'memory_ids') AS e(id)"
-        "   WHERE e.id = ANY(CAST(:ids AS text[]))) AS overlap"
-        " FROM memories WHERE cube_id = :cube AND kind = :kind AND status = 'active'"
-        " AND metadata->>'state' = 'ready' AND metadata->>'blob_sha256' IS NOT NULL"
-        " AND provenance->'memory_ids' ?| CAST(:ids AS text[])"
-    ), {"cube": cube_id, "kind": KIND, "ids": ids})
-    return [(str(r.model), str(r.sha), dict(r.config or {}), int(r.sources), int(r.overlap)) for r in rows]
+    """Adapters of the cube with weights, learned from any of ``memory_ids``: (model, blob sha256, LoRA config,
+    number of sources, how many of them are among ``memory_ids``)."""
+    return [(str(meta.get("model")), str(meta["blob_sha256"]), dict(meta.get("lora_config") or {}), sources, overlap)
+            for meta, sources, overlap in predicted_payloads(session, cube_id, memory_ids, kind=KIND)]

@@ -26,7 +26,6 @@ from memcube.db import SYSTEM, tenant_session
 from memcube.models import Cube, Memory
 from memcube.repository import jobs as jobs_repo
 from memcube.repository import memories as memories_repo
-from memos.activation.models import ModelRegistry
 from memos.activation.service import live_sources
 from memos.config import Settings
 from memos.cubes.service import load_cube
@@ -34,7 +33,7 @@ from memos.errors import Conflict, InvalidInput
 from memos.memories.versions import append_version, version_row
 from memos.parametric import service as adapters
 from memos.parametric.errors import AdapterNotFound
-from memos.scheduler.transform import ACTOR
+from memos.scheduler.transform import ACTOR, configured_model
 from memos.tenants.service import Principal
 
 log = logging.getLogger(__name__)
@@ -45,11 +44,7 @@ SOURCE = "proposal"
 
 def propose_adapters(sessions: sessionmaker[Session], settings: Settings, *, max_cubes: int = 20) -> int:
     """Write a proposal for each cube with enough stable, heavily used memories; how many were written."""
-    if not settings.propose_model:
-        return 0
-    models = [s.name for s in ModelRegistry(settings).specs()]
-    if settings.propose_model not in models:
-        log.warning("MEMOS_PROPOSE_MODEL %r is not a configured model (%s)", settings.propose_model, models)
+    if not configured_model(settings, settings.propose_model, "MEMOS_PROPOSE_MODEL"):
         return 0
     now = datetime.now(UTC)
     stable_before = now - timedelta(days=settings.propose_stable_days)

@@ -41,13 +41,20 @@ class SchedulerPrincipal(Principal):
         return ACTOR
 
 
+def configured_model(settings: Settings, name: str, setting: str) -> bool:
+    """Whether a transformation's model setting is on and names a model of the registry (a warning if not)."""
+    if not name:
+        return False
+    models = [s.name for s in ModelRegistry(settings).specs()]
+    if name not in models:
+        log.warning("%s %r is not a configured model (%s)", setting, name, models)
+        return False
+    return True
+
+
 def snapshot_co_used(sessions: sessionmaker[Session], settings: Settings, *, max_sets: int = 50) -> int:
     """Build activations for the sets used together often enough; how many were started."""
-    if not settings.transform_model:
-        return 0
-    models = [s.name for s in ModelRegistry(settings).specs()]
-    if settings.transform_model not in models:
-        log.warning("MEMOS_TRANSFORM_MODEL %r is not a configured model (%s)", settings.transform_model, models)
+    if not configured_model(settings, settings.transform_model, "MEMOS_TRANSFORM_MODEL"):
         return 0
     since = datetime.now(UTC) - timedelta(days=settings.transform_window_days)
     started = 0
