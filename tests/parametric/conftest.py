@@ -3,6 +3,7 @@ adapter pool and batcher on it, and real PEFT adapters written by ``save_pretrai
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from memos.activation.runtime import ActivationRuntime
 from memos.config import Settings
 from memos.embedding import Embedder
 from memos.jobs.context import JobContext
+from memos.parametric import lora
 from memos.parametric.pool import shared_copy
 from memos.parametric.runtime import ParametricRuntime
 from tests.activation.conftest import backend, registry, tiny  # noqa: F401  (session fixtures: the tiny model, once)
@@ -66,3 +68,18 @@ def peft_adapter(lm: LoadedModel, directory: Path, *, seed: int, r: int = 4,
 def adapter_files(tiny: LoadedModel, tmp_path: Path) -> dict[int, tuple[bytes, bytes]]:  # noqa: F811
     """Two PEFT adapters for the tiny model (seeds 1 and 2)."""
     return {seed: peft_adapter(tiny, tmp_path, seed=seed) for seed in (1, 2)}
+
+
+Stored = tuple[str, dict[str, object], int]  # sha256, config, bytes when loaded
+
+
+def store_adapters(lm: LoadedModel, directory: Path, blobs: BlobStore, seeds: Sequence[int]) -> list[Stored]:
+    """PEFT adapters of these seeds in the blob store, read and checked as the API does."""
+    out: list[Stored] = []
+    for seed in seeds:
+        config, weights = peft_adapter(lm, directory, seed=seed)
+        parsed = lora.read(config, weights)
+        lora.check_against(parsed, lm.model, lm.name)
+        sha, _ = blobs.put(weights)
+        out.append((sha, json.loads(config), lora.nbytes(parsed.tensors)))
+    return out

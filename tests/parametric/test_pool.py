@@ -4,7 +4,6 @@ equal to the same rows generated alone."""
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 
@@ -19,9 +18,7 @@ from memos.parametric import lora
 from memos.parametric.batcher import BASE, MixedBatcher, generate_batch
 from memos.parametric.errors import AdapterNotFound
 from memos.parametric.pool import AdapterPool
-from tests.parametric.conftest import peft_adapter
-
-Stored = tuple[str, dict[str, object], int]  # sha256, config, bytes when loaded
+from tests.parametric.conftest import Stored, store_adapters
 
 
 @pytest.fixture
@@ -32,14 +29,7 @@ def blobs(tmp_path: Path) -> BlobStore:
 @pytest.fixture
 def stored(tiny: LoadedModel, tmp_path: Path, blobs: BlobStore) -> list[Stored]:
     """Three adapters in the blob store, read and checked as the API does."""
-    out = []
-    for seed in (1, 2, 3):
-        config, weights = peft_adapter(tiny, tmp_path, seed=seed)
-        parsed = lora.read(config, weights)
-        lora.check_against(parsed, tiny.model, "tiny")
-        sha, _ = blobs.put(weights)
-        out.append((sha, json.loads(config), lora.nbytes(parsed.tensors)))
-    return out
+    return store_adapters(tiny, tmp_path, blobs, (1, 2, 3))
 
 
 def shas(pool: AdapterPool) -> list[str]:

@@ -20,9 +20,7 @@ from memos.parametric.pool import AdapterPool, adapter_key
 from memos.scheduler.movers import PayloadMovers, SnapshotMover
 from memos.scheduler.policy import make_policy
 from memos.scheduler.tiers import DISK, TierManager, TierSpec
-from tests.parametric.conftest import peft_adapter
-
-Stored = tuple[str, dict[str, object], int]  # sha256, config, bytes when loaded
+from tests.parametric.conftest import Stored, peft_adapter, store_adapters
 
 
 @pytest.fixture
@@ -33,14 +31,7 @@ def blobs(tmp_path: Path) -> BlobStore:
 @pytest.fixture
 def stored(tiny: LoadedModel, tmp_path: Path, blobs: BlobStore) -> list[Stored]:
     """Five adapters in the blob store, read and checked as the API does (all of one size)."""
-    out = []
-    for seed in range(1, 6):
-        config, weights = peft_adapter(tiny, tmp_path, seed=seed)
-        parsed = lora.read(config, weights)
-        lora.check_against(parsed, tiny.model, "tiny")
-        sha, _ = blobs.put(weights)
-        out.append((sha, json.loads(config), lora.nbytes(parsed.tensors)))
-    return out
+    return store_adapters(tiny, tmp_path, blobs, range(1, 6))
 
 
 def tiers(blobs: BlobStore, *, gpu: int, cpu: int, policy: str = "lru") -> TierManager:

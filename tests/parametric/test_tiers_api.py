@@ -14,16 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.state import AppState
-from memcube.blobs import BlobStore
 from memcube.db import SYSTEM, tenant_session
 from memcube.models import Memory
-from memos.activation.backend import TransformersBackend
-from memos.activation.cache import SnapshotCache
 from memos.activation.models import LoadedModel, ModelRegistry
 from memos.activation.runtime import ActivationRuntime
 from memos.config import Settings
 from memos.parametric.pool import adapter_key
 from memos.parametric.runtime import ParametricRuntime
+from tests.activation.test_scheduler_api import tiered
 from tests.conftest import ADMIN, TenantFactory
 from tests.parametric.conftest import peft_adapter
 from tests.parametric.test_api import Auth, generate, register
@@ -31,18 +29,11 @@ from tests.parametric.test_api import Auth, generate, register
 ADAPTER = 57_344  # LoRA bytes of a rank-4 q_proj/v_proj adapter of the tiny model
 
 
-def tiered(settings: Settings, registry: ModelRegistry, **tiers: Any) -> ActivationRuntime:
-    """What a serving process builds from its settings: room for two adapters in the gpu tier (emulated on the
-    CPU), two more in host memory, heat."""
-    s = settings.model_copy(update={"tier_gpu_bytes": 2 * ADAPTER, "tier_cpu_bytes": 2 * ADAPTER, **tiers})
-    blobs = BlobStore(s.home / "blobs")
-    return ActivationRuntime(settings=s, registry=registry, backend=TransformersBackend(), blobs=blobs,
-                             cache=SnapshotCache.from_settings(blobs, s))
-
-
 @pytest.fixture
 def runtime(settings: Settings, registry: ModelRegistry) -> ActivationRuntime:
-    return tiered(settings, registry)
+    # What a serving process builds from its settings: room for two adapters in the gpu tier (emulated on the
+    # CPU), two more in host memory, heat.
+    return tiered(settings, registry, tier_gpu_bytes=2 * ADAPTER, tier_cpu_bytes=2 * ADAPTER)
 
 
 @pytest.fixture
@@ -118,7 +109,8 @@ def test_a_pin_made_elsewhere_is_applied_at_the_first_use(
         settings: Settings, registry: ModelRegistry) -> None:
     a = adapters[0]
     assert client.post(f"/v1/memories/{a['id']}/pin", headers=auth).status_code == 200
-    fresh = app_state._activation = tiered(settings, registry)  # another process, or this one restarted
+    fresh = app_state._activation = tiered(settings, registry, tier_gpu_bytes=2 * ADAPTER,
+                                           tier_cpu_bytes=2 * ADAPTER)  # another process, or this one restarted
     app_state._parametric = None
     key = adapter_key("tiny", a["blob_sha256"])
     assert not fresh.cache.manager.is_pinned(key)
