@@ -4,6 +4,7 @@ through the real runner (same transaction rules as the worker)."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -13,6 +14,8 @@ from memcube.db import SYSTEM, set_tenant
 from memcube.models import Job
 from memcube.repository import jobs as jobs_repo
 from memos.config import Settings
+from memos.consolidation.offline import OfflineConsolidator
+from memos.consolidation.types import Candidate, Fact, Turn
 from memos.embedding import Embedder
 from memos.jobs.context import JobContext
 from memos.jobs.runner import run_job
@@ -66,3 +69,18 @@ def contents(client: TestClient, cube_id: str, auth: Auth, status: str = "active
     r = client.get(f"/v1/cubes/{cube_id}/memories", params={"status": status, "limit": 100}, headers=auth)
     assert r.status_code == 200, r.text
     return [m["content"] for m in r.json()["memories"]]
+
+
+def one_turn(embedder: Embedder, existing: list[str], said: str, speaker: str
+             ) -> tuple[OfflineConsolidator, list[Fact], list[list[Candidate]]]:
+    """The offline consolidator, the facts of the turn ``said`` (embedded) and, for each, every one of
+    ``existing`` as a candidate with its cosine (what a search would hand the decision)."""
+    c = OfflineConsolidator(embedder)
+    facts = c.extract([Turn("user", said, speaker, datetime(2023, 5, 8, 14, tzinfo=UTC))])
+    vectors = embedder.embed([f.text for f in facts] + existing)
+    for f, v in zip(facts, vectors, strict=False):
+        f.vector = v
+    old = vectors[len(facts):]
+    candidates = [[Candidate(f"m{j}", text, float(f.vector @ old[j]))  # type: ignore[operator]
+                   for j, text in enumerate(existing)] for f in facts]
+    return c, facts, candidates

@@ -12,8 +12,9 @@ import pytest
 from memos.consolidation.extract import implicit_subject, resolve_speaker
 from memos.consolidation.offline import OfflineConsolidator
 from memos.consolidation.plan import plan_memories
-from memos.consolidation.types import Action, Candidate, Turn
+from memos.consolidation.types import Action, Turn
 from memos.embedding import Embedder
+from tests.consolidation.helpers import one_turn
 
 TS = datetime(2023, 5, 8, 14, tzinfo=UTC)
 
@@ -21,14 +22,7 @@ TS = datetime(2023, 5, 8, 14, tzinfo=UTC)
 def planned(embedder: Embedder, existing: list[str], said: str, speaker: str
             ) -> list[tuple[Action, str | None, str]]:
     """(action, target text, text written) per planned memory of the turn ``said``."""
-    c = OfflineConsolidator(embedder)
-    facts = c.extract([Turn("user", said, speaker, TS)])
-    vectors = embedder.embed([f.text for f in facts] + existing)
-    for f, v in zip(facts, vectors, strict=False):
-        f.vector = v
-    old = vectors[len(facts):]
-    candidates = [[Candidate(f"m{j}", text, float(f.vector @ old[j]))  # type: ignore[operator]
-                   for j, text in enumerate(existing)] for f in facts]
+    c, facts, candidates = one_turn(embedder, existing, said, speaker)
     facts, decisions = plan_memories(facts, c.decide(facts, candidates))
     return [(d.action, d.target.text if d.target else None, facts[d.fact_index].text) for d in decisions]
 

@@ -12,6 +12,7 @@ from memos.consolidation import claims, segment
 from memos.consolidation.offline import OfflineConsolidator, replaced_values
 from memos.consolidation.types import Action, Candidate, Turn
 from memos.embedding import Embedder
+from tests.consolidation.helpers import one_turn
 
 TS = datetime(2023, 5, 8, 14, tzinfo=UTC)
 
@@ -29,14 +30,7 @@ class CountingEmbedder:
 
 
 def decide(embedder: Embedder, existing: list[str], said: str, speaker: str) -> list[tuple[Action, str | None]]:
-    c = OfflineConsolidator(embedder)
-    facts = c.extract([Turn("user", said, speaker, TS)])
-    vectors = embedder.embed([f.text for f in facts] + existing)
-    for f, v in zip(facts, vectors, strict=False):
-        f.vector = v
-    old = vectors[len(facts):]
-    candidates = [[Candidate(f"m{j}", text, float(f.vector @ old[j]))  # type: ignore[operator]
-                   for j, text in enumerate(existing)] for f in facts]
+    c, facts, candidates = one_turn(embedder, existing, said, speaker)
     return [(d.action, d.target.text if d.target else None) for d in c.decide(facts, candidates)]
 
 
