@@ -2,8 +2,9 @@
 
 Most UPDATEs of memories touch neither (access counts after every search, heat, linking, status); the trigger
 folded them through three upserts, each joining the statement's old and new rows again to find that nothing
-changed. Now one join finds it first (bench/cpu_budget.py: the access counts' update is most of a dense
-search's PostgreSQL time).
+changed. Now one join finds it first. Measured with bench/cpu_budget.py: no visible change in that update's
+cost (it is 34-53% of a dense search's PostgreSQL time, and most of it is the rows' own updates); kept because
+the function does strictly less work.
 
 Revision ID: 8e1c4a7d2b90
 Revises: 5b7d1e9c3a20
