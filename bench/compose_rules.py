@@ -15,6 +15,7 @@ Rules (budget = 15% of the composed tokens by default, or ``rule@ratio``; the se
   (summed over layers and heads, over the cache with nothing recomputed);
 - ``recq:A/F``: query-aware within each chunk's recency share (A): a share F of it to the chunk's heads,
   the rest to the chunk's tokens the prompt attends to most;
+- ``recdev:A/F``: as ``recq`` with layer-1 deviation (CacheBlend) instead of the prompt's attention;
 - ``oracle``: the tokens whose keys/values (all layers, relative to each layer's scale) deviate most from
   the full prefill's, a selection that cannot be made without the full prefill: what choosing tokens better
   could give.
@@ -23,9 +24,17 @@ Printed per rule: agreement over the 32 positions, agreement on the first token,
 over the positions and at the first; and how many of the disagreements sit where the full prefill's own top
 two tokens are within 0.1 / 0.3 nats (near-ties, which any perturbation can flip).
 
-    .venv/bin/python bench/compose_rules.py FIRST N RULES [RATIO] [QUESTIONS]
+Options: ``--prefix=SPEC`` prefills every chunk behind a shared prefix (APE's shared prefix, Yang et al.,
+ICLR 2025, https://arxiv.org/abs/2502.05431): ``bos`` (the tokenizer's BOS), ``ids:1+2`` or ``text:...``;
+the first chunk keeps it (the composed text starts with it, and so does the full prefill it is measured
+against), the later chunks' copies are dropped and their keys rotated back to start at position 0.
+``--corpus=pydoc``: the held-out prose set of ``heldout_prose.py`` (documents FIRST..FIRST+N-1) instead of
+LoCoMo conversations.
+
+    .venv/bin/python bench/compose_rules.py FIRST N RULES [RATIO] [QUESTIONS] [--prefix=SPEC] [--corpus=pydoc]
     .venv/bin/python bench/compose_rules.py 0 4 none,heads,recency:3 0.15 8    # the tuning set
-    .venv/bin/python bench/compose_rules.py 8 2 none,heads,recency:3 0.15 8    # the held-out set
+    .venv/bin/python bench/compose_rules.py 8 2 none,heads,recency:3 0.15 8    # LoCoMo held out (spent)
+    .venv/bin/python bench/compose_rules.py 0 6 RULES 0.15 8 --corpus=pydoc    # the prose held-out set
 """
 
 import copy
@@ -39,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import _smollm2
 import activation as A
+import heldout_prose
 import torch
 
 from memos.activation import compose as C
@@ -47,27 +57,55 @@ from memos.activation.models import ModelRegistry
 from memos.activation.render import MEMORY_SEPARATOR
 from memos.config import Settings
 
-first, n_conv = int(sys.argv[1]), int(sys.argv[2])
-rules = sys.argv[3].split(",")
-RATIO = float(sys.argv[4]) if len(sys.argv) > 4 else 0.15
-N_QUESTIONS = int(sys.argv[5]) if len(sys.argv) > 5 else 4
+opts = dict(a.removeprefix("--").split("=", 1) for a in sys.argv[1:] if a.startswith("--"))
+args = [a for a in sys.argv[1:] if not a.startswith("--")]
+first, n_conv = int(args[0]), int(args[1])
+rules = args[2].split(",")
+RATIO = float(args[3]) if len(args) > 3 else 0.15
+N_QUESTIONS = int(args[4]) if len(args) > 4 else 4
 gguf, how = _smollm2.ensure_gguf()
 if gguf is None:
     raise SystemExit(how)
 reg = ModelRegistry(Settings(models={"smollm2": str(gguf)}, activation_device="cpu"))
 lm = reg.load("smollm2")
 torch.set_num_threads(1)
-convs = A.load_conversations()[first : first + n_conv]
 
 
-def base(snaps):
-    sep = prefill(lm, lm.encode(MEMORY_SEPARATOR))
+def prefix_ids(spec):
+    """--prefix: the shared prefix every chunk is prefilled behind (APE's shared prefix); "" none."""
+    if not spec:
+        return []
+    if spec == "bos":
+        return [lm.tokenizer.bos_token_id]
+    if spec.startswith("ids:"):
+        return [int(x) for x in spec[4:].split("+")]
+    if spec.startswith("text:"):
+        return lm.encode(spec[5:].encode().decode("unicode_escape"))
+    raise SystemExit(f"unknown prefix {spec}")
+
+
+PREFIX = prefix_ids(opts.get("prefix", ""))
+
+
+def behind_prefix(ids, keep_prefix):
+    """A chunk prefilled behind PREFIX; unless keep_prefix, the prefix's keys/values dropped and the keys
+    rotated back to start at position 0 (compose_chunks re-rotates them to their offsets)."""
+    s = prefill(lm, PREFIX + ids)
+    if keep_prefix or not PREFIX:
+        return C.Chunk(s.token_ids, s.keys, s.values)
+    n, inv = len(PREFIX), C._inv_freq(lm.model)
+    keys = [C.rerotate(k[..., n:, :], -n, inv) for k in s.keys]
+    return C.Chunk(s.token_ids[n:], keys, [v[..., n:, :] for v in s.values])
+
+
+def base(texts):
+    sep = behind_prefix(lm.encode(MEMORY_SEPARATOR), False)
     chunks, always = [], []
-    for i, s in enumerate(snaps):
+    for i, t in enumerate(texts):
         if i:
             always.append(len(chunks))
-            chunks.append(C.Chunk(sep.token_ids, sep.keys, sep.values))
-        chunks.append(C.Chunk(s.token_ids, s.keys, s.values))
+            chunks.append(sep)
+        chunks.append(behind_prefix(lm.encode(t), i == 0))
     out = C.compose_chunks(lm.model, chunks, recompute_ratio=0.0)
     return chunks, always, out
 
@@ -164,6 +202,18 @@ def select(rule, chunks, always, out, full, p_ids):
             scores[:nh] = -1
             picks += list(range(off, off + nh)) + [off + int(j) for j in torch.topk(scores, take - nh).indices]
         return sorted(set(forced) | set(picks))
+    if name == "recdev":  # recency shares per chunk; a share f of each to its heads, the rest by deviation
+        a, f = (float(x) for x in arg.split("/"))
+        shares = C.chunk_heads(later, left, recency=a)
+        dev = deviation_scores(out, 1)
+        picks = []
+        for off, n in later:
+            take = sum(1 for q in shares if off <= q < off + n)
+            nh = int(take * f)
+            scores = dev[off : off + n].clone()
+            scores[:nh] = -1
+            picks += list(range(off, off + nh)) + [off + int(j) for j in torch.topk(scores, take - nh).indices]
+        return sorted(set(forced) | set(picks))
     if name == "oracle":
         return sorted(set(forced) | set(top(oracle_scores(out, full), forced, left)))
     raise SystemExit(f"unknown rule {rule}")
@@ -172,14 +222,26 @@ def select(rule, chunks, always, out, full, p_ids):
 QUERY_AWARE = ("qattn", "recq")
 stats = {r: {"agree": [], "first": [], "kl": [], "kl1": [], "ties": [0, 0, 0]} for r in rules}
 t0 = time.time()
-for ci, conv in enumerate(convs):
-    texts, used = A.chunk_conversation(lm, conv, 4, 2048)
-    snaps = [prefill(lm, lm.encode(t)) for t in texts]
-    chunks, always, out = base(snaps)
+
+
+def documents():
+    """(label, chunk texts, prompts): LoCoMo conversations, or --corpus=pydoc (bench/heldout_prose.py)."""
+    if opts.get("corpus", "locomo") == "pydoc":
+        print("corpus:", heldout_prose.describe(), flush=True)
+        for d, (texts, prompts) in enumerate(heldout_prose.documents(lm.encode, n_conv, first=first)):
+            yield f"pydoc document {first + d}", texts, prompts[:N_QUESTIONS]
+        return
+    for ci, conv in enumerate(A.load_conversations()[first : first + n_conv]):
+        texts, used = A.chunk_conversation(lm, conv, 4, 2048)
+        yield f"conv {first + ci}", texts, [f"Question: {q}\nAnswer:" for q in A.questions(conv, used, N_QUESTIONS)]
+
+
+for label, texts, prompts in documents():
+    chunks, always, out = base(texts)
     full = prefill(lm, out.token_ids)
     qs = []
-    for q in A.questions(conv, used, N_QUESTIONS):
-        p = A.prompt_ids(lm, f"Question: {q}\nAnswer:")
+    for prompt in prompts:
+        p = A.prompt_ids(lm, prompt)
         ref = A.greedy(lm, full, p, 32)
         qs.append((p, ref, A.teacher_forced(lm, full, p, ref)))
     for r in rules:
@@ -206,13 +268,13 @@ for ci, conv in enumerate(convs):
             st["ties"][1] += int((~same & (margin < 0.1)).sum())
             st["ties"][2] += int((~same & (margin < 0.3)).sum())
     print(
-        f"conv {first + ci} done {time.time() - t0:.0f}s",
+        f"{label} done {time.time() - t0:.0f}s",
         {r: round(statistics.fmean(v["agree"]), 3) for r, v in stats.items()},
         flush=True,
     )
 print(
     json.dumps(
-        {
+        {"prefix": PREFIX} | {
             r: {
                 "agree_tf": round(statistics.fmean(v["agree"]), 4),
                 "agree_first": round(statistics.fmean(v["first"]), 4),
