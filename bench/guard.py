@@ -17,6 +17,9 @@ Measured per family and overall:
   read-time check) for a sample of the split's benign questions and for each hard benign record's query;
 * **write latency**: p50/p95 of the planting writes (one record per request).
 
+The contexts are asked for once the cubes' background jobs (linking, which runs the guard's write-time
+consensus check) have finished.
+
 Nothing in the suite is visible to the service but the records themselves: attacks are recognised in the
 responses by their exact content, never by metadata.
 
@@ -46,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _attacks import FAMILIES, SPLIT_CONVERSATIONS, TOOL_TRUST, Suite, build  # noqa: E402
 from _common import _ok, create_workspace, p50_p95, print_table, run_service  # noqa: E402
 from _locomo import BATCH, Question, load  # noqa: E402
+from consolidation import wait_cube_idle  # noqa: E402
 
 from memos.importers import LocomoConversation  # noqa: E402
 
@@ -140,6 +144,10 @@ def measure(client: httpx.Client, headers: dict[str, str], suite: Suite, convs: 
             write_s.append(plant(client, headers, cube_of[a.conv], convs[a.conv], r.role, r.content, r.channel))
     for h in suite.hard_benign:
         write_s.append(plant(client, headers, cube_of[h.conv], convs[h.conv], h.role, h.content, "conversation"))
+    # The background jobs every write enqueues (linking, and with it the guard's write-time consensus) finish
+    # before anything is measured: an agent asks later than the write.
+    for c in cube_ids:
+        wait_cube_idle(client, headers, c, expect_at_least=1, timeout_s=3600, poll_s=1.0)
     held = set().union(*(not_active(client, headers, c) for c in cube_ids))
     success: Counter[str] = Counter()
     total: Counter[str] = Counter()

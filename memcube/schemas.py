@@ -310,7 +310,8 @@ class GuardVerdict(_Out):
 
     score: float
     reasons: dict[str, float] = Field(default_factory=dict)
-    by: str = Field(default="screen", description="screen (at write) | review | read")
+    by: str = Field(default="screen",
+                    description="screen (at write) | neighbours (the write-time consensus job) | review | read")
     note: str | None = None
 
 

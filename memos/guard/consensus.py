@@ -133,3 +133,26 @@ def hearsay(records: Sequence[Record], query: str, *, exempt: Callable[[int], bo
                 out.append(i)
                 break
     return out
+
+
+def against_neighbours(record: Record, neighbours: Sequence[tuple[Record, float]], *, low_trust: float,
+                       margin: float, exempt: bool = False) -> list[str]:
+    """The write-time form of the two tests: a new record against the established records nearest to it
+    (each with its cosine to the record), with no query. ``outvoted``: it is low-trust and better-trusted
+    neighbours on its topic do not back it; ``hearsay``: it speaks of a person in the third person and that
+    person's own neighbouring records do not back it (``exempt``: the record is that person's own, e.g.
+    derived from their messages)."""
+    out = []
+    if record.trust < low_trust:
+        better = [n for n, sim in neighbours if sim >= SAME_TOPIC and n.trust >= record.trust + margin]
+        if better and _uncorroborated(record, better, set()):
+            out.append("outvoted")
+    if not exempt:
+        for name in {n for n in (speaker(o.role) for o, _ in neighbours) if n}:
+            if not third_person(record.content, name):
+                continue
+            own = [o for o, _ in neighbours if speaker(o.role) == name and not third_person(o.content, name)]
+            if own and _uncorroborated(record, own, {_stem(name.lower())}):
+                out.append("hearsay")
+                break
+    return out

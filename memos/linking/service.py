@@ -25,6 +25,7 @@ from memcube.repository import links as repo
 from memcube.repository import memories as memories_repo
 from memcube.repository import neighbours
 from memos.consolidation.claims import read_claim
+from memos.guard import neighbours as guard_neighbours
 from memos.linking.keywords import context_for, keywords_for, tags_for
 from memos.linking.llm_path import NoteProposal, propose
 from memos.llm import LLMClient, UsageSink
@@ -185,7 +186,8 @@ def _write_notes(session: Session, heads: list[Memory], neighbour_map: Neighbour
                  proposals: dict[uuid.UUID, NoteProposal], *, evolve: bool,
                  cause: Attribution = SYSTEM_CAUSE) -> dict[str, int]:
     """Keywords, tags, context and typed links of each note (the LLM's proposal where there is one, the
-    offline reading otherwise), then evolution of the neighbours."""
+    offline reading otherwise), evolution of the neighbours, then the guard's check of each note against
+    its established neighbours."""
     links: list[_Link] = []
     enriched = evolved = 0
     # Every version this run writes (enrichment and evolution) goes out in a few set-based statements.
@@ -226,12 +228,19 @@ def _write_notes(session: Session, heads: list[Memory], neighbour_map: Neighbour
     ])
     if evolve:
         evolved = _evolve(session, heads, links, versions)
+    # The guard's write-time consensus, on the neighbours just found (memos/guard/neighbours.py).
+    contradicted: dict[uuid.UUID, list[Memory]] = {}
+    for link in links:
+        if link.type == "contradicts":
+            contradicted.setdefault(link.source.id, []).append(link.target)
+    flagged = guard_neighbours.check(heads, neighbour_map, contradicted, versions)
     versions.write()
     memories_repo.flush_heads(session, heads)  # keywords of notes that got no new version
     session.flush()
     # After every write above, so this run's own versions do not make the notes look stale.
     repo.mark_linked(session, [m.id for m in heads], datetime.now(UTC))
-    return {"linked": len(heads), "links": len(links), "enriched": enriched, "evolved": evolved}
+    return {"linked": len(heads), "links": len(links), "enriched": enriched, "evolved": evolved,
+            "guard_flagged": flagged}
 
 
 def _evolve(session: Session, heads: list[Memory], links: list[_Link], versions: VersionBatch) -> int:
