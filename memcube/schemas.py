@@ -351,6 +351,7 @@ class QuarantineList(_Out):
 class DroppedMemory(_Out):
     memory: Memory
     reasons: dict[str, float] = Field(description="why the read-time check left it out of the context")
+    note: str | None = Field(default=None, description="the LLM judge's own words, when it is one of the reasons")
 
 
 class MemoryVersion(_Out):

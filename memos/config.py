@@ -177,6 +177,10 @@ class Settings(BaseSettings):
         default=0.5, ge=0, lt=1, description="ingest: share of the previous turn's vector in a turn's vector"
     )
     rerank_model: str | None = Field(default=None, description="a litellm model for LLM reranking; unset = off")
+    guard_model: str | None = Field(
+        default=None, description="a litellm model that judges, with the offline rules, what /context retrieved "
+        "(docs/guard.md); unset = offline rules only")
+    guard_timeout_s: float = Field(default=10.0, gt=0, description="the guard's judge: one call per context")
 
     # Activation memory (docs/activation.md): KV-cache snapshots of local models.
     models: dict[str, str] = Field(

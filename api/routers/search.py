@@ -17,6 +17,7 @@ from memcube.models import Cube
 from memos.cubes.service import load_cube
 from memos.embedding import Embedder
 from memos.errors import Forbidden
+from memos.guard.judge import get_judge
 from memos.guard.read import check as read_check
 from memos.guard.read import learn_from
 from memos.guard.screen import cube_settings
@@ -95,7 +96,8 @@ def context(
         include_archived=body.include_archived), access))
     hits, working = _recall_or_search(session, cube, req, body.working_session, tenant_id, embedder, state)
     # The guard's read-time check: what the query retrieved, looked at together (memos/guard/read.py).
-    checked = read_check(session, cube, [h.memory for h in hits], cube_settings(cube), query=body.query)
+    checked = read_check(session, cube, [h.memory for h in hits], cube_settings(cube), query=body.query,
+                         judge=get_judge(state.settings))
     out = assemble(checked.kept, token_budget=body.token_budget)
     state.access.record([m.id for m in out.memories])
     carried = {m.id for m in out.memories}  # the set: the most relevant of what the context carried
@@ -104,11 +106,12 @@ def context(
     state.prefetch.note(tenant_id, cube.id, [m.id for m in out.memories])
     response = schemas.ContextResponse(
         context=out.context, memories=[to_schema(m) for m in out.memories], tokens=out.tokens,
-        dropped=[schemas.DroppedMemory(memory=to_schema(m), reasons=why) for m, why in checked.dropped],
+        dropped=[schemas.DroppedMemory(memory=to_schema(m), reasons=why, note=checked.notes.get(m.id))
+                 for m, why in checked.dropped],
         working=working)
     # Each drop leaves a lesson for later screening (a read-only grantee's reads teach nothing).
     if checked.dropped and access != "read" and learn_from(session, cube, checked.dropped, query=body.query,
-                                                           actor=principal.actor):
+                                                           actor=principal.actor, notes=checked.notes):
         session.commit()
     return response
 

@@ -12,3 +12,6 @@ REVIEWS = Counter("memos_guard_reviews_total", "quarantined memories reviewed, b
 READ_DROPPED = Counter("memos_guard_read_dropped_total",
                        "records the read-time check dropped from results, by reason (one record may have several)",
                        ["reason"])
+JUDGE_CALLS = Counter("memos_guard_judge_calls_total",
+                      "calls of the read-time check's LLM judge (MEMOS_GUARD_MODEL), by outcome (answered, failed: "
+                      "the offline rules stood alone)", ["outcome"])

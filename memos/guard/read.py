@@ -14,7 +14,10 @@ memories). Before a context is assembled, each retrieved memory is dropped when
   (:func:`memos.guard.consensus.outvoted`);
 * **hearsay**: it speaks of a person of the conversation in the third person, that person's own retrieved
   records are there, and none of them says all it says (:func:`memos.guard.consensus.hearsay`; a fact
-  consolidation derived from the person's messages is theirs, not hearsay).
+  consolidation derived from the person's messages is theirs, not hearsay);
+* **judged**: with ``MEMOS_GUARD_MODEL`` set, a chat model shown the query and the records the rules above
+  kept names it as an instruction to the agent or a claim apart from the others' consensus
+  (:mod:`memos.guard.judge`; on any failure of the model the rules' result stands).
 
 A record that one better-placed record repeats, or a claim on a topic nobody better placed speaks to,
 stays.
@@ -24,6 +27,7 @@ The response names every dropped memory with its reasons; each drop leaves a les
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -32,6 +36,7 @@ from memcube import schemas
 from memcube.models import Cube, Memory
 from memcube.repository import guard as repo
 from memos.guard import consensus
+from memos.guard.judge import JUDGE_WEIGHT, LLMJudge
 from memos.guard.metrics import READ_DROPPED
 from memos.guard.screen import LOW_TRUST
 
@@ -46,10 +51,11 @@ HEARSAY_WEIGHT = 0.6
 class ReadCheck:
     kept: list[Memory] = field(default_factory=list)
     dropped: list[tuple[Memory, dict[str, float]]] = field(default_factory=list)
+    notes: dict[uuid.UUID, str] = field(default_factory=dict)  # the judge's words, by dropped memory
 
 
 def check(session: Session, cube: Cube, memories: list[Memory], settings: schemas.GuardSettings,
-          query: str = "") -> ReadCheck:
+          query: str = "", judge: LLMJudge | None = None) -> ReadCheck:
     out = ReadCheck()
     if not settings.enabled or not settings.read_check or not memories:
         out.kept = list(memories)
@@ -70,6 +76,11 @@ def check(session: Session, cube: Cube, memories: list[Memory], settings: schema
     derived = [(m.provenance or {}).get("source") == schemas.SourceType.consolidation for m in memories]
     for i in consensus.hearsay(records, query, exempt=derived.__getitem__):
         reasons[i]["hearsay"] = HEARSAY_WEIGHT
+    if judge is not None:
+        remaining = [i for i in range(len(memories)) if not reasons[i]]
+        for j, note in judge.judge(query, [memories[i] for i in remaining]).items():
+            reasons[remaining[j]]["judged"] = JUDGE_WEIGHT
+            out.notes[memories[remaining[j]].id] = note
     for i, m in enumerate(memories):
         if reasons[i]:
             out.dropped.append((m, reasons[i]))
@@ -81,7 +92,7 @@ def check(session: Session, cube: Cube, memories: list[Memory], settings: schema
 
 
 def learn_from(session: Session, cube: Cube, dropped: list[tuple[Memory, dict[str, float]]], *, query: str,
-               actor: str) -> int:
+               actor: str, notes: dict[uuid.UUID, str] | None = None) -> int:
     """A lesson per dropped memory that has none yet (in a savepoint: a failure here never fails the read)."""
     from memos.guard.review import learn
 
@@ -89,6 +100,8 @@ def learn_from(session: Session, cube: Cube, dropped: list[tuple[Memory, dict[st
         return 0
     with session.begin_nested():
         for m, why in dropped:
-            learn(session, cube, m, decided_by=f"read:{actor}", reason="dropped at read: " + ", ".join(sorted(why)),
+            note = (notes or {}).get(m.id)
+            learn(session, cube, m, decided_by=f"read:{actor}",
+                  reason="dropped at read: " + ", ".join(sorted(why)) + (f" (judge: {note})" if note else ""),
                   trigger=query[:2000])
     return len(dropped)
