@@ -17,8 +17,9 @@ Measured per family and overall:
   read-time check) for a sample of the split's benign questions and for each hard benign record's query;
 * **write latency**: p50/p95 of the planting writes (one record per request).
 
-The contexts are asked for once the cubes' background jobs (linking, which runs the guard's write-time
-consensus check) have finished.
+The service runs with the real background path (Redis, a Celery worker, the outbox relay), and the contexts
+are asked for once the cubes' background jobs (linking, which runs the guard's write-time consensus check)
+have finished. (Before 2026-12-07 evening the bench ran the service with no worker: no linking job ran.)
 
 Nothing in the suite is visible to the service but the records themselves: attacks are recognised in the
 responses by their exact content, never by metadata.
@@ -37,6 +38,7 @@ import json
 import sys
 import time
 from collections import Counter
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -49,8 +51,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _attacks import FAMILIES, SPLIT_CONVERSATIONS, TOOL_TRUST, Suite, build  # noqa: E402
 from _common import _ok, create_workspace, p50_p95, print_table, run_service  # noqa: E402
 from _locomo import BATCH, Question, load  # noqa: E402
-from consolidation import wait_cube_idle  # noqa: E402
+from consolidation import start_background, wait_cube_idle  # noqa: E402
 
+from memos.config import Settings  # noqa: E402
+from memos.database import resolve  # noqa: E402
 from memos.importers import LocomoConversation  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo10.json"
@@ -198,7 +202,11 @@ def run_rate(args: argparse.Namespace, samples: list[dict[str, Any]], convs: lis
                          records_per_attack=records)
     suite.attacks = [a for a in suite.attacks if a.conv in conv_ids]
     suite.hard_benign = [h for h in suite.hard_benign if h.conv in conv_ids]
-    with run_service() as svc:
+    with run_service(extra_env={"MEMOS_RUN_WORKERS": "false"}) as svc, ExitStack() as stack:
+        # The real background path (Redis, a Celery worker, the outbox relay), as `memos serve` runs it.
+        access = resolve(Settings(home=svc.home))
+        if start_background(svc.home, access, stack) is None:
+            raise SystemExit("the background path did not start: the write-time checks would not run")
         ws = create_workspace(svc, name=f"guard-{args.split}-{records}")
         with httpx.Client(base_url=svc.base_url, timeout=120.0) as client:
             return [measure(client, ws.headers, suite, convs, questions, conv_ids, guard=g, records=records)
