@@ -16,6 +16,10 @@ Rules (budget = 15% of the composed tokens by default, or ``rule@ratio``; the se
 - ``recq:A/F``: query-aware within each chunk's recency share (A): a share F of it to the chunk's heads,
   the rest to the chunk's tokens the prompt attends to most;
 - ``recdev:A/F``: as ``recq`` with layer-1 deviation (CacheBlend) instead of the prompt's attention;
+- ``taper:F1/F2/...``: CacheBlend's gradual filtering by position: a share F1 of the tokens (recency-3 heads)
+  through the first band of layers, F2 <= F1 through the next, ...; prints the share of token-layers;
+- ``RULE*F``: RULE, then the keys of the later chunks' tokens that were not recomputed multiplied by F
+  (an attention temperature 1/F on them for every query, APE's temperature without its scale factor);
 - ``oracle``: the tokens whose keys/values (all layers, relative to each layer's scale) deviate most from
   the full prefill's, a selection that cannot be made without the full prefill: what choosing tokens better
   could give.
@@ -28,6 +32,10 @@ Options: ``--prefix=SPEC`` prefills every chunk behind a shared prefix (APE's sh
 ICLR 2025, https://arxiv.org/abs/2502.05431): ``bos`` (the tokenizer's BOS), ``ids:1+2`` or ``text:...``;
 the first chunk keeps it (the composed text starts with it, and so does the full prefill it is measured
 against), the later chunks' copies are dropped and their keys rotated back to start at position 0.
+``--chat=turns|one``: the chunks as the system turns the service snapshots under SmolLM2's chat template,
+composed as turns (what ``compose`` does) or as one turn (the later chunks' turn headers dropped as a
+shared prefix); the prompt is then the user turn and the assistant's opening. ``--ttft=N``: time to first
+token on the first document, N interleaved runs: full prefill against ``compose`` at 0/10/15/20%.
 ``--corpus=pydoc``: the held-out prose set of ``heldout_prose.py`` (documents FIRST..FIRST+N-1) instead of
 LoCoMo conversations.
 
@@ -52,6 +60,8 @@ import heldout_prose
 import torch
 
 from memos.activation import compose as C
+from memos.activation import render
+from memos.activation.backend import TransformersBackend
 from memos.activation.kv import KVSnapshot, prefill, to_cache
 from memos.activation.models import ModelRegistry
 from memos.activation.render import MEMORY_SEPARATOR
@@ -85,6 +95,15 @@ def prefix_ids(spec):
 
 
 PREFIX = prefix_ids(opts.get("prefix", ""))
+# --chat=turns: every chunk is the system turn the service snapshots under a chat template (render.chat_parts),
+# composed as turns joined by MEMORY_SEPARATOR (what compose does with chat snapshots); --chat=one: the turns'
+# opening is a shared prefix, left out of the later chunks, and the closing marker is kept from the last
+# chunk only: the composed text is one system turn holding the texts joined by MEMORY_SEPARATOR (not what
+# compose does).
+CHAT = opts.get("chat", "")
+HEAD, TAIL = render.chat_parts(lm, "\x00", "?")[0].split("\x00") if CHAT else ("", "")
+if CHAT == "one":
+    PREFIX = lm.encode(HEAD)
 
 
 def behind_prefix(ids, keep_prefix):
@@ -105,7 +124,13 @@ def base(texts):
         if i:
             always.append(len(chunks))
             chunks.append(sep)
-        chunks.append(behind_prefix(lm.encode(t), i == 0))
+        if CHAT == "turns":
+            ids = lm.encode(HEAD + t + TAIL)
+        elif CHAT == "one":  # the closing marker of the last chunk only (the others' would follow their text)
+            ids = lm.encode(t) + (lm.encode(TAIL) if i == len(texts) - 1 else [])
+        else:
+            ids = lm.encode(t)
+        chunks.append(behind_prefix(ids, i == 0))
     out = C.compose_chunks(lm.model, chunks, recompute_ratio=0.0)
     return chunks, always, out
 
@@ -219,6 +244,39 @@ def select(rule, chunks, always, out, full, p_ids):
     raise SystemExit(f"unknown rule {rule}")
 
 
+@torch.no_grad()
+def recompute_tapered(kv, fractions, chunks, always):
+    """CacheBlend's gradual filtering, by position: ``fractions`` (one per equal band of layers, not
+    increasing) of the composed tokens go through the layers of their band, the chunks' heads in recency-3
+    shares; a token in a smaller band's set is in every set below it, so its hidden state is always right.
+    Returns the share of token-layers recomputed."""
+    inner = C._inner(lm.model)
+    n_layers = len(inner.layers)
+    offs, total = kv.offsets, len(kv.token_ids)
+    firstn = len(chunks[0].token_ids)
+    forced = [p for i in always for p in range(offs[i], offs[i] + len(chunks[i].token_ids))]
+    later = [(offs[i], len(c.token_ids)) for i, c in enumerate(chunks) if i > 0 and i not in set(always)]
+    sets = []
+    for f in fractions:
+        b = C.recompute_budget(total, firstn, f) - len(forced)
+        cur = set(forced) | set(C.chunk_heads(later, b, recency=3.0))
+        sets.append(sorted(cur & set(sets[-1])) if sets else sorted(cur))
+    band = -(-n_layers // len(fractions))
+    pos = torch.tensor(sets[0])
+    ids = torch.tensor([kv.token_ids])[:, pos]
+    hidden = inner.embed_tokens(ids)
+    cos, sin = inner.rotary_emb(hidden, pos.unsqueeze(0))
+    done = 0
+    for i, layer in enumerate(inner.layers):
+        want = torch.tensor(sets[i // band])
+        if len(want) < len(pos):
+            keep = torch.isin(pos, want)
+            hidden, cos, sin, pos = hidden[:, keep], cos[:, keep], sin[:, keep], pos[keep]
+        hidden = C._layer_step(layer, hidden, pos, cos, sin, kv, i)
+        done += len(pos)
+    return done / (n_layers * total)
+
+
 QUERY_AWARE = ("qattn", "recq")
 stats = {r: {"agree": [], "first": [], "kl": [], "kl1": [], "ties": [0, 0, 0]} for r in rules}
 t0 = time.time()
@@ -236,23 +294,69 @@ def documents():
         yield f"conv {first + ci}", texts, [f"Question: {q}\nAnswer:" for q in A.questions(conv, used, N_QUESTIONS)]
 
 
-for label, texts, prompts in documents():
+TTFT = int(opts.get("ttft", 0))
+
+
+def time_first_token(texts, repeats, ratios=(0.0, 0.1, 0.15, 0.2)):
+    """--ttft=N: time to first token on the first document, N interleaved runs (medians): a full prefill of
+    the composed ids against compose (the service's path, default rule) + the prompt's prefill."""
+    if PREFIX:
+        raise SystemExit("--ttft times compose itself, which knows no shared prefix: not with --prefix, --chat=one")
+    backend = TransformersBackend()
+    # compose's own path; chat turns composed as plain snapshots are: joined by MEMORY_SEPARATOR
+    snaps = [prefill(lm, lm.encode(HEAD + t + TAIL)) for t in texts]
+    ids = C.compose(lm, snaps, recompute_ratio=0.0).token_ids
+    question = "Question: What did they talk about?\nAnswer:"
+    p = lm.encode(render.chat_parts(lm, texts[-1], question)[1]) if CHAT else A.prompt_ids(lm, question)
+    modes = ["full", *ratios]
+    ms = {m: [] for m in modes}
+    for rep in range(repeats + 1):  # the first round untimed
+        for m in modes[rep % len(modes) :] + modes[: rep % len(modes)]:
+            if m == "full":
+                took = backend.generate(lm, ids + p, max_new_tokens=1).ttft_ms
+            else:
+                t0 = time.perf_counter()
+                snap = C.compose(lm, snaps, recompute_ratio=m)
+                build = (time.perf_counter() - t0) * 1000
+                took = build + backend.generate(lm, p, prefix=snap, max_new_tokens=1).ttft_ms
+            if rep:
+                ms[m].append(took)
+    med = {m: statistics.median(v) for m, v in ms.items()}
+    row = {f"composed_{m}": {"ms": round(med[m]), "speedup": round(med["full"] / med[m], 2)} for m in ratios}
+    print(json.dumps({"ttft_tokens": len(ids), "full_ms": round(med["full"])} | row), flush=True)
+
+
+for n_doc, (label, texts, prompts) in enumerate(documents()):
+    if TTFT and n_doc == 0:
+        time_first_token(texts, TTFT)
     chunks, always, out = base(texts)
     full = prefill(lm, out.token_ids)
     qs = []
     for prompt in prompts:
-        p = A.prompt_ids(lm, prompt)
+        p = lm.encode(render.chat_parts(lm, texts[-1], prompt)[1]) if CHAT else A.prompt_ids(lm, prompt)
         ref = A.greedy(lm, full, p, 32)
         qs.append((p, ref, A.teacher_forced(lm, full, p, ref)))
     for r in rules:
         built = None
         for p, ref, ref_lp in qs:
             # a query-aware selection is made per prompt
-            if built is None or r.partition("@")[0].partition(":")[0] in QUERY_AWARE:
+            rule, _, temp = r.partition("*")
+            if built is None or rule.partition("@")[0].partition(":")[0] in QUERY_AWARE:
                 kv = copy.deepcopy(out)
-                sel = select(r, chunks, always, kv, full, p)
+                if rule.startswith("taper:"):
+                    share = recompute_tapered(kv, [float(x) for x in rule[6:].split("/")], chunks, always)
+                    print(f"  {rule}: {share:.3f} of the token-layers recomputed", flush=True)
+                    sel = []
+                else:
+                    sel = select(rule, chunks, always, kv, full, p)
                 if sel:
                     C._recompute(lm.model, kv, torch.tensor(sel))
+                if temp:  # APE's attention temperature on the later chunks' tokens that were not recomputed
+                    stale = torch.ones(len(kv.token_ids), dtype=torch.bool)
+                    stale[: len(chunks[0].token_ids)] = False
+                    stale[sel] = False
+                    for k in kv.keys:
+                        k[:, :, stale] *= float(temp)
                 built = KVSnapshot(kv.token_ids, kv.keys, kv.values, fingerprint=lm.fingerprint, model=lm.name)
             lp = A.teacher_forced(lm, built, p, ref)
             same = lp.argmax(-1) == ref_lp.argmax(-1)
