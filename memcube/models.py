@@ -26,10 +26,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
 
 EMBEDDING_DIM = 384
 DEFAULT_KEY_MAX_TRUST = 0.9  # 1.0 ("certain") is left to keys the admin explicitly trusts that far
@@ -132,6 +133,23 @@ class PayloadBlob(Base):
     created_at: Mapped[datetime] = _now_col()
 
 
+class MemoryAccess(Base):
+    """How often searches and contexts returned a memory, and when last (``memos.retrieval.access``).
+
+    A narrow row of its own, written by an upsert from the access-statistics flush: counting a hit on the
+    ``memories`` row wrote a new version of that wide row (vector, text, tsvector) with new entries in its
+    indexes and ran its statement triggers (migration 2026-12-07-1500). ``Memory.access_count`` and
+    ``Memory.last_accessed_at`` read it; a memory nobody has found has no row."""
+
+    __tablename__ = "memory_access"
+    __table_args__ = (_cube_owned("memory_access"),)
+    memory_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("memories.id", ondelete="CASCADE"), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    cube_id: Mapped[uuid.UUID] = mapped_column()
+    access_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_accessed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class Memory(Base):
     """The head of a memory: its current state, derived from the latest row in ``memory_versions``."""
 
@@ -186,8 +204,14 @@ class Memory(Base):
     event_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, default=1)
     blob_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payload_blobs.id", ondelete="SET NULL"))
-    access_count: Mapped[int] = mapped_column(Integer, default=0)
-    last_accessed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Read from memory_access in the statement that loads the memory (a primary-key probe per row); queries that
+    # filter or sort many rows by them join MemoryAccess instead (memcube.repository.sweeps, scheduler.propose).
+    access_count: Mapped[int] = column_property(func.coalesce(
+        select(MemoryAccess.access_count).where(MemoryAccess.memory_id == id).correlate_except(MemoryAccess)
+        .scalar_subquery(), 0))
+    last_accessed_at: Mapped[datetime | None] = column_property(
+        select(MemoryAccess.last_accessed_at).where(MemoryAccess.memory_id == id).correlate_except(MemoryAccess)
+        .scalar_subquery())
     heat: Mapped[float] = mapped_column(Float, default=0.0)
     heat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # last decay (sweep)
     heat_hits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # hits folded into heat

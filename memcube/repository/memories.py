@@ -265,7 +265,10 @@ def dense_search(
 
 
 def add_access_counts(session: Session, counts: dict[uuid.UUID, int], at: datetime) -> None:
-    """Add search-hit counts to memories in one statement (ids that are gone are skipped)."""
+    """Add search-hit counts to memories in one upsert of ``memory_access`` (ids that are gone are skipped).
+
+    The memories rows are only read (for their cube); rows are written in id order, so two flushes (two
+    processes) wait for each other instead of deadlocking."""
     if not counts:
         return
     ids = list(counts)
@@ -273,11 +276,14 @@ def add_access_counts(session: Session, counts: dict[uuid.UUID, int], at: dateti
     session.execute(
         text(
             """
-            UPDATE memories AS m
-            SET access_count = m.access_count + c.hits,
-                last_accessed_at = GREATEST(coalesce(m.last_accessed_at, :at), :at)
+            INSERT INTO memory_access AS a (memory_id, tenant_id, cube_id, access_count, last_accessed_at)
+            SELECT m.id, m.tenant_id, m.cube_id, c.hits, CAST(:at AS timestamptz)
             FROM unnest(CAST(:ids AS uuid[]), CAST(:hits AS int[])) AS c(id, hits)
-            WHERE m.id = c.id
+            JOIN memories AS m ON m.id = c.id
+            ORDER BY m.id
+            ON CONFLICT (memory_id) DO UPDATE
+            SET access_count = a.access_count + excluded.access_count,
+                last_accessed_at = GREATEST(a.last_accessed_at, excluded.last_accessed_at)
             """
         ),
         {"ids": ids, "hits": hits, "at": at},

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from memcube.models import Memory
+from memcube.models import Memory, MemoryAccess
 
 # Below this, heat is noise: set it to 0 so the row drops out of later sweeps.
 HEAT_EPSILON = 1e-3
@@ -17,7 +17,8 @@ HEAT_EPSILON = 1e-3
 def decay_heat(session: Session, *, now: datetime, half_life_s: float, min_age_s: float, limit: int) -> int:
     """Decay heat by the time since its last decay and fold in new hits, for up to ``limit`` memories.
 
-    ``heat' = heat * 0.5 ** (elapsed / half_life) + (access_count - heat_hits)``: new hits count at full
+    ``heat' = heat * 0.5 ** (elapsed / half_life) + (access_count - heat_hits)``, the count read from
+    ``memory_access`` (the flush's, which never writes the memories rows themselves): new hits count at full
     weight at the sweep that sees them; a memory nobody reads cools down exponentially. Rows decayed less
     than ``min_age_s`` ago are left for a later sweep, so a fast schedule does not spin on the same rows.
     """
@@ -25,22 +26,24 @@ def decay_heat(session: Session, *, now: datetime, half_life_s: float, min_age_s
         text(
             """
             WITH batch AS (
-              SELECT id FROM memories
-              WHERE (heat > 0 OR access_count > heat_hits)
-                AND (heat_at IS NULL OR heat_at <= CAST(:now AS timestamptz) - make_interval(secs => :min_age))
-              ORDER BY heat_at NULLS FIRST
+              SELECT m.id, coalesce(a.access_count, 0) AS hits
+              FROM memories m LEFT JOIN memory_access a ON a.memory_id = m.id
+              WHERE (m.heat > 0 OR a.access_count > m.heat_hits)
+                AND (m.heat_at IS NULL
+                     OR m.heat_at <= CAST(:now AS timestamptz) - make_interval(secs => :min_age))
+              ORDER BY m.heat_at NULLS FIRST
               LIMIT :limit
-              FOR UPDATE SKIP LOCKED
+              FOR UPDATE OF m SKIP LOCKED
             ), next AS (
-              SELECT m.id,
+              SELECT m.id, batch.hits,
                      m.heat * power(0.5, GREATEST(EXTRACT(EPOCH FROM (
                        CAST(:now AS timestamptz) - coalesce(m.heat_at, m.created_at))), 0) / :half_life)
-                     + GREATEST(m.access_count - m.heat_hits, 0) AS heat
+                     + GREATEST(batch.hits - m.heat_hits, 0) AS heat
               FROM memories m JOIN batch USING (id)
             )
             UPDATE memories AS m
             SET heat = CASE WHEN next.heat < :eps THEN 0 ELSE next.heat END,
-                heat_hits = m.access_count,
+                heat_hits = next.hits,
                 heat_at = CAST(:now AS timestamptz)
             FROM next WHERE m.id = next.id
             """
@@ -67,11 +70,12 @@ def cold(session: Session, *, unused_since: datetime, heat_below: float, limit: 
     ``heat_below`` and no pin, locked (skip-locked) for the archive sweep."""
     stmt = (
         select(Memory)
+        .outerjoin(MemoryAccess, MemoryAccess.memory_id == Memory.id)
         .where(Memory.kind == "plaintext", Memory.status == "active", Memory.tier != "archived",
                Memory.heat < heat_below, Memory.pinned_at.is_(None),
-               func.coalesce(Memory.last_accessed_at, Memory.created_at) < unused_since)
+               func.coalesce(MemoryAccess.last_accessed_at, Memory.created_at) < unused_since)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(of=Memory, skip_locked=True)
     )
     return list(session.scalars(stmt))
 

@@ -1,8 +1,9 @@
 """Access statistics for search hits, buffered in memory and written in batches off the request path.
 
 The scheduler reads ``access_count`` / ``last_accessed_at``; losing a few seconds of counts in a crash is
-acceptable, a write per hit in every search is not. The same flush restores memories the archive sweep had
-moved out when a search finds them again (``memos.jobs.sweeps.restore_used``).
+acceptable, a write per hit in every search is not. The counts go to their own narrow table (``memory_access``,
+an upsert), never to the wide ``memories`` rows. The same flush restores memories the archive sweep had moved
+out when a search finds them again (``memos.jobs.sweeps.restore_used``).
 """
 
 from __future__ import annotations

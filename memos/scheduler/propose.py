@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from memcube import schemas
 from memcube.db import SYSTEM, tenant_session
-from memcube.models import Cube, Memory
+from memcube.models import Cube, Memory, MemoryAccess
 from memcube.repository import jobs as jobs_repo
 from memcube.repository import memories as memories_repo
 from memos.activation.service import live_sources
@@ -59,9 +59,13 @@ def propose_adapters(sessions: sessionmaker[Session], settings: Settings, *, max
     return written
 
 
+_USED = (MemoryAccess, MemoryAccess.memory_id == Memory.id)  # a memory never found has no row: not used
+
+
 def _stable(settings: Settings, stable_before: datetime) -> list[Any]:
-    return [Memory.kind == "plaintext", Memory.status == "active", Memory.access_count >= settings.propose_min_uses,
-            Memory.updated_at <= stable_before]
+    """Conditions on memories joined with their ``MemoryAccess`` row (``_USED``)."""
+    return [Memory.kind == "plaintext", Memory.status == "active",
+            MemoryAccess.access_count >= settings.propose_min_uses, Memory.updated_at <= stable_before]
 
 
 def _ripe_cubes(session: Session, settings: Settings, stable_before: datetime, *,
@@ -72,6 +76,7 @@ def _ripe_cubes(session: Session, settings: Settings, stable_before: datetime, *
         (Memory.meta["state"].astext == PROPOSED) | (Memory.created_at > stable_before)))
     rows = session.execute(
         select(Memory.tenant_id, Memory.cube_id)
+        .join(*_USED)
         .where(*_stable(settings, stable_before), Memory.cube_id.not_in(recent))
         .group_by(Memory.tenant_id, Memory.cube_id)
         .having(func.count() >= settings.propose_min_memories)
@@ -83,8 +88,8 @@ def _ripe_cubes(session: Session, settings: Settings, stable_before: datetime, *
 
 def _stable_memories(session: Session, cube_id: uuid.UUID, settings: Settings, stable_before: datetime) -> list[Memory]:
     return list(session.scalars(
-        select(Memory).where(Memory.cube_id == cube_id, *_stable(settings, stable_before))
-        .order_by(Memory.access_count.desc(), Memory.id).limit(settings.propose_max_memories)))
+        select(Memory).join(*_USED).where(Memory.cube_id == cube_id, *_stable(settings, stable_before))
+        .order_by(MemoryAccess.access_count.desc(), Memory.id).limit(settings.propose_max_memories)))
 
 
 def _write_proposal(session: Session, tenant_id: uuid.UUID, cube_id: uuid.UUID, memories: list[Memory],

@@ -93,9 +93,9 @@ def test_inserting_a_row_for_another_tenant_is_refused(
         with pytest.raises(ProgrammingError, match="row-level security"), s.begin_nested():
             s.execute(
                 text("INSERT INTO memories (id, tenant_id, cube_id, kind, status, tier, content, metadata, tags,"
-                     " keywords, trust, version, access_count, heat, created_at, updated_at)"
+                     " keywords, trust, version, heat, created_at, updated_at)"
                      " VALUES (:id, :t, :c, 'plaintext', 'active', 'long_term', 'x', '{}', '{}', '{}', 0.5, 1,"
-                     " 0, 0, now(), now())"),
+                     " 0, now(), now())"),
                 {"id": uuid.uuid4(), "t": a_id, "c": cube},
             )
         s.rollback()

@@ -47,9 +47,9 @@ class World:
 
 def _memory_sql(cube: str, tenant: str, mid: str, content: str) -> str:
     return (f"INSERT INTO memories (id, tenant_id, cube_id, kind, status, tier, content, metadata, tags, keywords,"
-            f" trust, embedding, version, access_count, heat, role, created_at, updated_at)"
+            f" trust, embedding, version, heat, role, created_at, updated_at)"
             f" VALUES ({mid}, {tenant}, {cube}, 'plaintext', 'active', 'long_term', '{content}', '{{}}', '{{}}',"
-            f" '{{}}', 0.5, CAST(:vec AS vector), 1, 0, 0, 'alice', now(), now())")
+            f" '{{}}', 0.5, CAST(:vec AS vector), 1, 0, 'alice', now(), now())")
 
 
 @pytest.fixture
@@ -86,6 +86,8 @@ def world(connection: Connection) -> World:
                             " VALUES (gen_random_uuid(), :a, :cube_a, 'a lesson', now())"), p)
     connection.execute(text("INSERT INTO memory_co_use (id, tenant_id, cube_id, signature, memory_ids, uses)"
                             " VALUES (gen_random_uuid(), :a, :cube_a, 'a set', ARRAY[:memory_a], 3)"), p)
+    connection.execute(text("INSERT INTO memory_access (memory_id, tenant_id, cube_id, access_count,"
+                            " last_accessed_at) VALUES (:memory_a, :a, :cube_a, 3, now())"), p)
     connection.execute(text("INSERT INTO payload_blobs (id, tenant_id, cube_id, sha256, size_bytes, residency,"
                             " created_at) VALUES (gen_random_uuid(), :a, :cube_a, md5('x') || md5('y'), 1, 'disk',"
                             " now())"), p)
@@ -151,6 +153,12 @@ CASES: dict[str, Case] = {
     "memory_co_use": Case("cube_id = :cube_a", "uses = uses + 1", tuple(
         f"INSERT INTO memory_co_use (id, tenant_id, cube_id, signature, memory_ids, uses)"
         f" VALUES (gen_random_uuid(), {t}, :cube_a, md5(random()::text), ARRAY[:memory_a], 9)" for t in (":a", ":b"))),
+    # Written by the system context only (the access-statistics flush); B cannot count hits on A's memories,
+    # nor plant a row for one of its own memories in A's cube.
+    "memory_access": Case("cube_id = :cube_a", "access_count = access_count + 1", tuple(
+        f"INSERT INTO memory_access (memory_id, tenant_id, cube_id, access_count) VALUES ({m}, {t}, :cube_a, 9)"
+        f" ON CONFLICT (memory_id) DO UPDATE SET access_count = 99" for m in (":memory_a", ":memory_b")
+        for t in (":a", ":b"))),
     "guard_lessons": Case("cube_id = :cube_a", "reason = 'x'", tuple(
         f"INSERT INTO guard_lessons (id, tenant_id, cube_id, content, created_at)"
         f" VALUES (gen_random_uuid(), {t}, :cube_a, 'planted', now())" for t in (":a", ":b"))),

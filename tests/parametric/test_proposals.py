@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from memcube.db import SYSTEM, tenant_session
 from memcube.models import Memory
+from memcube.repository.memories import add_access_counts
 from memos.config import Settings
 from memos.jobs.context import JobContext
 from memos.jobs.runner import run_job
@@ -32,7 +33,8 @@ def settle(sessions: sessionmaker[Session], ids: list[str], *, uses: int, days: 
     """As if searches had returned these memories ``uses`` times and nobody had changed them for ``days``."""
     with tenant_session(sessions, SYSTEM) as s:
         s.execute(update(Memory).where(Memory.id.in_([uuid.UUID(i) for i in ids]))
-                  .values(access_count=uses, updated_at=datetime.now(UTC) - timedelta(days=days)))
+                  .values(updated_at=datetime.now(UTC) - timedelta(days=days)))
+        add_access_counts(s, {uuid.UUID(i): uses for i in ids}, datetime.now(UTC))
 
 
 def proposing(settings: Settings, **changes: Any) -> Settings:

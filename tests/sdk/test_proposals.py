@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 from memcube.db import SYSTEM, Database, tenant_session
 from memcube.models import Memory
+from memcube.repository.memories import add_access_counts
 from memcube.schemas import AdapterState
 from memos.client import ConflictError, MemOSClient
 from memos.config import Settings
@@ -29,7 +30,8 @@ def test_approve_and_reject_proposals(client: MemOSClient, live_server: LiveServ
             added = client.add_memories(cube.id, ["Ana roasts her own coffee.", "Ana's roaster is a Gene Cafe."])
             with tenant_session(database.sessions, SYSTEM) as s:
                 s.execute(update(Memory).where(Memory.id.in_([m.id for m in added]))
-                          .values(access_count=777, updated_at=datetime.now(UTC) - timedelta(days=1)))
+                          .values(updated_at=datetime.now(UTC) - timedelta(days=1)))
+                add_access_counts(s, {m.id: 777 for m in added}, datetime.now(UTC))
                 s.commit()
             assert propose_adapters(database.sessions, settings) == 1  # (no other cube of the server is used 777 times)
             (proposal,) = client.list_adapters(cube.id)

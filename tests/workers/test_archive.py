@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.state import AppState
 from memcube.db import SYSTEM, tenant_session
 from memcube.models import Memory
+from memcube.repository.memories import add_access_counts
 from memos.config import Settings
 from memos.jobs import sweeps
 
@@ -36,7 +37,8 @@ def test_cold_memories_are_archived_found_on_request_and_restored_on_use(
     long_ago = datetime.now(UTC) - timedelta(days=90)
     with tenant_session(sessions, SYSTEM) as s:
         s.execute(update(Memory).where(Memory.id.in_([old, busy])).values(created_at=long_ago))
-        s.execute(update(Memory).where(Memory.id == busy).values(heat=3.0, last_accessed_at=long_ago))
+        s.execute(update(Memory).where(Memory.id == busy).values(heat=3.0))
+        add_access_counts(s, {busy: 1}, long_ago)
 
     settings = job_settings.model_copy(update={"archive_after_days": 30, "archive_heat_below": 0.5})
     assert sweeps.archive_cold(sessions, settings) == 1  # only the unused, cold one; not the hot, not the recent

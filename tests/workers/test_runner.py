@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from memcube.db import SYSTEM, tenant_session
 from memcube.models import Job, Memory, MemoryVersion
+from memcube.repository.memories import add_access_counts
 from memos.config import Settings
 from memos.jobs import sweeps
 from memos.jobs.context import JobContext
@@ -193,7 +194,7 @@ def test_heat_folds_in_hits_and_halves_per_half_life(
     memory_id = uuid.UUID(r.json()["memories"][0]["id"])
     half_life = timedelta(hours=job_settings.heat_half_life_h)
     with tenant_session(sessions, SYSTEM) as s:
-        s.execute(update(Memory).where(Memory.id == memory_id).values(access_count=4))
+        add_access_counts(s, {memory_id: 4}, datetime.now(UTC))
     assert sweeps.decay_heat(sessions, job_settings) == 1
 
     def heat() -> tuple[float, int]:
