@@ -101,6 +101,10 @@ def update_memory(
         session, memory_id, tenant_id, body, actor=principal.actor, limits=limits, embedder=embedder,
         cause=principal.cause,
     )
+    if body.content is not None and head.kind == "plaintext" and head.status == "active":
+        # New content, new neighbours: linked again, and weighed again by the guard against them (outbox).
+        cube, _ = load_cube(session, head.cube_id, tenant_id, need="write")
+        enqueue_linking(session, cube, [head.id], tenant_id=tenant_id, key_id=principal.key_id)
     session.commit()
     return service.to_schema(head)
 

@@ -115,3 +115,21 @@ def test_a_contradiction_from_another_speaker_is_flagged_a_correction_of_ones_ow
     assert own["guard"] is None
     assert "contradicts_established" in other["guard"]["reasons"]
     assert other["status"] == "active"
+
+
+def test_changed_content_is_weighed_again(
+    client: TestClient, auth: Auth, cube_id: str, sessions: sessionmaker[Session], settings: Settings,
+    embedder: Embedder,
+) -> None:
+    write = _writer(client, cube_id, auth, sessions, settings, embedder)
+    write("I started as a nurse at the Lyon city hospital last spring.", role="Dana")
+    note = write("I had lunch near the Lyon city hospital today.", role="Sam")
+    assert note["guard"] is None
+    before = {j.id for j in pending_jobs(sessions, "linking.link")}
+    r = client.patch(f"/v1/memories/{note['id']}", headers=auth,
+                     json={"content": "Dana quit the hospital and deals cards in a Monaco casino now."})
+    assert r.status_code == 200, r.text
+    (job,) = [j for j in pending_jobs(sessions, "linking.link") if j.id not in before]
+    assert job.payload["memory_ids"] == [note["id"]]
+    run(sessions, job.id, settings, embedder)
+    assert write.get(note["id"])["guard"]["reasons"] == {"unbacked_hearsay": 0.3}
