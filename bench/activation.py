@@ -50,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import _smollm2  # noqa: E402
+import heldout_prose  # noqa: E402
 import torch  # noqa: E402
 from _common import print_table  # noqa: E402
 from tqdm import tqdm  # noqa: E402
@@ -60,7 +61,13 @@ from memos.activation.cache import SnapshotCache  # noqa: E402
 from memos.activation.compose import HEADS_RECENCY, Selection, compose  # noqa: E402
 from memos.activation.kv import KVSnapshot, prefill, serialize, to_cache  # noqa: E402
 from memos.activation.models import LoadedModel, ModelRegistry  # noqa: E402
-from memos.activation.render import MEMORY_SEPARATOR, prompt_ids  # noqa: E402
+from memos.activation.render import (  # noqa: E402
+    JOIN_CHAT,
+    MEMORY_SEPARATOR,
+    joined_prompt_ids,
+    prompt_ids,
+    snapshot_source,
+)
 from memos.config import Settings  # noqa: E402
 
 LOCOMO = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "locomo10.json"
@@ -386,38 +393,61 @@ class Quality:
     recomputed: list[float] = field(default_factory=list)
 
 
+def locomo_documents(
+    lm: LoadedModel, conversations: list[dict[str, Any]], n_chunks: int, total: int, k: int
+) -> Iterator[tuple[list[str], list[str]]]:
+    """``(chunk texts, prompts)`` per LoCoMo conversation: its turns cut into chunks, ``k`` of its questions."""
+    for conv in conversations:
+        texts, used = chunk_conversation(lm, conv, n_chunks, total)
+        yield texts, [f"Question: {q}\nAnswer:" for q in questions(conv, used, k)]
+
+
 def bench_compose(
     lm: LoadedModel,
-    conversations: list[dict[str, Any]],
+    documents: Iterator[tuple[list[str], list[str]]],
     *,
-    n_conversations: int,
-    n_chunks: int,
-    total: int,
-    prompts_per_conversation: int,
     new_tokens: int,
     timing_repeats: int,
+    chat: bool = False,
 ) -> tuple[dict[str, Quality], list[float], list[int]]:
+    """Each document's chunk texts snapshotted on their own and composed, against a full prefill of the
+    composed ids, over its prompts. ``chat``: as the service does under a chat template
+    (``render.snapshot_source``), every chunk is the system turn holding its text, and the prompt is the user
+    turn and the assistant's opening (``render.joined_prompt_ids``, after the last chunk's turn)."""
     backend = TransformersBackend()
+
+    def source(text: str) -> str:
+        if not chat:
+            return text
+        rendered, join = snapshot_source(lm, text)
+        if join != JOIN_CHAT:
+            raise SystemExit(f"--chat: {lm.name} has no chat template that renders a system turn on its own")
+        return rendered
+
+    def ask(prompt: str, texts: list[str]) -> list[int]:
+        if chat:
+            return joined_prompt_ids(lm, prompt, join=JOIN_CHAT, snapshot_text=texts[-1])
+        return prompt_ids(lm, prompt)
+
     methods = ["naive concat", *(label for label, *_ in COMPOSED)]
     how = {label: (r, sel, rec) for label, r, sel, rec in COMPOSED}
     q = {m: Quality() for m in methods}
     full_ms: list[float] = []
     sizes: list[int] = []
-    for ci, conv in enumerate(tqdm(conversations[:n_conversations], desc="compose: conversations", leave=False)):
-        # ci == 0 (the timed conversation) is the first of the set chosen with --first-conversation
-        texts, used = chunk_conversation(lm, conv, n_chunks, total)
-        snaps = [prefill(lm, lm.encode(t)) for t in texts]
+    for ci, (texts, prompts) in enumerate(tqdm(list(documents), desc="compose: documents", leave=False)):
+        # ci == 0 (the timed document) is the first of the set chosen with --first-conversation
+        snaps = [prefill(lm, lm.encode(source(t))) for t in texts]
         built: dict[str, KVSnapshot] = {"naive concat": naive_concat(lm, snaps)}
         for label, r, sel, rec in COMPOSED:
             built[label] = compose(lm, snaps, recompute_ratio=r, selection=sel, recency=rec)
         ids = built["composed 0%"].token_ids
         assert ids == built["naive concat"].token_ids
-        if ids != lm.encode(MEMORY_SEPARATOR.join(texts)):
-            print(f"  note: conversation {ci}: the chunks' ids differ from the joined text's ids")
+        if ids != lm.encode(MEMORY_SEPARATOR.join(source(t) for t in texts)):
+            print(f"  note: document {ci}: the chunks' ids differ from the joined text's ids")
         sizes.append(len(ids))
         full = prefill(lm, ids)  # the reference (generation after it is exactly a full prefill's)
-        for question in questions(conv, used, prompts_per_conversation):
-            p_ids = prompt_ids(lm, f"Question: {question}\nAnswer:")
+        for prompt in prompts:
+            p_ids = ask(prompt, texts)
             ref_tokens = greedy(lm, full, p_ids, new_tokens)
             ref_lp = teacher_forced(lm, full, p_ids, ref_tokens)
             for m, snap in built.items():
@@ -432,7 +462,7 @@ def bench_compose(
                 q[m].kl_mean.append(float(div.mean()))
                 q[m].recomputed.append(float(snap.meta.get("composed", {}).get("recomputed", 0)) / len(ids))
         if ci == 0:  # time to first token on the first conversation, interleaved repetitions
-            p_ids = prompt_ids(lm, "Question: What did they talk about?\nAnswer:")
+            p_ids = ask("Question: What did they talk about?\nAnswer:", texts)
             for rep in tqdm(range(timing_repeats), desc="compose: ttft", leave=False):
                 order = ["full", *methods]
                 order = order[rep % len(order) :] + order[: rep % len(order)]
@@ -473,7 +503,7 @@ def print_compose(
         )
     n_prompts = len(next(iter(q.values())).agree_tf)
     print_table(
-        f"Composition on {lm.name}{note}: {len(sizes)} conversations x {n_chunks} chunks ({min(sizes):,}-"
+        f"Composition on {lm.name}{note}: {len(sizes)} documents x {n_chunks} chunks ({min(sizes):,}-"
         f"{max(sizes):,} tokens), {n_prompts} questions; vs a full prefill of the same ids",
         [
             "cache",
@@ -523,6 +553,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--conversations 2 --questions 8) the held-out set for the current rule",
     )
     ap.add_argument("--questions", type=int, default=4, help="questions per conversation")
+    ap.add_argument(
+        "--chat", action="store_true",
+        help="composition as the service does it under a chat template: every chunk snapshotted as the system "
+        "turn holding it, the prompt as the user turn and the assistant's opening",
+    )
+    ap.add_argument(
+        "--corpus", choices=("locomo", "pydoc"), default="locomo",
+        help="composition's documents: LoCoMo conversations, or pydoc, the held-out prose set of "
+        "heldout_prose.py (documents --first-conversation .. + --conversations - 1; 0-5 is the held-out set)",
+    )
     ap.add_argument("--new-tokens", type=int, default=32)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: the registry's default)")
     args = ap.parse_args(argv)
@@ -570,24 +610,35 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args.skip_compose:
         lm = smol or tiny
         note = "" if smol is not None else " (no SmolLM2: the tiny model's random weights, quality means little)"
-        q, full_ms, sizes = bench_compose(
-            lm,
-            conversations[args.first_conversation :],
-            n_conversations=args.conversations,
-            n_chunks=args.chunks,
-            total=args.compose_tokens,
-            prompts_per_conversation=args.questions,
-            new_tokens=args.new_tokens,
-            timing_repeats=args.repeats,
-        )
         first = args.first_conversation
-        last = first + len(sizes) - 1
-        role = next(
-            (name for name, span in (("tuning set", TUNING), ("first held-out set, spent", HELD_OUT_1),
-                                     ("held-out set", HELD_OUT_2)) if first in span and last in span),
-            "mixed sets",
+        docs: Iterator[tuple[list[str], list[str]]]
+        if args.corpus == "pydoc":
+            docs = (
+                (texts, prompts[: args.questions])
+                for texts, prompts in heldout_prose.documents(
+                    lm.encode, args.conversations, n_chunks=args.chunks, total=args.compose_tokens, first=first
+                )
+            )
+        else:
+            docs = locomo_documents(
+                lm, conversations[first : first + args.conversations], args.chunks, args.compose_tokens,
+                args.questions,
+            )
+        q, full_ms, sizes = bench_compose(
+            lm, docs, new_tokens=args.new_tokens, timing_repeats=args.repeats, chat=args.chat
         )
-        note += f"; LoCoMo conversations {first}-{last} ({role})"
+        last = first + len(sizes) - 1
+        if args.corpus == "pydoc":
+            note += f"; held-out prose documents {first}-{last} ({heldout_prose.describe()})"
+        else:
+            role = next(
+                (name for name, span in (("tuning set", TUNING), ("first held-out set, spent", HELD_OUT_1),
+                                         ("held-out set", HELD_OUT_2)) if first in span and last in span),
+                "mixed sets",
+            )
+            note += f"; LoCoMo conversations {first}-{last} ({role})"
+        if args.chat:
+            note += "; chunks as chat turns (--chat)"
         print_compose(lm, q, full_ms, sizes, args.chunks, note)
     print(f"total {time.perf_counter() - started:.0f} s")
 
