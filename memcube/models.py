@@ -206,12 +206,14 @@ class Memory(Base):
     blob_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payload_blobs.id", ondelete="SET NULL"))
     # Read from memory_access in the statement that loads the memory (a primary-key probe per row); queries that
     # filter or sort many rows by them join MemoryAccess instead (memcube.repository.sweeps, scheduler.propose).
+    # Not expired when the session writes the memory (only the access flush, elsewhere, changes them), so a
+    # handler that updates a memory does not read them again; insert_memories sets them for new rows.
     access_count: Mapped[int] = column_property(func.coalesce(
         select(MemoryAccess.access_count).where(MemoryAccess.memory_id == id).correlate_except(MemoryAccess)
-        .scalar_subquery(), 0))
+        .scalar_subquery(), 0), expire_on_flush=False)
     last_accessed_at: Mapped[datetime | None] = column_property(
         select(MemoryAccess.last_accessed_at).where(MemoryAccess.memory_id == id).correlate_except(MemoryAccess)
-        .scalar_subquery())
+        .scalar_subquery(), expire_on_flush=False)
     heat: Mapped[float] = mapped_column(Float, default=0.0)
     heat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # last decay (sweep)
     heat_hits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # hits folded into heat

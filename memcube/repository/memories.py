@@ -76,8 +76,11 @@ def insert_memories(session: Session, rows: list[dict[str, Any]]) -> list[Memory
     """Insert heads in one multi-row statement; returns them in input order."""
     if not rows:
         return []
-    result = session.scalars(insert(Memory).returning(Memory, sort_by_parameter_order=True), rows)
-    return list(result)
+    heads = list(session.scalars(insert(Memory).returning(Memory, sort_by_parameter_order=True), rows))
+    for head in heads:  # nothing has found a new memory yet (else reading them would be one more statement)
+        set_committed_value(head, "access_count", 0)
+        set_committed_value(head, "last_accessed_at", None)
+    return heads
 
 
 def insert_versions(session: Session, rows: list[dict[str, Any]], *, render_nulls: bool = False) -> None:
