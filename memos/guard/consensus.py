@@ -120,19 +120,20 @@ def hearsay(records: Sequence[Record], query: str, *, exempt: Callable[[int], bo
     """Records that speak of a person in the third person whose own retrieved records do not back them."""
     asked = words(query)
     names = {n for n in (speaker(r.role) for r in records) if n}
-    out = []
-    for i, r in enumerate(records):
-        if exempt(i):
+    return [i for i, r in enumerate(records)
+            if not exempt(i) and _unbacked_hearsay(r, [o for j, o in enumerate(records) if j != i], names, asked)]
+
+
+def _unbacked_hearsay(record: Record, others: Sequence[Record], names: Iterable[str], asked: set[str]) -> bool:
+    """It speaks of one of ``names`` in the third person, and that person's own records among ``others`` are
+    there and do not back it."""
+    for name in names:
+        if not third_person(record.content, name):
             continue
-        for name in names:
-            if not third_person(r.content, name):
-                continue
-            own = [o for j, o in enumerate(records) if j != i and speaker(o.role) == name
-                   and not third_person(o.content, name)]
-            if own and _uncorroborated(r, own, asked | {_stem(name.lower())}):
-                out.append(i)
-                break
-    return out
+        own = [o for o in others if speaker(o.role) == name and not third_person(o.content, name)]
+        if own and _uncorroborated(record, own, asked | {_stem(name.lower())}):
+            return True
+    return False
 
 
 def against_neighbours(record: Record, neighbours: Sequence[tuple[Record, float]], *, low_trust: float,
@@ -147,12 +148,7 @@ def against_neighbours(record: Record, neighbours: Sequence[tuple[Record, float]
         better = [n for n, sim in neighbours if sim >= SAME_TOPIC and n.trust >= record.trust + margin]
         if better and _uncorroborated(record, better, set()):
             out.append("outvoted")
-    if not exempt:
-        for name in {n for n in (speaker(o.role) for o, _ in neighbours) if n}:
-            if not third_person(record.content, name):
-                continue
-            own = [o for o, _ in neighbours if speaker(o.role) == name and not third_person(o.content, name)]
-            if own and _uncorroborated(record, own, {_stem(name.lower())}):
-                out.append("hearsay")
-                break
+    others = [o for o, _ in neighbours]
+    if not exempt and _unbacked_hearsay(record, others, {n for n in (speaker(o.role) for o in others) if n}, set()):
+        out.append("hearsay")
     return out

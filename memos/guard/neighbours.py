@@ -29,12 +29,12 @@ from memcube.models import Memory
 from memcube.repository import cubes as cubes_repo
 from memos.guard import consensus
 from memos.guard.metrics import SCREENED
-from memos.guard.screen import LOW_TRUST, TRUSTED_FACTOR, Risk, cube_settings
+from memos.guard.read import TRUST_MARGIN
+from memos.guard.screen import LOW_TRUST, TRUSTED_FACTOR, Risk, cube_settings, listed
 from memos.memories.versions import VersionBatch
 
 ACTOR = "system:guard"
 NEIGHBOUR_WEIGHT = 0.3
-TRUST_MARGIN = 0.15  # "clearly more trust", as at read time
 REASONS = {"hearsay": "unbacked_hearsay", "outvoted": "outvoted_by_neighbours"}
 
 
@@ -84,9 +84,7 @@ def check(heads: list[Memory], neighbour_map: dict[uuid.UUID, list[tuple[Memory,
         risk = Risk(reasons=dict((head.guard or {}).get("reasons") or {}))
         for reason in found:
             risk.add(reason, NEIGHBOUR_WEIGHT)
-        prov = head.provenance or {}
-        trusted = prov.get("source") in settings.trusted_sources or prov.get("actor") in settings.trusted_sources
-        risk.finish(TRUSTED_FACTOR if trusted and settings.trusted_sources else 1.0)
+        risk.finish(TRUSTED_FACTOR if listed(head.provenance or {}, settings.trusted_sources) else 1.0)
         head.risk = risk.score
         head.guard = risk.verdict(by="neighbours", note="disagrees with its established neighbours")
         reason = "guard: disagrees with its established neighbours (" + ", ".join(found) + ")"

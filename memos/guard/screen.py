@@ -68,17 +68,17 @@ def cube_settings(cube: Cube) -> schemas.GuardSettings:
     return schemas.GuardSettings.model_validate(cube.guard or {})
 
 
-def _listed(provenance: dict[str, Any], names: Sequence[str]) -> bool:
+def listed(provenance: dict[str, Any], names: Sequence[str]) -> bool:
     return bool(names) and (provenance.get("source") in names or provenance.get("actor") in names)
 
 
 def screen_content(content: str, provenance: dict[str, Any], settings: schemas.GuardSettings) -> Risk:
     """What the record itself and its provenance show (no database)."""
     risk = Risk()
-    trusted = _listed(provenance, settings.trusted_sources)
+    trusted = listed(provenance, settings.trusted_sources)
     for name, weight in content_cues(content).items():
         risk.add(name, weight)
-    if _listed(provenance, settings.untrusted_sources):
+    if listed(provenance, settings.untrusted_sources):
         risk.add("untrusted_source", UNTRUSTED_WEIGHT)
     elif not trusted and float(provenance.get("trust", 0.5)) < LOW_TRUST:
         risk.add("low_trust", LOW_TRUST_WEIGHT)
@@ -106,7 +106,7 @@ def screen_batch(session: Session, cube: Cube, contents: Sequence[str], provenan
         elif sim >= LESSON_SIMILAR:
             risk.add("resembles_rejected", LESSON_WEIGHTS[0])
     _bursts(session, cube, provenances, vecs, risks)
-    done = [r.finish(TRUSTED_FACTOR if _listed(p, settings.trusted_sources) else 1.0)
+    done = [r.finish(TRUSTED_FACTOR if listed(p, settings.trusted_sources) else 1.0)
             for r, p in zip(risks, provenances, strict=True)]
     for r in done:
         SCREENED.labels("quarantined" if r.score >= settings.quarantine_threshold

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,16 +41,15 @@ class Writer:
         return out
 
 
-def _writer(client: TestClient, cube_id: str, auth: Auth, sessions: sessionmaker[Session], settings: Settings,
-            embedder: Embedder) -> Writer:
+@pytest.fixture
+def write(client: TestClient, auth: Auth, cube_id: str, sessions: sessionmaker[Session], settings: Settings,
+          embedder: Embedder) -> Writer:
     return Writer(client, cube_id, auth, sessions, settings, embedder)
 
 
 def test_hearsay_that_the_persons_own_neighbours_do_not_back_is_flagged_and_left_out_of_contexts(
-    client: TestClient, auth: Auth, cube_id: str, sessions: sessionmaker[Session], settings: Settings,
-    embedder: Embedder,
+    write: Writer, client: TestClient, auth: Auth, cube_id: str,
 ) -> None:
-    write = _writer(client, cube_id, auth, sessions, settings, embedder)
     write("I started as a nurse at the Lyon city hospital last spring.", role="Dana")
     write("I love the night shifts at the hospital, it is quiet.", role="Dana")
     claim = write("Dana quit the hospital and works for a casino in Monaco now.", role="Sam")
@@ -71,10 +71,8 @@ def test_hearsay_that_the_persons_own_neighbours_do_not_back_is_flagged_and_left
 
 
 def test_low_trust_hearsay_outvoted_by_neighbours_is_quarantined(
-    client: TestClient, auth: Auth, cube_id: str, sessions: sessionmaker[Session], settings: Settings,
-    embedder: Embedder,
+    write: Writer, client: TestClient, auth: Auth, cube_id: str,
 ) -> None:
-    write = _writer(client, cube_id, auth, sessions, settings, embedder)
     write("I work as a nurse at the Lyon city hospital.", role="Dana", provenance={"trust": 0.8})
     tool = write("Dana works as a croupier in a Monaco casino since 2019.", role="tool",
                  provenance={"source": "tool", "trust": 0.3})
@@ -89,10 +87,8 @@ def test_low_trust_hearsay_outvoted_by_neighbours_is_quarantined(
 
 
 def test_only_established_neighbours_count(
-    client: TestClient, auth: Auth, cube_id: str, sessions: sessionmaker[Session], settings: Settings,
-    embedder: Embedder,
+    write: Writer, client: TestClient, auth: Auth, cube_id: str,
 ) -> None:
-    write = _writer(client, cube_id, auth, sessions, settings, embedder)
     # Written before anything of hers: there was no account of her own to weigh it against.
     early = write("Dana quit the hospital and works for a casino in Monaco now.", role="Sam")
     write("I started as a nurse at the Lyon city hospital last spring.", role="Dana")
@@ -105,10 +101,8 @@ def test_only_established_neighbours_count(
 
 
 def test_a_contradiction_from_another_speaker_is_flagged_a_correction_of_ones_own_is_not(
-    client: TestClient, auth: Auth, cube_id: str, sessions: sessionmaker[Session], settings: Settings,
-    embedder: Embedder,
+    write: Writer, client: TestClient, auth: Auth, cube_id: str,
 ) -> None:
-    write = _writer(client, cube_id, auth, sessions, settings, embedder)
     write("Alice lives in Paris.", role="Alice")
     own = write("Alice lives in Berlin.", role="Alice")
     other = write("Alice lives in Madrid.", role="Bob")
@@ -118,18 +112,16 @@ def test_a_contradiction_from_another_speaker_is_flagged_a_correction_of_ones_ow
 
 
 def test_changed_content_is_weighed_again(
-    client: TestClient, auth: Auth, cube_id: str, sessions: sessionmaker[Session], settings: Settings,
-    embedder: Embedder,
+    write: Writer, client: TestClient, auth: Auth, cube_id: str,
 ) -> None:
-    write = _writer(client, cube_id, auth, sessions, settings, embedder)
     write("I started as a nurse at the Lyon city hospital last spring.", role="Dana")
     note = write("I had lunch near the Lyon city hospital today.", role="Sam")
     assert note["guard"] is None
-    before = {j.id for j in pending_jobs(sessions, "linking.link")}
+    before = {j.id for j in pending_jobs(write.sessions, "linking.link")}
     r = client.patch(f"/v1/memories/{note['id']}", headers=auth,
                      json={"content": "Dana quit the hospital and deals cards in a Monaco casino now."})
     assert r.status_code == 200, r.text
-    (job,) = [j for j in pending_jobs(sessions, "linking.link") if j.id not in before]
+    (job,) = [j for j in pending_jobs(write.sessions, "linking.link") if j.id not in before]
     assert job.payload["memory_ids"] == [note["id"]]
-    run(sessions, job.id, settings, embedder)
+    run(write.sessions, job.id, write.settings, write.embedder)
     assert write.get(note["id"])["guard"]["reasons"] == {"unbacked_hearsay": 0.3}
