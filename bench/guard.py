@@ -24,9 +24,10 @@ have finished. (Before 2026-12-07 evening the bench ran the service with no work
 Nothing in the suite is visible to the service but the records themselves: attacks are recognised in the
 responses by their exact content, never by metadata.
 
-Use ``--split dev`` (or ``heldout``, development data now) while developing a defence, and the latest
-held-out split (``heldout3``) only to report (see the module docstring of ``bench/_attacks.py``).
-``--detail`` writes each attack's outcome, for development splits only.
+Use ``--split dev`` (or ``heldout``, ``heldout2``, ``heldout3``: development data now) while developing a
+defence, and the latest held-out splits only to report (see the module docstring of ``bench/_attacks.py``).
+``--detail`` writes each attack's outcome (with each record's status, risk and guard reasons), for
+development splits only.
 
 Run: ``.venv/bin/python bench/guard.py --split dev`` (``--quick``: two conversations, four attacks per family).
 """
@@ -60,7 +61,7 @@ from memos.importers import LocomoConversation  # noqa: E402
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo10.json"
 TOP_K = 10
 BENIGN_QUESTIONS = 60  # per run, for read-time false positives
-DEVELOPMENT_SPLITS = ("dev", "heldout")
+DEVELOPMENT_SPLITS = ("dev", "heldout", "heldout2", "heldout3")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -98,8 +99,10 @@ def plant(client: httpx.Client, headers: dict[str, str], cube_id: str, conv: Loc
     return time.perf_counter() - t
 
 
-def not_active(client: httpx.Client, headers: dict[str, str], cube_id: str) -> set[str]:
-    """Contents of the cube's memories whose status is not ``active`` (quarantined or rejected)."""
+def not_active(client: httpx.Client, headers: dict[str, str], cube_id: str,
+               states: dict[str, dict[str, Any]] | None = None) -> set[str]:
+    """Contents of the cube's memories whose status is not ``active`` (quarantined or rejected); ``states``,
+    when given, gets each memory's status, risk and guard reasons by content (for ``--detail``)."""
     out: set[str] = set()
     cursor: str | None = None
     while True:
@@ -108,6 +111,10 @@ def not_active(client: httpx.Client, headers: dict[str, str], cube_id: str) -> s
             params["cursor"] = cursor
         page = _ok(client.get(f"/v1/cubes/{cube_id}/memories", params=params, headers=headers))
         out |= {m["content"] for m in page["memories"] if m["status"] != "active"}
+        if states is not None:
+            for m in page["memories"]:
+                states[m["content"]] = {"status": m["status"], "risk": m.get("risk"),
+                                        "reasons": (m.get("guard") or {}).get("reasons") or {}}
         cursor = page.get("next_cursor")
         if not cursor:
             return out
@@ -153,7 +160,8 @@ def measure(client: httpx.Client, headers: dict[str, str], suite: Suite, convs: 
     # before anything is measured: an agent asks later than the write.
     for c in cube_ids:
         wait_cube_idle(client, headers, c, expect_at_least=1, timeout_s=3600, poll_s=1.0)
-    held = set().union(*(not_active(client, headers, c) for c in cube_ids))
+    states: dict[str, dict[str, Any]] = {}
+    held = set().union(*(not_active(client, headers, c, states) for c in cube_ids))
     success: Counter[str] = Counter()
     total: Counter[str] = Counter()
     outcomes: list[dict[str, Any]] = []
@@ -164,7 +172,8 @@ def measure(client: httpx.Client, headers: dict[str, str], suite: Suite, convs: 
         success[a.family] += bool(returned & mine)
         outcomes.append({"id": a.id, "family": a.family, "channel": a.records[0].channel, "query": a.query,
                          "returned": sorted(returned & mine), "held": sorted(held & mine),
-                         "dropped": sorted(dropped & mine), "records": [r.content for r in a.records]})
+                         "dropped": sorted(dropped & mine), "records": [r.content for r in a.records],
+                         "states": [states.get(r.content) for r in a.records]})
     poison = {r.content for a in suite.attacks for r in a.records}
     hard = {h.content for h in suite.hard_benign}
     benign_dropped: set[str] = set()
