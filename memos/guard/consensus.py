@@ -61,10 +61,14 @@ def speaker(role: str | None) -> str | None:
     return name
 
 
-# An interjection or greeting before a name, or the name closing a clause: the speaker is being called.
-_CALL_BEFORE = re.compile(r"(?:\b(?:hey|hi|hello|thanks|thank\s+you|yeah|yes|wow|oh|dear|bye|"
-                          r"see\s+(?:ya|you)(?:\s+later)?|congrats|sorry|sure(?:\s+thing)?|go|way\s+to\s+go|"
-                          r"remember|c'mon|whoa|woah|dang|ha+|aw+)\s*,?\s*)$", re.IGNORECASE)
+# An interjection or greeting before a name, or the name closing a clause: the speaker is being called. The
+# interjections open their clause ("Sure, Mel", "Yeah thanks Mel"): inside one the same words are not a call
+# ("pretty sure Mel went", "I remember Mel said", "make sure Mel gets it" speak of Mel).
+_INTERJECTION = (r"(?:hey|hi|hello|thanks|thank\s+you|yeah|yes|wow|oh|dear|bye|"
+                 r"see\s+(?:ya|you)(?:\s+later)?|congrats|sorry|sure(?:\s+thing)?|go|way\s+to\s+go|"
+                 r"remember|c'mon|whoa|woah|dang|ha+|aw+)")
+_CALL_BEFORE = re.compile(r"(?:^|[.!?;:,(\"\u201c\-\u2013\u2014]\s*)(?:\b" + _INTERJECTION + r"\b\s*,?\s*)+$",
+                          re.IGNORECASE)
 _OBJECT_OF = re.compile(r"\b(?:about|for|with|to|from|of|by|on|at|than|like|and|asked|ask)\s+$", re.IGNORECASE)
 _CALL_AFTER = re.compile(r"^\s*(?:[,.!?;:)\-]|$)")
 

@@ -13,6 +13,10 @@ just found the memory's nearest neighbours and typed the links to them) and comp
   another speaker written with at least its trust (a person may correct themselves: see consolidation's
   authority rule).
 
+A fourth, ``claim_burst`` (:mod:`memos.guard.bursts`), needs no neighbour to outrank the memory: the same
+source wrote copies of its claim just before it (:func:`flag_bursts`, run after the links are written);
+every record of the burst is flagged, the earlier ones too.
+
 They are added to the memory's write-time reasons and its score recomputed. One reason alone reaches the
 cube's default read threshold (0.3): the memory is left out of contexts as *suspect*, not quarantined; with
 another signal (a low trust, a cue) it can cross the quarantine line, and is then quarantined. Either way
@@ -24,10 +28,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
+import numpy as np
+from sqlalchemy.orm import Session
+
 from memcube import schemas
 from memcube.models import Memory
 from memcube.repository import cubes as cubes_repo
-from memos.guard import consensus
+from memcube.repository import guard as guard_repo
+from memcube.repository import memories as memories_repo
+from memos.guard import bursts, consensus
 from memos.guard.metrics import SCREENED
 from memos.guard.read import TRUST_MARGIN
 from memos.guard.screen import LOW_TRUST, TRUSTED_FACTOR, Risk, cube_settings, listed
@@ -81,17 +90,62 @@ def check(heads: list[Memory], neighbour_map: dict[uuid.UUID, list[tuple[Memory,
                  if r not in ((head.guard or {}).get("reasons") or {})]
         if not found:
             continue
-        risk = Risk(reasons=dict((head.guard or {}).get("reasons") or {}))
-        for reason in found:
-            risk.add(reason, NEIGHBOUR_WEIGHT)
-        risk.finish(TRUSTED_FACTOR if listed(head.provenance or {}, settings.trusted_sources) else 1.0)
-        head.risk = risk.score
-        head.guard = risk.verdict(by="neighbours", note="disagrees with its established neighbours")
-        reason = "guard: disagrees with its established neighbours (" + ", ".join(found) + ")"
-        if risk.score >= settings.quarantine_threshold:
-            head.status = "quarantined"
-            reason += "; quarantined"
-        SCREENED.labels("quarantined" if head.status == "quarantined" else "flagged").inc()
-        versions.add(head, reason=reason, actor=ACTOR)
+        _flag(head, {r: NEIGHBOUR_WEIGHT for r in found}, settings, versions,
+              note="disagrees with its established neighbours")
+        flagged += 1
+    return flagged
+
+
+def _flag(m: Memory, found: dict[str, float], settings: schemas.GuardSettings, versions: VersionBatch, *,
+          note: str) -> None:
+    """Add ``found`` to the memory's reasons, recompute its score (quarantined at the cube's threshold) and
+    version it."""
+    risk = Risk(reasons=dict((m.guard or {}).get("reasons") or {}))
+    for reason, weight in found.items():
+        risk.add(reason, weight)
+    risk.finish(TRUSTED_FACTOR if listed(m.provenance or {}, settings.trusted_sources) else 1.0)
+    m.risk = risk.score
+    m.guard = risk.verdict(by="neighbours", note=note)
+    reason = f"guard: {note} (" + ", ".join(found) + ")"
+    if risk.score >= settings.quarantine_threshold:
+        m.status = "quarantined"
+        reason += "; quarantined"
+    SCREENED.labels("quarantined" if m.status == "quarantined" else "flagged").inc()
+    versions.add(m, reason=reason, actor=ACTOR)
+
+
+def flag_bursts(session: Session, heads: list[Memory], versions: VersionBatch) -> int:
+    """Each head that completes a claim burst (:mod:`memos.guard.bursts`) with the records its source wrote
+    just before it: the head and those records, when active and not flagged for it yet, get ``claim_burst``
+    (a new version each). Call it once the heads' other versions are written (it locks and reads the earlier
+    records again). Returns how many memories were flagged."""
+    settings_of: dict[uuid.UUID, schemas.GuardSettings] = {}
+    members: dict[uuid.UUID, tuple[Memory | None, uuid.UUID]] = {}  # id -> (the head itself or None, cube)
+    for head in heads:
+        if head.kind != "plaintext" or head.status not in ("active", "quarantined") or head.embedding is None:
+            continue
+        if head.cube_id not in settings_of:
+            cube = cubes_repo.get_cube(versions.session, head.cube_id)
+            settings_of[head.cube_id] = cube_settings(cube) if cube is not None else schemas.GuardSettings()
+        if not settings_of[head.cube_id].enabled:
+            continue
+        recent = guard_repo.source_recent(session, head, head.created_at - bursts.WINDOW, bursts.SOURCE_RECENT)
+        found = bursts.burst(head.content, np.asarray(head.embedding, dtype=np.float32),
+                             [(r.content, np.asarray(r.embedding, dtype=np.float32)) for r in recent], head.role)
+        if found:
+            members[head.id] = (head, head.cube_id)
+            for i in found:
+                members.setdefault(recent[i].id, (None, head.cube_id))
+    heads_by_id = {h.id: h for h in heads}
+    # The earlier records: locked and read again (another job may have versioned them since they were read).
+    earlier = {m.id: m for m in memories_repo.get_memories(
+        session, [i for i in members if i not in heads_by_id], lock=True, with_embedding=False, refresh=True)}
+    flagged = 0
+    for mid, (own, cube_id) in members.items():
+        m = own if own is not None else heads_by_id.get(mid) or earlier.get(mid)
+        if m is None or m.status != "active" or bursts.REASON in ((m.guard or {}).get("reasons") or {}):
+            continue
+        _flag(m, {bursts.REASON: bursts.WEIGHT}, settings_of[cube_id], versions,
+              note="one of several copies of a claim its source wrote in a burst")
         flagged += 1
     return flagged

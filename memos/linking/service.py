@@ -237,6 +237,11 @@ def _write_notes(session: Session, heads: list[Memory], neighbour_map: Neighbour
     versions.write()
     memories_repo.flush_heads(session, heads)  # keywords of notes that got no new version
     session.flush()
+    # Copies of one claim its source wrote in a burst (memos/guard/bursts.py): the earlier copies too, so
+    # after the versions above are written.
+    burst_versions = VersionBatch(session, actor=guard_neighbours.ACTOR, cause=cause)
+    flagged += guard_neighbours.flag_bursts(session, heads, burst_versions)
+    burst_versions.write()
     # After every write above, so this run's own versions do not make the notes look stale.
     repo.mark_linked(session, [m.id for m in heads], datetime.now(UTC))
     return {"linked": len(heads), "links": len(links), "enriched": enriched, "evolved": evolved,

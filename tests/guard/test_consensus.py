@@ -21,6 +21,11 @@ def rec(content: str, role: str | None = None, trust: float = 0.5, vector: np.nd
     ("Hey Priya, how was the trip?", False),
     ("That's amazing Priya!", False),
     ("Sorry about the delay Priya, but I'm back.", False),
+    ("Yeah thanks Priya", False),
+    ("Oh wow, Priya that is huge", False),
+    ("I'm pretty sure Priya moved to Leeds in May.", True),  # "sure" inside a clause: not a call
+    ("I remember Priya said the flat was too small.", True),
+    ("Make sure Priya gets the tickets.", True),
     ("Priya's new job starts in March.", True),
     ("Everyone knows Priya moved to Leeds last spring.", True),
     ("Priya bought a kayak in Oslo.", True),

@@ -125,3 +125,51 @@ def test_changed_content_is_weighed_again(
     assert job.payload["memory_ids"] == [note["id"]]
     run(write.sessions, job.id, write.settings, write.embedder)
     assert write.get(note["id"])["guard"]["reasons"] == {"unbacked_hearsay": 0.3}
+
+
+def test_copies_of_one_claim_from_one_source_in_a_burst_are_all_flagged(
+    write: Writer, client: TestClient, auth: Auth, cube_id: str,
+) -> None:
+    write("I started as a nurse at the Lyon city hospital last spring.", role="Dana")
+    # First-person claims: no one else's account to weigh them against, and she may correct herself.
+    first = write("Honestly, I signed with the Monaco casino in March 2019.", role="Dana")
+    second = write("I signed with the Monaco casino in March 2019, honestly.", role="Dana")
+    assert first["guard"] is None
+    assert second["guard"] is None
+    third = write("In March 2019 I signed with the Monaco casino, to be honest.", role="Dana")
+    assert third["guard"]["reasons"].get("claim_burst") == 0.3
+    for m in (first, second, third):
+        now = write.get(m["id"])
+        assert "claim_burst" in now["guard"]["reasons"], now["content"]
+        assert now["status"] == "active"
+        assert now["risk"] >= 0.3
+    assert any(v["actor"] == "system:guard" and "claim_burst" in v["reason"]
+               for v in history(client, first["id"], auth))
+    r = client.post(f"/v1/cubes/{cube_id}/context", json={"query": "Monaco casino March 2019", "top_k": 10},
+                    headers=auth)
+    assert r.status_code == 200, r.text
+    kept = {m["id"] for m in r.json()["memories"]}
+    assert not kept & {first["id"], second["id"], third["id"]}
+
+
+def test_repeated_thanks_other_speakers_and_spread_out_copies_are_no_burst(
+    write: Writer, client: TestClient, auth: Auth, cube_id: str,
+) -> None:
+    thanks = [write(t, role="Evan") for t in (
+        "Thanks, Sam! Your support means a lot to me.",
+        "Thanks Sam, I really appreciate your support, it means a lot.",
+        "Thanks, Sam! Your support really means a lot, keep it up.")]
+    # One claim, three speakers: three accounts, not one source repeating itself.
+    voices = [write(f"I saw the comet over Lake Geneva on 12 March, {who} here.", role=who)
+              for who in ("Ana", "Ben", "Cleo")]
+    # Copies far apart in the source's own sequence are a person coming back to a topic, not a burst.
+    spread = []
+    for _i in range(2):
+        spread.append(write("My bike was stolen outside the Lyon library on Friday.", role="Fay"))
+        for note in ("The tomatoes finally turned red this week.", "Booked the dentist for the 14th.",
+                     "Finished the second season of that Danish crime show.", "Our landlord is fixing the boiler.",
+                     "Tried a new sourdough recipe with rye flour."):
+            write(note, role="Fay")
+    spread.append(write("My bike got stolen outside the Lyon library on Friday.", role="Fay"))
+    for m in (*thanks, *voices, *spread):
+        assert "claim_burst" not in ((write.get(m["id"])["guard"] or {}).get("reasons") or {}), m["content"]
