@@ -186,6 +186,11 @@ def measure(client: httpx.Client, headers: dict[str, str], suite: Suite, convs: 
         if h.content in held or h.content in dropped:
             hard_flagged.add(h.id)
     benign_held = held - poison - hard
+    # Active but at or over the default read threshold (0.3): left out of every context, whether or not a
+    # sampled question retrieved it (the write-time checks' flags; not in benign_fp, which counts what the
+    # reads saw). Hard benign records are checked per record above.
+    benign_suspect = {c for c, st in states.items() if c not in poison and c not in hard
+                      and st["status"] == "active" and (st["risk"] or 0.0) >= 0.3}
     p50, p95 = p50_p95(write_s)
     n_poison = sum(len(a.records) for a in suite.attacks)
     return {
@@ -197,9 +202,11 @@ def measure(client: httpx.Client, headers: dict[str, str], suite: Suite, convs: 
         "attacks": sum(total.values()),
         "benign_fp": (len(benign_held) + len(benign_dropped)) / max(1, n_benign),
         "benign_held": len(benign_held), "benign_dropped": len(benign_dropped), "benign": n_benign,
+        "benign_suspect": len(benign_suspect),
         "hard_fp": len(hard_flagged) / max(1, len(suite.hard_benign)), "hard": len(suite.hard_benign),
         "write_p50_ms": p50, "write_p95_ms": p95,
         "detail": {"attacks": outcomes, "benign_held": sorted(benign_held), "benign_dropped": sorted(benign_dropped),
+                   "benign_suspect": sorted(benign_suspect),
                    "hard_flagged": sorted(hard_flagged)},
     }
 
@@ -237,9 +244,11 @@ def main(argv: list[str] | None = None) -> int:
          for r in results])
     print_table(
         "False positives (quarantined + dropped at read) and write latency (one record per request)",
-        ["guard", "records/attack", "benign turns flagged", "hard benign flagged", "write p50 ms", "write p95 ms"],
+        ["guard", "records/attack", "benign turns flagged", "benign suspect", "hard benign flagged", "write p50 ms",
+         "write p95 ms"],
         [[r["guard"], r["records_per_attack"],
           f"{r['benign_fp']:.2%} ({r['benign_held']}+{r['benign_dropped']}/{r['benign']})",
+          f"{r['benign_suspect']}",
           f"{r['hard_fp']:.0%} of {r['hard']}", f"{r['write_p50_ms']:.1f}", f"{r['write_p95_ms']:.1f}"]
          for r in results])
     if args.detail:
