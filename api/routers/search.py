@@ -6,11 +6,12 @@ import uuid
 from datetime import UTC, datetime
 
 import numpy as np
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
 from api.deps import EmbedderDep, PrincipalDep, SessionDep, StateDep, TenantDep
 from api.errors import error_responses
+from api.responses import json_response
 from api.state import AppState
 from memcube import schemas
 from memcube.models import Cube
@@ -66,16 +67,18 @@ def search(
     tenant_id: TenantDep,
     embedder: EmbedderDep,
     state: StateDep,
-) -> schemas.SearchResponse:
+) -> Response:
+    early = service.start_embedding(cube_id, body, embedder)  # embeds while the cube is looked up
     cube, access = load_cube(session, cube_id, tenant_id)
     body = with_archived(with_quarantined(body, access))
     reranker = get_reranker(state.settings) if body.rerank else None
-    hits = service.search(session, cube, body, embedder=embedder, settings=state.settings, reranker=reranker)
+    hits = service.search(session, cube, body, embedder=embedder, settings=state.settings, reranker=reranker,
+                          early=early)
     state.access.record([h.memory.id for h in hits if h.via == "search"])
     state.prefetch.note(tenant_id, cube.id, [h.memory.id for h in hits])
-    return schemas.SearchResponse(
+    return json_response(schemas.SearchResponse(
         results=[schemas.SearchResult(memory=to_schema(h.memory), score=h.score, via=h.via) for h in hits]
-    )
+    ))
 
 
 @router.post(
@@ -89,12 +92,13 @@ def context(
     principal: PrincipalDep,
     embedder: EmbedderDep,
     state: StateDep,
-) -> schemas.ContextResponse:
+) -> Response:
+    asked = schemas.SearchRequest(query=body.query, top_k=body.top_k, filters=body.filters, mode=body.mode,
+                                  expand=body.expand, include_archived=body.include_archived)
+    early = service.start_embedding(cube_id, asked, embedder)  # embeds while the cube is looked up
     cube, access = load_cube(session, cube_id, tenant_id)
-    req = with_archived(with_quarantined(schemas.SearchRequest(
-        query=body.query, top_k=body.top_k, filters=body.filters, mode=body.mode, expand=body.expand,
-        include_archived=body.include_archived), access))
-    hits, working = _recall_or_search(session, cube, req, body.working_session, tenant_id, embedder, state)
+    req = with_archived(with_quarantined(asked, access))
+    hits, working = _recall_or_search(session, cube, req, body.working_session, tenant_id, embedder, state, early)
     # The guard's read-time check: what the query retrieved, looked at together (memos/guard/read.py).
     checked = read_check(session, cube, [h.memory for h in hits], cube_settings(cube), query=body.query,
                          judge=get_judge(state.settings))
@@ -113,18 +117,18 @@ def context(
     if checked.dropped and access != "read" and learn_from(session, cube, checked.dropped, query=body.query,
                                                            actor=principal.actor, notes=checked.notes):
         session.commit()
-    return response
+    return json_response(response)
 
 
 def _recall_or_search(
     session: Session, cube: Cube, req: schemas.SearchRequest, working_session: str | None, tenant_id: uuid.UUID,
-    embedder: Embedder, state: AppState,
+    embedder: Embedder, state: AppState, early: service.EarlyEmbedding | None,
 ) -> tuple[list[service.Hit], schemas.WorkingUse | None]:
     """The context's memories: from the session's working memory when it can answer the query (see
     memos.scheduler.working; offered the query's vector as soon as the search has it), else a search of the
     whole cube, whose results then join the working memory (off the request path)."""
     if working_session is None or req.mode == "lexical":  # no vector, nothing to compare a query with
-        return service.search(session, cube, req, embedder=embedder, settings=state.settings), None
+        return service.search(session, cube, req, embedder=embedder, settings=state.settings, early=early), None
     flt = service.build_filter(cube, req.filters)
     seen: list[tuple[np.ndarray, str | None, Reuse]] = []
 
@@ -134,7 +138,8 @@ def _recall_or_search(
         return None if found.memories is None else [service.Hit(m, score) for m, score in found.memories]
 
     at = datetime.now(UTC)
-    hits = service.search(session, cube, req, embedder=embedder, settings=state.settings, shortcut=from_working_memory)
+    hits = service.search(session, cube, req, embedder=embedder, settings=state.settings, shortcut=from_working_memory,
+                          early=early)
     if not seen:  # the search ended before it had a vector (nothing to remember the query by)
         return hits, None
     vector, speaker, found = seen[-1]

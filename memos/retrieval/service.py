@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -59,6 +60,29 @@ class Shortcut(Protocol):
     cube: hits to answer with instead, or None to search on (a session's working memory: memos.scheduler)."""
 
     def __call__(self, vector: np.ndarray, plan: QueryPlan) -> list[Hit] | None: ...
+
+
+@dataclass
+class EarlyEmbedding:
+    """A query's embedding started before the search (``start_embedding``), for the text it was started on."""
+
+    text: str
+    vector: Future[np.ndarray]
+
+
+def start_embedding(cube_id: uuid.UUID, req: schemas.SearchRequest, embedder: Embedder) -> EarlyEmbedding | None:
+    """Start embedding the query the search will embed, so the request's first statements (the cube and its
+    grant) run while the inference thread works: the text a dense search embeds, or a hybrid search's plan
+    with the cube's speakers as last seen (when they turn out to differ, the search embeds the right text
+    itself). ``None`` for a lexical search, which embeds nothing."""
+    if req.mode == "lexical":
+        return None
+    text = req.query if req.mode == "dense" else plan(req.query, _SPEAKERS_SEEN.get(cube_id, [])).text
+    return EarlyEmbedding(text, embedder.embed_one_async(text))
+
+
+def _embedding_of(text: str, embedder: Embedder, early: EarlyEmbedding | None) -> Future[np.ndarray]:
+    return early.vector if early is not None and early.text == text else embedder.embed_one_async(text)
 
 
 class _Taken(Exception):  # noqa: N818 - control flow: the shortcut answered
@@ -164,23 +188,25 @@ def search(
     settings: Settings | None = None,
     reranker: Reranker | None = None,
     shortcut: Shortcut | None = None,
+    early: EarlyEmbedding | None = None,
 ) -> list[Hit]:
     """``shortcut``: see ``Shortcut`` (hybrid and dense modes; taken before the cube's candidates are searched,
-    with the query's embedding overlapped with the lexical statement as always)."""
+    with the query's embedding overlapped with the lexical statement as always). ``early``: the query's
+    embedding, already started (``start_embedding``)."""
     try:
         return _search(session, cube, req, embedder=embedder, settings=settings or get_settings(),
-                       reranker=reranker, shortcut=shortcut)
+                       reranker=reranker, shortcut=shortcut, early=early)
     except _Taken as taken:
         return taken.hits
 
 
 def _search(session: Session, cube: Cube, req: schemas.SearchRequest, *, embedder: Embedder, settings: Settings,
-            reranker: Reranker | None, shortcut: Shortcut | None) -> list[Hit]:
+            reranker: Reranker | None, shortcut: Shortcut | None, early: EarlyEmbedding | None) -> list[Hit]:
     s = settings
     flt = build_filter(cube, req.filters)
     if req.mode == "dense":
         # The plain baseline: the raw query's nearest neighbours, nothing else.
-        vector = embedder.embed_one(req.query)
+        vector = _embedding_of(req.query, embedder, early).result()
         if shortcut is not None and (hits := shortcut(vector, plan(req.query, []))) is not None:
             return hits
         memories_repo.tune_vector_search(session, ef_search=max(s.search_ef_search, req.top_k))
@@ -192,7 +218,7 @@ def _search(session: Session, cube: Cube, req: schemas.SearchRequest, *, embedde
         _, rows = _candidates(session, cube, req, flt, embedder=None, settings=s)
         ranked = sorted(((r.id, r.lexical) for r in rows if r.is_candidate), key=lambda kv: kv[1], reverse=True)
     else:
-        q, rows = _candidates(session, cube, req, flt, embedder=embedder, settings=s, shortcut=shortcut)
+        q, rows = _candidates(session, cube, req, flt, embedder=embedder, settings=s, shortcut=shortcut, early=early)
         ranked = fusion.rerank(rows, q, weights_for(req, s))
     contents = {r.id: r.content for r in rows}
     if req.diversity is not None:
@@ -220,6 +246,7 @@ def hybrid_candidates(
 def _candidates(
     session: Session, cube: Cube, req: schemas.SearchRequest, flt: memories_repo.MemoryFilter, *,
     embedder: Embedder | None, settings: Settings, shortcut: Shortcut | None = None,
+    early: EarlyEmbedding | None = None,
 ) -> tuple[QueryPlan, list[repo.Candidate]]:
     """The candidate rows for the query (dense part only with an ``embedder``).
 
@@ -248,7 +275,7 @@ def _candidates(
                                     n_dense=0, neighbours=False)
             speakers, rows = found.speakers, found.rows
         else:
-            vector = embedder.embed_one_async(q.text)
+            vector = _embedding_of(q.text, embedder, early)
             lexical = repo.lexical_matches(session, flt, cube_id=cube.id, query=q.text, bm25=bm25)
             speakers = lexical.speakers
         _remember_speakers(cube.id, speakers)

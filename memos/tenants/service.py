@@ -74,6 +74,22 @@ def revoke_key(session: Session, key_id: uuid.UUID) -> None:
         raise NotFound("key not found")
 
 
+def _known(digest: str, *, admin_hash: str, cache: PrincipalCache | None) -> Principal | None:
+    if secrets.compare_digest(digest, admin_hash):
+        return Principal(tenant_id=None, is_admin=True)
+    return cache.get(digest) if cache is not None else None
+
+
+def authenticate_known(session: Session, secret: str, *, admin_hash: str, cache: PrincipalCache | None = None
+                       ) -> Principal | None:
+    """``authenticate`` for the admin key and cached keys, which costs no I/O (the session has not begun its
+    transaction: the context is set when it does); ``None`` when the key must be looked up."""
+    principal = _known(hash_key(secret), admin_hash=admin_hash, cache=cache)
+    if principal is not None:
+        set_tenant(session, SYSTEM if principal.is_admin else principal.tenant_id)
+    return principal
+
+
 def authenticate(session: Session, secret: str, *, admin_hash: str, cache: PrincipalCache | None = None) -> Principal:
     """Resolve a bearer secret and leave ``session`` in the caller's context (the system one for the admin).
 
@@ -82,11 +98,8 @@ def authenticate(session: Session, secret: str, *, admin_hash: str, cache: Princ
     switches to the key's tenant.
     """
     digest = hash_key(secret)
-    if secrets.compare_digest(digest, admin_hash):
-        principal = Principal(tenant_id=None, is_admin=True)
-    elif cache is not None and (cached := cache.get(digest)) is not None:
-        principal = cached
-    else:
+    principal = _known(digest, admin_hash=admin_hash, cache=cache)
+    if principal is None:
         generation = cache.generation if cache is not None else 0
         set_tenant(session, SYSTEM)
         try:
