@@ -142,7 +142,10 @@ class MemoryAccess(Base):
     ``Memory.last_accessed_at`` read it; a memory nobody has found has no row."""
 
     __tablename__ = "memory_access"
-    __table_args__ = (_cube_owned("memory_access"),)
+    __table_args__ = (
+        _cube_owned("memory_access"),
+        Index("ix_memory_access_cube_id_tenant_id", "cube_id", "tenant_id"),  # the cascade when a cube goes
+    )
     memory_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("memories.id", ondelete="CASCADE"), primary_key=True)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     cube_id: Mapped[uuid.UUID] = mapped_column()
