@@ -31,6 +31,7 @@ import numpy as np
 from memos.consolidation.extract import ADVERBS, extract_facts, implicit_subject
 from memos.consolidation.segment import FUNCTION_WORDS, PHATIC, content_words, stem, stems, words
 from memos.consolidation.types import Action, Candidate, Decision, Fact, Turn
+from memos.consolidation.vectors import TextVectors, for_embedder
 
 if TYPE_CHECKING:
     from memos.embedding import Embedder
@@ -362,6 +363,8 @@ class OfflineConsolidator:
         self._words: dict[str, np.ndarray] = {}  # a batch's word and clause vectors (cleared by ``decide``)
         self._pending: set[str] | None = None  # texts a dry pass asked for (``_prefetch``)
         self._sims: np.ndarray | None = None  # the batch's facts' cosines with each other (set by ``decide``)
+        # Texts this process encoded alone in earlier passes (words, clauses, facts, candidate sentences).
+        self.known: TextVectors | None = for_embedder(embedder) if embedder is not None else None
 
     def _alike(self, a: str, b: str) -> float:
         va, vb = self._vectors([a, b])
@@ -497,13 +500,34 @@ class OfflineConsolidator:
         near = sorted((x for x in live if row[x[0]] >= MIN_SIMILARITY), key=lambda x: -row[x[0]])[:BATCH_K]
         return [Candidate(f"f{j}", text, float(row[j]), fact_index=j, speaker=facts[j].speaker) for j, text in near]
 
+    def remember(self, texts: list[str], vectors: np.ndarray | list[np.ndarray]) -> None:
+        """Vectors of texts encoded alone elsewhere in the pass (the facts): a comparison that asks for one of
+        them, in this pass or a later one, needs no forward pass."""
+        if self.known is not None:
+            self.known.put_many(zip(texts, vectors, strict=True))
+
+    def _missing(self, texts: list[str]) -> list[str]:
+        """The texts neither this pass nor the process's cache has a vector for (cache hits join the pass's)."""
+        missing = {t for t in texts if t not in self._words}
+        if missing and self.known is not None:
+            found = self.known.get_many(missing)
+            self._words.update(found)
+            missing -= found.keys()
+        return sorted(missing)
+
+    def _encode(self, texts: list[str]) -> None:
+        assert self.embedder is not None
+        vectors = self.embedder.embed(texts)
+        self._words.update(zip(texts, vectors, strict=True))
+        self.remember(texts, vectors)
+
     def _vectors(self, texts: list[str]) -> list[np.ndarray]:
-        missing = sorted({t for t in texts if t not in self._words})
+        missing = self._missing(texts)
         if self._pending is not None:  # a dry pass: note what to encode, answer "unlike"
             self._pending.update(missing)
             return [_NOTHING for _ in texts]
         if missing and self.embedder is not None:
-            self._words.update(zip(missing, self.embedder.embed(missing), strict=True))
+            self._encode(missing)
         return [self._words[t] for t in texts]
 
     def _prefetch(self, facts: list[Fact], candidates: list[list[Candidate]]) -> None:
@@ -531,7 +555,7 @@ class OfflineConsolidator:
         finally:
             pending, self._pending = sorted(self._pending), None
         if pending:
-            self._words.update(zip(pending, self.embedder.embed(pending), strict=True))
+            self._encode(pending)
 
     def _clause_similarity(self, fact: Fact, cand: Candidate) -> float:
         """The cosine of the candidate to the sentence's closest clause, when the sentence has several and

@@ -17,6 +17,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from memcube.models import ChatMessage, Cube, Job
@@ -56,6 +57,23 @@ LEXICAL_MATCH_BUDGET = 200
 # A backlog is consolidated in passes of at most this many messages / jobs (see ``consolidate``).
 MAX_COALESCED_MESSAGES = 256
 MAX_COALESCED_JOBS = 64
+LONG_BATCH = 16  # texts per forward pass when memories of several sentences are embedded (``embed_long``)
+
+
+def embed_long(texts: list[str], embedder: Embedder) -> list[np.ndarray]:
+    """``embedder.embed`` for long texts (memories of several sentences, up to the encoder's 256 tokens), in
+    chunks of ``LONG_BATCH`` of similar length: a chunk of 64 long texts holds attention scores of 64 x 12 heads
+    x L x L floats (170 MB at L = 237), and the single encoder thread spent most of its time on memory traffic
+    (the 119 memories of LoCoMo conversations 0-1, one thread, on the busy 2-core machine: 17.7 s in chunks
+    of 64, 7.5 s in chunks of 16, 6.1 s in chunks of 8). Each text is encoded under its own attention mask, so
+    its vector is the same up to float rounding."""
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    out: list[np.ndarray] = [np.empty(0, np.float32)] * len(texts)
+    for start in range(0, len(order), LONG_BATCH):
+        rows = order[start:start + LONG_BATCH]
+        for i, v in zip(rows, embedder.embed([texts[i] for i in rows]), strict=True):
+            out[i] = v
+    return out
 
 
 def build_consolidator(
@@ -154,6 +172,10 @@ def consolidate(
         for fact, vec in zip(facts, vectors[:len(facts)], strict=True):
             fact.vector = vec
         names = dict(zip(speakers, vectors[len(facts):], strict=True))
+        remember = getattr(consolidator, "remember", None)
+        if remember is not None:
+            # A fact is a sentence the rules may encode alone again (as a candidate of this pass or a later one).
+            remember([f.text for f in facts], vectors[:len(facts)])
     with timer.phase("candidates"):
         candidates = find_candidates(session, cube, facts, settings)
     with timer.phase("decide"):
@@ -167,7 +189,7 @@ def consolidate(
         # What ``plan`` could not pool (a memory of several turns) is embedded as one text, in one call.
         todo = [f for f in facts if f.vector is None]
         if todo:
-            for f, v in zip(todo, embedder.embed([f.text for f in todo]), strict=True):
+            for f, v in zip(todo, embed_long([f.text for f in todo], embedder), strict=True):
                 f.vector = v
     with timer.phase("apply"):
         applied = apply_decisions(session, cube, facts, decisions, messages, job_of, embedder=embedder,

@@ -114,6 +114,28 @@ def test_the_words_and_clauses_of_a_batch_are_encoded_in_one_pass(embedder: Embe
     assert [d.action for d in decisions] == [Action.UPDATE, Action.UPDATE, Action.UPDATE]
     assert [d.target.text for d in decisions if d.target] == existing
     assert counting.calls == 1  # every word and clause the rules compared, in one forward pass
+    # A later pass of the same worker (a new consolidator, same embedder) finds them encoded already: the same
+    # decisions, no forward pass.
+    again = OfflineConsolidator(counting)  # type: ignore[arg-type]
+    assert [(d.action, d.target.text if d.target else None) for d in again.decide(facts, candidates)] == [
+        (d.action, d.target.text if d.target else None) for d in decisions]
+    assert counting.calls == 1
+
+
+def test_text_vectors_are_bounded_and_per_embedder() -> None:
+    import numpy as np
+
+    from memos.consolidation.vectors import TextVectors, for_embedder
+
+    cache = TextVectors(max_texts=2)
+    cache.put_many([("a", np.ones(2)), ("b", np.zeros(2))])
+    assert set(cache.get_many(["a"])) == {"a"}  # "a" is now the most recent
+    cache.put_many([("c", np.ones(2))])
+    assert set(cache.get_many(["a", "b", "c"])) == {"a", "c"}
+    assert len(cache) == 2
+    one, other = CountingEmbedder(None), CountingEmbedder(None)  # type: ignore[arg-type]
+    assert for_embedder(one) is for_embedder(one)  # type: ignore[arg-type]
+    assert for_embedder(one) is not for_embedder(other)  # type: ignore[arg-type]
 
 
 def test_one_stemmer_for_consolidation_and_linking() -> None:
