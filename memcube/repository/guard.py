@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import select, text, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from memcube.models import GuardLesson, Memory, MemoryLink
 from memcube.repository.retrieval import vector_literal
@@ -55,16 +55,17 @@ def burst_counts(session: Session, cube_id: uuid.UUID, actor: str, source: str |
 def source_recent(session: Session, head: Memory, since: datetime, limit: int) -> list[Memory]:
     """The latest ``limit`` plaintext memories (not deleted) written into ``head``'s cube before it (a batch's
     records have distinct, ordered ``created_at``) and since ``since`` by the same source: the same provenance
-    actor and ``source``, and the same speaker (``role``). With their vectors."""
+    actor and ``source``, and the same speaker (``role``). Without their vectors."""
     prov = head.provenance or {}
     clauses = [Memory.cube_id == head.cube_id, Memory.created_at < head.created_at, Memory.created_at >= since,
-               Memory.kind == "plaintext", Memory.status != "deleted", Memory.embedding.is_not(None),
+               Memory.kind == "plaintext", Memory.status != "deleted",
                Memory.role.is_(None) if head.role is None else Memory.role == head.role]
     for key in ("actor", "source"):
         value = prov.get(key)
         field = Memory.provenance[key].astext
         clauses.append(field.is_(None) if value is None else field == str(value))
-    return list(session.scalars(select(Memory).where(*clauses).order_by(Memory.created_at.desc()).limit(limit)))
+    return list(session.scalars(select(Memory).options(defer(Memory.embedding)).where(*clauses)
+                                .order_by(Memory.created_at.desc()).limit(limit)))
 
 
 def add_lesson(session: Session, row: dict[str, Any]) -> None:

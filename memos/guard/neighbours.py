@@ -28,7 +28,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-import numpy as np
 from sqlalchemy.orm import Session
 
 from memcube import schemas
@@ -122,7 +121,7 @@ def flag_bursts(session: Session, heads: list[Memory], versions: VersionBatch) -
     settings_of: dict[uuid.UUID, schemas.GuardSettings] = {}
     members: dict[uuid.UUID, tuple[Memory | None, uuid.UUID]] = {}  # id -> (the head itself or None, cube)
     for head in heads:
-        if head.kind != "plaintext" or head.status not in ("active", "quarantined") or head.embedding is None:
+        if head.kind != "plaintext" or head.status not in ("active", "quarantined"):
             continue
         if head.cube_id not in settings_of:
             cube = cubes_repo.get_cube(versions.session, head.cube_id)
@@ -130,8 +129,7 @@ def flag_bursts(session: Session, heads: list[Memory], versions: VersionBatch) -
         if not settings_of[head.cube_id].enabled:
             continue
         recent = guard_repo.source_recent(session, head, head.created_at - bursts.WINDOW, bursts.SOURCE_RECENT)
-        found = bursts.burst(head.content, np.asarray(head.embedding, dtype=np.float32),
-                             [(r.content, np.asarray(r.embedding, dtype=np.float32)) for r in recent], head.role)
+        found = bursts.burst(head.content, [r.content for r in recent], head.role)
         if found:
             members[head.id] = (head, head.cube_id)
             for i in found:
