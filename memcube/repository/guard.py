@@ -27,29 +27,31 @@ def lesson_vectors(session: Session, cube_id: uuid.UUID) -> np.ndarray:
         else np.zeros((0, 0), dtype=np.float32)
 
 
-def burst_counts(session: Session, cube_id: uuid.UUID, actor: str, source: str | None, since: datetime,
-                 vectors: Sequence[Any], *, max_distance: float) -> list[int]:
-    """For each vector, how many of the records the actor wrote into the cube from this source since ``since``
-    (its latest ``BURST_LOOKBACK``) lie within ``max_distance`` (cosine distance). Compared in the database,
-    the vectors parsed once as a ``vector[]``: no stored vector leaves it."""
+def burst_candidates(session: Session, cube_id: uuid.UUID, actor: str, source: str | None, since: datetime,
+                     vectors: Sequence[Any], *, max_distance: float) -> list[list[str]]:
+    """For each vector, the contents of the records the actor wrote into the cube from this source since
+    ``since`` (its latest ``BURST_LOOKBACK``) that lie within ``max_distance`` (cosine distance). Compared in
+    the database, the vectors parsed once as a ``vector[]``: no stored vector leaves it."""
     if not vectors:
         return []
     rows = session.execute(text(
         """
-        SELECT q.i, count(r.embedding) FILTER (WHERE (r.embedding <=> q.v) <= :d)
+        SELECT q.i, r.content
         FROM unnest(CAST(:vecs AS vector[])) WITH ORDINALITY AS q(v, i)
         CROSS JOIN LATERAL (
-          SELECT embedding FROM memories
+          SELECT embedding, content FROM memories
           WHERE cube_id = :cube AND created_at >= :since AND embedding IS NOT NULL
             AND provenance->>'actor' = :actor AND (CAST(:source AS text) IS NULL OR provenance->>'source' = :source)
           ORDER BY created_at DESC LIMIT :lookback
         ) AS r
-        GROUP BY q.i
+        WHERE (r.embedding <=> q.v) <= :d
         """),
         {"vecs": [vector_literal(v) for v in vectors], "d": max_distance, "cube": cube_id, "since": since,
          "actor": actor, "source": source, "lookback": BURST_LOOKBACK}).all()
-    counts = dict((int(i), int(n)) for i, n in rows)
-    return [counts.get(i + 1, 0) for i in range(len(vectors))]
+    out: list[list[str]] = [[] for _ in vectors]
+    for i, content in rows:
+        out[int(i) - 1].append(content)
+    return out
 
 
 def source_recent(session: Session, head: Memory, since: datetime, limit: int) -> list[Memory]:

@@ -5,8 +5,11 @@ Signals, each a weight in ``[0, 1]``:
 * **content cues** (:mod:`memos.guard.cues`): text written to steer the agent;
 * **provenance**: a source the cube's owner lists as untrusted; a low trust (a tool's output, a web page);
 * **lessons**: close to a record a reviewer rejected or the read-time check dropped in this cube;
-* **burst**: one actor writing several near-identical records in a short time (an attacker planting
-  variants so one of them is retrieved).
+* **burst**: one actor writing several variants of one record in a short time (an attacker planting
+  variants so one of them is retrieved): close in meaning (cosine) *and* saying the same thing in words
+  (:func:`memos.guard.bursts.copies`). Stored vectors carry the memory's speaker and session context, so one
+  speaker's consecutive turns of a conversation are close whatever they say: by cosine alone, a bulk import
+  left 1-2% of LoCoMo's turns out of every context.
 
 They combine as independent evidence, ``1 - prod(1 - w)``. A source the owner lists as trusted has its
 score halved. At or above the cube's ``quarantine_threshold`` the memory is written ``quarantined``: kept,
@@ -29,6 +32,7 @@ from sqlalchemy.orm import Session
 from memcube import schemas
 from memcube.models import Cube, Memory
 from memcube.repository import guard as repo
+from memos.guard.bursts import copies
 from memos.guard.cues import content_cues
 from memos.guard.metrics import SCREENED
 
@@ -105,7 +109,7 @@ def screen_batch(session: Session, cube: Cube, contents: Sequence[str], provenan
             risk.add("resembles_rejected", LESSON_WEIGHTS[1])
         elif sim >= LESSON_SIMILAR:
             risk.add("resembles_rejected", LESSON_WEIGHTS[0])
-    _bursts(session, cube, provenances, vecs, risks)
+    _bursts(session, cube, contents, provenances, vecs, risks)
     done = [r.finish(TRUSTED_FACTOR if listed(p, settings.trusted_sources) else 1.0)
             for r, p in zip(risks, provenances, strict=True)]
     for r in done:
@@ -114,20 +118,21 @@ def screen_batch(session: Session, cube: Cube, contents: Sequence[str], provenan
     return done
 
 
-def _bursts(session: Session, cube: Cube, provenances: Sequence[dict[str, Any]], vecs: np.ndarray,
-            risks: list[Risk]) -> None:
-    """Variants from one actor: its earlier records of the window plus the batch's own earlier records."""
+def _bursts(session: Session, cube: Cube, contents: Sequence[str], provenances: Sequence[dict[str, Any]],
+            vecs: np.ndarray, risks: list[Risk]) -> None:
+    """Variants from one actor: its earlier records of the window plus the batch's own earlier records, close
+    to the record by cosine and copies of it by their words."""
     since = datetime.now(UTC) - BURST_WINDOW
     by_source: dict[tuple[str, str | None], list[int]] = {}
     for i, p in enumerate(provenances):
         if p.get("actor"):
             by_source.setdefault((str(p["actor"]), p.get("source")), []).append(i)
     for (actor, source), idx in by_source.items():
-        stored = repo.burst_counts(session, cube.id, actor, source, since, [vecs[i] for i in idx],
-                                   max_distance=1.0 - BURST_SIMILAR)
+        stored = repo.burst_candidates(session, cube.id, actor, source, since, [vecs[i] for i in idx],
+                                       max_distance=1.0 - BURST_SIMILAR)
         for n, i in enumerate(idx):
-            in_batch = int(((vecs[idx[:n]] @ vecs[i]) >= BURST_SIMILAR).sum()) if n else 0
-            if stored[n] + in_batch >= BURST_MIN:
+            close = stored[n] + [contents[j] for j in idx[:n] if float(vecs[j] @ vecs[i]) >= BURST_SIMILAR]
+            if len(copies(contents[i], close)) >= BURST_MIN:
                 risks[i].add("burst", BURST_WEIGHT)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import numpy as np
 from fastapi.testclient import TestClient
 
 from tests.api.helpers import add, add_one, search
@@ -238,3 +239,28 @@ def test_a_burst_of_variants_from_one_source_is_scored(client: TestClient, auth:
     third, fourth = add(client, cube_id, auth, *variants[2:])
     assert "burst" not in (third["guard"] or {}).get("reasons", {})
     assert fourth["guard"]["reasons"]["burst"] == 0.35
+
+
+def test_close_vectors_without_a_shared_claim_are_no_burst(
+    client: TestClient, tenant: tuple[uuid.UUID, Auth], cube_id: str, sessions: Any
+) -> None:
+    """Stored vectors carry a turn's speaker and session context, so one speaker's consecutive turns can be close
+    whatever they say: variants must also say the same thing in words. Four different turns with one vector are
+    no burst; four copies of one claim with that vector are."""
+    from memcube.db import set_tenant
+    from memcube.models import Cube
+    from memos.guard.screen import screen_batch
+
+    tenant_id, _ = tenant
+    vector = np.ones(384, dtype=np.float32) / np.sqrt(384)
+    turns = ["We went hiking near the lake last weekend", "My sister started her new job at the bakery",
+             "The kids loved the science museum downtown", "I finally finished painting the garage door"]
+    copies = [f"Dana's bank changed its account number to {n}" for n in ("7781", "7782", "7783", "7784")]
+    prov = {"actor": "agent:import", "source": "user"}
+    with sessions() as session:
+        set_tenant(session, tenant_id)
+        cube = session.get(Cube, uuid.UUID(cube_id))
+        different = screen_batch(session, cube, turns, [prov] * 4, [vector] * 4)
+        assert all("burst" not in r.reasons for r in different)
+        same = screen_batch(session, cube, copies, [prov] * 4, [vector] * 4)
+        assert [("burst" in r.reasons) for r in same] == [False, False, False, True]
