@@ -17,7 +17,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 from sqlalchemy.orm import Session
 
 from memcube.models import ChatMessage, Cube, Job
@@ -57,23 +56,11 @@ LEXICAL_MATCH_BUDGET = 200
 # A backlog is consolidated in passes of at most this many messages / jobs (see ``consolidate``).
 MAX_COALESCED_MESSAGES = 256
 MAX_COALESCED_JOBS = 64
-LONG_BATCH = 16  # texts per forward pass when memories of several sentences are embedded (``embed_long``)
-
-
-def embed_long(texts: list[str], embedder: Embedder) -> list[np.ndarray]:
-    """``embedder.embed`` for long texts (memories of several sentences, up to the encoder's 256 tokens), in
-    chunks of ``LONG_BATCH`` of similar length: a chunk of 64 long texts holds attention scores of 64 x 12 heads
-    x L x L floats (170 MB at L = 237), and the single encoder thread spent most of its time on memory traffic
-    (the 119 memories of LoCoMo conversations 0-1, one thread, on the busy 2-core machine: 17.7 s in chunks
-    of 64, 7.5 s in chunks of 16, 6.1 s in chunks of 8). Each text is encoded under its own attention mask, so
-    its vector is the same up to float rounding."""
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-    out: list[np.ndarray] = [np.empty(0, np.float32)] * len(texts)
-    for start in range(0, len(order), LONG_BATCH):
-        rows = order[start:start + LONG_BATCH]
-        for i, v in zip(rows, embedder.embed([texts[i] for i in rows]), strict=True):
-            out[i] = v
-    return out
+# Texts per forward pass when memories of several sentences (up to the encoder's 256 tokens) are embedded: a
+# chunk of 64 long texts holds attention scores of 64 x 12 heads x L x L floats (170 MB at L = 237), and the
+# single encoder thread spent most of its time on memory traffic (the 119 memories of LoCoMo conversations 0-1,
+# one thread, on the busy 2-core machine: 17.7 s in chunks of 64, 7.5 s in chunks of 16, 6.1 s in chunks of 8).
+LONG_BATCH = 16
 
 
 def build_consolidator(
@@ -189,7 +176,7 @@ def consolidate(
         # What ``plan`` could not pool (a memory of several turns) is embedded as one text, in one call.
         todo = [f for f in facts if f.vector is None]
         if todo:
-            for f, v in zip(todo, embed_long([f.text for f in todo], embedder), strict=True):
+            for f, v in zip(todo, embedder.embed([f.text for f in todo], batch_size=LONG_BATCH), strict=True):
                 f.vector = v
     with timer.phase("apply"):
         applied = apply_decisions(session, cube, facts, decisions, messages, job_of, embedder=embedder,

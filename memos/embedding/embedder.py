@@ -108,14 +108,16 @@ class Embedder:
         with self._lock:
             return backend.encode(texts)
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed ``texts`` -> float32 array of shape (n, dim), L2-normalized."""
+    def embed(self, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
+        """Embed ``texts`` -> float32 array of shape (n, dim), L2-normalized, ``batch_size`` (default: the
+        embedder's) texts per forward pass."""
         texts = list(texts)
+        step = batch_size or self.batch_size
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         # Longest first, as sentence-transformers does: a chunk is padded to its longest text.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start:start + self.batch_size]
+        for start in range(0, len(order), step):
+            rows = order[start:start + step]
             out[rows] = self._encode([texts[i] for i in rows])
         return out
 

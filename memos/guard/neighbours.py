@@ -78,10 +78,7 @@ def check(heads: list[Memory], neighbour_map: dict[uuid.UUID, list[tuple[Memory,
     flagged = 0
     settings_of: dict[uuid.UUID, schemas.GuardSettings] = {}
     for head in heads:
-        if head.cube_id not in settings_of:
-            cube = cubes_repo.get_cube(versions.session, head.cube_id)
-            settings_of[head.cube_id] = cube_settings(cube) if cube is not None else schemas.GuardSettings()
-        settings = settings_of[head.cube_id]
+        settings = _settings(versions.session, head.cube_id, settings_of)
         if not settings.enabled or head.status != "active":
             continue
         near = established(head, neighbour_map.get(head.id, []), settings.read_threshold)
@@ -93,6 +90,15 @@ def check(heads: list[Memory], neighbour_map: dict[uuid.UUID, list[tuple[Memory,
               note="disagrees with its established neighbours")
         flagged += 1
     return flagged
+
+
+def _settings(session: Session, cube_id: uuid.UUID, known: dict[uuid.UUID, schemas.GuardSettings]
+              ) -> schemas.GuardSettings:
+    """The cube's guard settings, read once per job (``known`` holds those read so far)."""
+    if cube_id not in known:
+        cube = cubes_repo.get_cube(session, cube_id)
+        known[cube_id] = cube_settings(cube) if cube is not None else schemas.GuardSettings()
+    return known[cube_id]
 
 
 def _flag(m: Memory, found: dict[str, float], settings: schemas.GuardSettings, versions: VersionBatch, *,
@@ -123,10 +129,7 @@ def flag_bursts(session: Session, heads: list[Memory], versions: VersionBatch) -
     for head in heads:
         if head.kind != "plaintext" or head.status not in ("active", "quarantined"):
             continue
-        if head.cube_id not in settings_of:
-            cube = cubes_repo.get_cube(versions.session, head.cube_id)
-            settings_of[head.cube_id] = cube_settings(cube) if cube is not None else schemas.GuardSettings()
-        if not settings_of[head.cube_id].enabled:
+        if not _settings(session, head.cube_id, settings_of).enabled:
             continue
         recent = guard_repo.source_recent(session, head, head.created_at - bursts.WINDOW, bursts.SOURCE_RECENT)
         found = bursts.burst(head.content, [r.content for r in recent], head.role)
