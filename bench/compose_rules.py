@@ -18,6 +18,10 @@ Rules (budget = 15% of the composed tokens by default, or ``rule@ratio``; the se
 - ``recdev:A/F``: as ``recq`` with layer-1 deviation (CacheBlend) instead of the prompt's attention;
 - ``taper:F1/F2/...``: CacheBlend's gradual filtering by position: a share F1 of the tokens (recency-3 heads)
   through the first band of layers, F2 <= F1 through the next, ...; prints the share of token-layers;
+- ``gdev:F1/F2/...``: CacheBlend's gradual filtering by deviation (section 4.3 of
+  https://arxiv.org/abs/2405.16444): layer 0 for every token, then a share F1 of the tokens (those whose
+  layer-1 keys/values deviate most) through the first band of layers, at the next band's first layer the F2
+  of them that deviate most there, ...; prints the share of token-layers (layer 0 for all counted);
 - ``RULE*F``: RULE, then the keys of the later chunks' tokens that were not recomputed multiplied by F
   (an attention temperature 1/F on them for every query, APE's temperature without its scale factor);
 - ``oracle``: the tokens whose keys/values (all layers, relative to each layer's scale) deviate most from
@@ -36,10 +40,13 @@ against), the later chunks' copies are dropped and their keys rotated back to st
 composed as turns (what ``compose`` does) or as one turn (the later chunks' turn headers dropped as a
 shared prefix); the prompt is then the user turn and the assistant's opening. ``--ttft=N``: time to first
 token on the first document, N interleaved runs: full prefill against ``compose`` at 0/10/15/20%.
+``--free``: also the free-running greedy continuation of each rule's cache (32 tokens, compared with the
+full prefill's position by position: the strict figure), and beside it three forgiving ones: the share of
+positions before the first divergence, ROUGE-L F1 and bag-of-tokens F1 of the two continuations' token ids.
 ``--corpus=pydoc``: the held-out prose set of ``heldout_prose.py`` (documents FIRST..FIRST+N-1) instead of
 LoCoMo conversations.
 
-    .venv/bin/python bench/compose_rules.py FIRST N RULES [RATIO] [QUESTIONS] [--prefix=SPEC] [--corpus=pydoc]
+    .venv/bin/python bench/compose_rules.py FIRST N RULES [RATIO] [QUESTIONS] [--prefix=SPEC] [--corpus=pydoc] [--free]
     .venv/bin/python bench/compose_rules.py 0 4 none,heads,recency:3 0.15 8    # the tuning set
     .venv/bin/python bench/compose_rules.py 8 2 none,heads,recency:3 0.15 8    # LoCoMo held out (spent)
     .venv/bin/python bench/compose_rules.py 0 6 RULES 0.15 8 --corpus=pydoc    # the prose held-out set
@@ -50,6 +57,8 @@ import json
 import statistics
 import sys
 import time
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -67,7 +76,8 @@ from memos.activation.models import ModelRegistry
 from memos.activation.render import MEMORY_SEPARATOR
 from memos.config import Settings
 
-opts = dict(a.removeprefix("--").split("=", 1) for a in sys.argv[1:] if a.startswith("--"))
+# --name=value, or --name alone (a flag: value "")
+opts = {k: v for k, _, v in (a.removeprefix("--").partition("=") for a in sys.argv[1:] if a.startswith("--"))}
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 first, n_conv = int(args[0]), int(args[1])
 rules = args[2].split(",")
@@ -119,7 +129,8 @@ def behind_prefix(ids, keep_prefix):
 
 def base(texts):
     sep = behind_prefix(lm.encode(MEMORY_SEPARATOR), False)
-    chunks, always = [], []
+    chunks: list[C.Chunk] = []
+    always: list[int] = []
     for i, t in enumerate(texts):
         if i:
             always.append(len(chunks))
@@ -256,7 +267,7 @@ def recompute_tapered(kv, fractions, chunks, always):
     firstn = len(chunks[0].token_ids)
     forced = [p for i in always for p in range(offs[i], offs[i] + len(chunks[i].token_ids))]
     later = [(offs[i], len(c.token_ids)) for i, c in enumerate(chunks) if i > 0 and i not in set(always)]
-    sets = []
+    sets: list[list[int]] = []
     for f in fractions:
         b = C.recompute_budget(total, firstn, f) - len(forced)
         cur = set(forced) | set(C.chunk_heads(later, b, recency=3.0))
@@ -277,8 +288,69 @@ def recompute_tapered(kv, fractions, chunks, always):
     return done / (n_layers * total)
 
 
+@torch.no_grad()
+def recompute_gradual(kv: C.ComposedKV, fractions: list[float], chunks: list[C.Chunk], always: list[int]) -> float:
+    """CacheBlend's gradual filtering by deviation: layer 0 for every token (its cache is exact, this gives
+    layer 1's true input), then per equal band of layers the ``fractions[b]`` of the composed tokens (not
+    increasing) whose keys/values at the band's first layer deviate most from the cached ones, chosen among
+    the previous band's (the separators always kept). Returns the share of token-layers recomputed."""
+    inner = C._inner(lm.model)
+    layers = inner.layers
+    n_layers, total = len(layers), len(kv.token_ids)
+    firstn = len(chunks[0].token_ids)
+    forced = [p for i in always for p in range(kv.offsets[i], kv.offsets[i] + len(chunks[i].token_ids))]
+    pos = torch.arange(total)
+    hidden = inner.embed_tokens(torch.tensor([kv.token_ids]))
+    cos, sin = inner.rotary_emb(hidden, pos.unsqueeze(0))
+    hidden = C._layer_step(layers[0], hidden, pos, cos, sin, kv, 0)
+    done = total
+    band = -(-(n_layers - 1) // len(fractions))
+    for i in range(1, n_layers):
+        b = (i - 1) // band
+        if (i - 1) % band == 0:  # a band's first layer: keep the tokens that deviate most here
+            k, v = C._project_kv(layers[i], hidden, cos, sin)
+            dev = (k - kv.keys[i][:, :, pos]).pow(2).sum(dim=(0, 1, 3)) + (v - kv.values[i][:, :, pos]).pow(2).sum(
+                dim=(0, 1, 3)
+            )
+            dev[pos < firstn] = -1.0  # the first chunk is exact
+            dev[torch.isin(pos, torch.tensor(forced, dtype=pos.dtype))] = float("inf")
+            keep = C.recompute_budget(total, firstn, fractions[b])
+            idx = torch.sort(torch.topk(dev, min(keep, len(pos))).indices).values
+            hidden, cos, sin, pos = hidden[:, idx], cos[:, idx], sin[:, idx], pos[idx]
+        hidden = C._layer_step(layers[i], hidden, pos, cos, sin, kv, i)
+        done += len(pos)
+    return done / (n_layers * total)
+
+
+def first_divergence(ref: Sequence[int], hyp: Sequence[int]) -> int:
+    """How many leading tokens the two continuations share."""
+    return next((i for i, (a, b) in enumerate(zip(ref, hyp, strict=True)) if a != b), len(ref))
+
+
+def rouge_l(ref: Sequence[int], hyp: Sequence[int]) -> float:
+    """ROUGE-L F1 (Lin, 2004) over token ids: the longest common subsequence against both lengths."""
+    prev = [0] * (len(hyp) + 1)
+    for a in ref:
+        cur = [0]
+        for j, b in enumerate(hyp):
+            cur.append(prev[j] + 1 if a == b else max(prev[j + 1], cur[j]))
+        prev = cur
+    lcs = prev[-1]
+    return 0.0 if lcs == 0 else 2 * lcs / (len(ref) + len(hyp))
+
+
+def token_f1(ref: Sequence[int], hyp: Sequence[int]) -> float:
+    """SQuAD-style F1 of the two bags of token ids."""
+    common = sum((Counter(ref) & Counter(hyp)).values())
+    return 0.0 if common == 0 else 2 * common / (len(ref) + len(hyp))
+
+
 QUERY_AWARE = ("qattn", "recq")
-stats = {r: {"agree": [], "first": [], "kl": [], "kl1": [], "ties": [0, 0, 0]} for r in rules}
+FREE = "free" in opts
+stats: dict[str, dict[str, list[float]]] = {
+    r: {"ties": [0.0, 0.0, 0.0]} | {k: [] for k in ("agree", "first", "kl", "kl1", "free", "prefix", "rouge", "f1")}
+    for r in rules
+}
 t0 = time.time()
 
 
@@ -309,7 +381,7 @@ def time_first_token(texts, repeats, ratios=(0.0, 0.1, 0.15, 0.2)):
     question = "Question: What did they talk about?\nAnswer:"
     p = lm.encode(render.chat_parts(lm, texts[-1], question)[1]) if CHAT else A.prompt_ids(lm, question)
     modes = ["full", *ratios]
-    ms = {m: [] for m in modes}
+    ms: dict[str | float, list[float]] = {m: [] for m in modes}
     for rep in range(repeats + 1):  # the first round untimed
         for m in modes[rep % len(modes) :] + modes[: rep % len(modes)]:
             if m == "full":
@@ -343,8 +415,13 @@ for n_doc, (label, texts, prompts) in enumerate(documents()):
             rule, _, temp = r.partition("*")
             if built is None or rule.partition("@")[0].partition(":")[0] in QUERY_AWARE:
                 kv = copy.deepcopy(out)
+                sel: list[int]
                 if rule.startswith("taper:"):
                     share = recompute_tapered(kv, [float(x) for x in rule[6:].split("/")], chunks, always)
+                    print(f"  {rule}: {share:.3f} of the token-layers recomputed", flush=True)
+                    sel = []
+                elif rule.startswith("gdev:"):
+                    share = recompute_gradual(kv, [float(x) for x in rule[5:].split("/")], chunks, always)
                     print(f"  {rule}: {share:.3f} of the token-layers recomputed", flush=True)
                     sel = []
                 else:
@@ -371,9 +448,16 @@ for n_doc, (label, texts, prompts) in enumerate(documents()):
             st["ties"][0] += int((~same).sum())
             st["ties"][1] += int((~same & (margin < 0.1)).sum())
             st["ties"][2] += int((~same & (margin < 0.3)).sum())
+            if FREE:
+                free = A.greedy(lm, built, p, len(ref))
+                st["free"].append(sum(a == b for a, b in zip(free, ref, strict=True)) / len(ref))
+                st["prefix"].append(first_divergence(ref, free) / len(ref))
+                st["rouge"].append(rouge_l(ref, free))
+                st["f1"].append(token_f1(ref, free))
     print(
         f"{label} done {time.time() - t0:.0f}s",
         {r: round(statistics.fmean(v["agree"]), 3) for r, v in stats.items()},
+        {r: round(statistics.fmean(v["free"]), 3) for r, v in stats.items()} if FREE else "",
         flush=True,
     )
 print(
@@ -384,11 +468,21 @@ print(
                 "agree_first": round(statistics.fmean(v["first"]), 4),
                 "kl_mean": round(statistics.fmean(v["kl"]), 4),
                 "kl_first": round(statistics.fmean(v["kl1"]), 4),
-                "disagreements": v["ties"][0],
-                "of_which_margin_lt_0.1": v["ties"][1],
-                "of_which_margin_lt_0.3": v["ties"][2],
+                "disagreements": int(v["ties"][0]),
+                "of_which_margin_lt_0.1": int(v["ties"][1]),
+                "of_which_margin_lt_0.3": int(v["ties"][2]),
                 "questions": len(v["agree"]),
             }
+            | (
+                {
+                    "agree_free": round(statistics.fmean(v["free"]), 4),
+                    "free_before_divergence": round(statistics.fmean(v["prefix"]), 4),
+                    "free_rouge_l": round(statistics.fmean(v["rouge"]), 4),
+                    "free_token_f1": round(statistics.fmean(v["f1"]), 4),
+                }
+                if FREE
+                else {}
+            )
             for r, v in stats.items()
         }
     )
