@@ -17,6 +17,7 @@ from api.admission import EXEMPT_PATHS, AdmissionMiddleware
 from api.body import BodyLimitMiddleware, reject_duplicate_keys
 from api.dashboard import install_dashboard
 from api.errors import document_errors, install_error_handlers
+from api.heap import settle_heap
 from api.mcp import PATH as MCP_PATH
 from api.mcp import mount_mcp
 from api.metrics import install_metrics
@@ -70,11 +71,14 @@ def create_app(state: AppState | None = None, settings: Settings | None = None,
                access: DatabaseAccess | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if getattr(app.state, "memos", None) is None:
+        built_here = getattr(app.state, "memos", None) is None
+        if built_here:
             app.state.memos = build_state(settings or get_settings(), access)
         app.state.memos.access.start()
         app.state.memos.prefetch.start()
         app.state.memos.working.start()
+        if built_here:  # a serving process (tests hand in their state and keep their heap collectable)
+            log.info("start-up heap frozen", extra={"objects": settle_heap()})
         try:
             async with app.state.mcp_sessions():  # the /mcp endpoint's task group (api/mcp.py)
                 yield
