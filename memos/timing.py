@@ -22,6 +22,9 @@ class PhaseTimer:
         try:
             yield
         finally:
-            elapsed = (time.perf_counter() - start) * 1000
-            with self._lock:
-                self.ms[name] = round(self.ms.get(name, 0.0) + elapsed, 1)
+            self.add(name, (time.perf_counter() - start) * 1000)
+
+    def add(self, name: str, ms: float) -> None:
+        """Add ``ms`` to the phase ``name`` (a duration measured by the caller)."""
+        with self._lock:
+            self.ms[name] = round(self.ms.get(name, 0.0) + ms, 1)

@@ -31,7 +31,7 @@ import numpy as np
 from memos.consolidation.extract import ADVERBS, extract_facts, implicit_subject
 from memos.consolidation.segment import FUNCTION_WORDS, PHATIC, content_words, stem, stems, words
 from memos.consolidation.types import Action, Candidate, Decision, Fact, Turn
-from memos.consolidation.vectors import TextVectors, for_embedder
+from memos.consolidation.vectors import TextVectors, for_embedder, foreground
 
 if TYPE_CHECKING:
     from memos.embedding import Embedder
@@ -517,7 +517,8 @@ class OfflineConsolidator:
 
     def _encode(self, texts: list[str]) -> None:
         assert self.embedder is not None
-        vectors = self.embedder.embed(texts)
+        with foreground(self.embedder):  # the pass waits for these: a look-ahead's next pass waits for them
+            vectors = self.embedder.embed(texts)
         self._words.update(zip(texts, vectors, strict=True))
         self.remember(texts, vectors)
 

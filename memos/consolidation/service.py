@@ -13,10 +13,14 @@ written as an ADD of the new claim beside the old memory, and the decision recor
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from memcube.models import ChatMessage, Cube, Job
@@ -38,6 +42,7 @@ from memos.consolidation.llm_path import LLMConsolidator
 from memos.consolidation.offline import OfflineConsolidator
 from memos.consolidation.plan import plan_memories
 from memos.consolidation.types import Action, Candidate, Consolidator, Fact, Turn
+from memos.consolidation.vectors import Encoder, encoder_for, foreground
 from memos.embedding import Embedder
 from memos.errors import NotFound
 from memos.llm import LLMClient, UsageSink, get_llm
@@ -86,22 +91,107 @@ def lexical_queries(session: Session, cube: Cube, texts: list[str], settings: Se
     return queries, max(next((st.avg_len for st in stats if st.docs), 1.0), 1e-9)
 
 
-def find_candidates(session: Session, cube: Cube, facts: list[Fact], settings: Settings) -> list[list[Candidate]]:
+def find_candidates(session: Session, cube: Cube, facts: list[Fact], settings: Settings, *,
+                    ready: Iterable[list[int]] | None = None) -> list[list[Candidate]]:
     """Nearest existing memories of each fact: dense (pgvector), the speaker's own nearest, and lexical
-    (BM25), merged, in one statement. Handles ("m1", "m2"...) are per memory, so the same memory has one
-    name in the whole batch."""
+    (BM25), merged. Handles ("m1", "m2"...) are per memory, so the same memory has one name in the whole
+    batch, in the facts' order.
+
+    ``ready``: the facts (indexes) whose vectors are set, group by group, as an encoder running beside this
+    thread finishes them: each group is searched (one statement) while the encoder works on the next.
+    Default: every fact at once. A fact's candidates depend on the fact and the cube only, so the groups give
+    the same candidates as one statement."""
     if not facts:
         return []
     memories_repo.tune_vector_search(session, ef_search=CANDIDATES_EF_SEARCH)
+    # The lexical queries need the texts only: read before the first vectors are there.
     queries, avg_len = lexical_queries(session, cube, [f.text for f in facts], settings)
-    found = neighbours.candidates_many(
-        session, [f.vector for f in facts], queries, cube_id=cube.id, dense_k=DENSE_K, lexical_k=LEXICAL_K,
-        speakers=[f.speaker or None for f in facts], speaker_k=SPEAKER_K, avg_len=avg_len,
-        k1=settings.search_bm25_k1, b=settings.search_bm25_b,
-    )
+    found: list[list[neighbours.Neighbour]] = [[] for _ in facts]
+    for group in (ready if ready is not None else [list(range(len(facts)))]):
+        if not group:
+            continue
+        rows = neighbours.candidates_many(
+            session, [facts[i].vector for i in group], [queries[i] for i in group], cube_id=cube.id,
+            dense_k=DENSE_K, lexical_k=LEXICAL_K, speakers=[facts[i].speaker or None for i in group],
+            speaker_k=SPEAKER_K, avg_len=avg_len, k1=settings.search_bm25_k1, b=settings.search_bm25_b,
+        )
+        for i, row in zip(group, rows, strict=True):
+            found[i] = row
     handles: dict[uuid.UUID, str] = {}
     return [[Candidate(handles.setdefault(n.memory_id, f"m{len(handles) + 1}"), n.content, n.similarity,
                        memory_id=n.memory_id, speaker=n.role) for n in row] for row in found]
+
+
+def embed_and_find(session: Session, cube: Cube, facts: list[Fact], settings: Settings, encoder: Encoder,
+                   timer: PhaseTimer, *, then: Callable[[], object] | None = None
+                   ) -> tuple[np.ndarray, list[str], list[list[Candidate]]]:
+    """The facts' vectors (set on them) and their candidates, the database searching the facts the encoder has
+    finished while it encodes the next ones; returns (the facts' and speakers' vectors, the speakers, the
+    candidates). The speakers' names are encoded in the same passes (they are taken out of the topic
+    comparison when sentences are grouped, ``plan``). A text an earlier pass's look-ahead encoded (or is
+    encoding), or that this process encoded alone before, is not encoded again. Timings: ``embed`` is the
+    time spent waiting for the encoder, ``candidates`` the rest. ``then``: called once this pass's encoding
+    is queued (``look_ahead``: what it queues runs after)."""
+    speakers = sorted({f.speaker for f in facts})
+    texts = [f.text for f in facts] + speakers
+    vectors = np.zeros((len(texts), encoder.embedder.dim), dtype=np.float32)
+    where: dict[str, list[int]] = {}
+    for i, t in enumerate(texts):
+        where.setdefault(t, []).append(i)
+    ahead = encoder.ahead_of(list(where))  # first: a look-ahead pass moves its texts to ``known`` when done
+    known = encoder.known.get_many([t for t in where if t not in ahead])
+    # (rows of ``texts``, a pass, the rows of that pass's result they take), in the order the passes run.
+    waits: list[tuple[list[int], Future[np.ndarray] | None, list[int]]] = []
+    if known:
+        rows = [i for t in known for i in where[t]]
+        vectors[rows] = np.stack([known[texts[i]] for i in rows])
+        waits.append((rows, None, []))
+    by_pass: dict[Future[np.ndarray], tuple[list[int], list[int]]] = {}
+    for t, (done, k) in ahead.items():
+        rows, cols = by_pass.setdefault(done, ([], []))
+        rows += where[t]
+        cols += [k] * len(where[t])
+    waits += [(rows, done, cols) for done, (rows, cols) in by_pass.items()]
+    rest = [t for t in where if t not in known and t not in ahead]
+    for rows, done in encoder.submit(rest):
+        waits.append(([i for r in rows for i in where[rest[r]]], done,
+                      [k for k, r in enumerate(rows) for _ in where[rest[r]]]))
+    if then is not None:
+        with timer.phase("look_ahead"):
+            then()
+
+    def ready() -> Iterator[list[int]]:
+        for rows, done, cols in waits:
+            if done is not None:
+                since = time.perf_counter()
+                try:
+                    vectors[rows] = done.result()[cols]
+                except Exception:  # a look-ahead pass that failed: this pass's own texts are encoded here
+                    log.exception("consolidation: an encoder pass failed; encoding its texts again")
+                    vectors[rows] = encoder.embedder.embed([texts[i] for i in rows])
+                timer.add("embed", (time.perf_counter() - since) * 1000)
+            group = sorted(i for i in rows if i < len(facts))
+            for i in group:
+                facts[i].vector = vectors[i]
+            yield group
+
+    started, waited = time.perf_counter(), timer.ms.get("embed", 0.0)
+    candidates = find_candidates(session, cube, facts, settings, ready=ready())
+    timer.add("candidates", (time.perf_counter() - started) * 1000 - (timer.ms.get("embed", 0.0) - waited))
+    return vectors, speakers, candidates
+
+
+def look_ahead(session: Session, jobs: list[Job], consolidator: Consolidator, encoder: Encoder) -> int:
+    """Start encoding the facts of the jobs the cube's next pass will run (offline path only: the LLM path's
+    extraction is a model call), while this pass works on the database and its rules; returns the number of
+    texts handed to the encoder."""
+    if not jobs or not isinstance(consolidator, OfflineConsolidator):
+        return 0
+    ids = [uuid.UUID(str(m)) for j in jobs for m in j.payload.get("message_ids", [])]
+    facts = consolidator.extract(_turns(messages_repo.get_messages(session, ids)))
+    texts = [f.text for f in facts] + sorted({f.speaker for f in facts})
+    encoder.look_ahead(texts)
+    return len(texts)
 
 
 def _turns(messages: list[ChatMessage]) -> list[Turn]:
@@ -134,7 +224,7 @@ def consolidate(
         raise NotFound("the cube is gone")
     if memories_repo.job_has_versions(session, job.id):
         return {"skipped": "already applied"}
-    group = _coalesce(session, job, settings) if coalesce else [job]
+    group, following = _coalesce(session, job, settings) if coalesce else ([job], [])
     ids_of = {j.id: {uuid.UUID(str(m)) for m in j.payload.get("message_ids", [])} for j in group}
     # One read for the whole group's messages (in seq order), split by job.
     stored = messages_repo.get_messages(session, [m for ids in ids_of.values() for m in ids])
@@ -149,22 +239,19 @@ def consolidate(
     with timer.phase("extract"):
         facts = consolidator.extract(_turns(messages))
     names: dict[str, Any] = {}
+    candidates: list[list[Candidate]] = []
     if facts:
-        with timer.phase("embed"):
-            # One forward pass for every fact of every batch in the group, and the speakers' names (taken out
-            # of the topic comparison when sentences are grouped). (Embedding the next chunk in a thread while
-            # this one is written was measured slower: the forward pass needs the GIL too.)
-            speakers = sorted({f.speaker for f in facts})
-            vectors = embedder.embed([f.text for f in facts] + speakers)
-        for fact, vec in zip(facts, vectors[:len(facts)], strict=True):
-            fact.vector = vec
+        # Every fact of every batch in the group in one ``embed``'s passes, on the encoder's thread, while the
+        # database finds the candidates of the facts already encoded.
+        encoder = encoder_for(embedder)
+        vectors, speakers, candidates = embed_and_find(session, cube, facts, settings, encoder, timer,
+                                                       then=lambda: look_ahead(session, following, consolidator,
+                                                                               encoder))
         names = dict(zip(speakers, vectors[len(facts):], strict=True))
         remember = getattr(consolidator, "remember", None)
         if remember is not None:
             # A fact is a sentence the rules may encode alone again (as a candidate of this pass or a later one).
             remember([f.text for f in facts], vectors[:len(facts)])
-    with timer.phase("candidates"):
-        candidates = find_candidates(session, cube, facts, settings)
     with timer.phase("decide"):
         decisions = consolidator.decide(facts, candidates)
         # A speaker's new sentences of a turn (and of their next turns on the same topic) as one memory.
@@ -176,7 +263,9 @@ def consolidate(
         # What ``plan`` could not pool (a memory of several turns) is embedded as one text, in one call.
         todo = [f for f in facts if f.vector is None]
         if todo:
-            for f, v in zip(todo, embedder.embed([f.text for f in todo], batch_size=LONG_BATCH), strict=True):
+            with foreground(embedder):
+                long_vectors = embedder.embed([f.text for f in todo], batch_size=LONG_BATCH)
+            for f, v in zip(todo, long_vectors, strict=True):
                 f.vector = v
     with timer.phase("apply"):
         applied = apply_decisions(session, cube, facts, decisions, messages, job_of, embedder=embedder,
@@ -225,18 +314,23 @@ def consolidate(
     return results[job.id]
 
 
-def _coalesce(session: Session, job: Job, settings: Settings) -> list[Job]:
-    """This job and the cube's other pending consolidation jobs, oldest first, within the message cap."""
+def _coalesce(session: Session, job: Job, settings: Settings) -> tuple[list[Job], list[Job]]:
+    """This job and the cube's other pending consolidation jobs, oldest first, within the message cap; and
+    the pending jobs after them within another cap (what the cube's next pass will most likely run)."""
     pending = jobs_repo.pending_of_cube(session, cube_id=job.cube_id, type=job.type,  # type: ignore[arg-type]
                                         max_attempts=settings.job_max_attempts, limit=MAX_COALESCED_JOBS)
     group: list[Job] = []
+    following: list[Job] = []
     n = len(job.payload.get("message_ids", []))
     for j in pending:
         if j.id == job.id:
             continue
         size = len(j.payload.get("message_ids", []))
-        if n + size > MAX_COALESCED_MESSAGES:
-            break
+        if following or n + size > MAX_COALESCED_MESSAGES:
+            if sum(len(f.payload.get("message_ids", [])) for f in following) + size > MAX_COALESCED_MESSAGES:
+                break
+            following.append(j)
+            continue
         group.append(j)
         n += size
-    return [job, *group]
+    return [job, *group], following

@@ -108,16 +108,24 @@ class Embedder:
         with self._lock:
             return backend.encode(texts)
 
+    def chunks(self, texts: Sequence[str], *, batch_size: int | None = None) -> list[list[int]]:
+        """How ``embed`` cuts ``texts`` into forward passes: their indexes, longest first (as sentence-transformers
+        does: a pass is padded to its longest text), ``batch_size`` (default: the embedder's) a pass."""
+        step = batch_size or self.batch_size
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        return [order[start:start + step] for start in range(0, len(order), step)]
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """One forward pass over ``texts`` as given (no chunking): a caller that runs ``chunks`` itself, e.g. on
+        another thread while it works on the passes already done, gets the vectors ``embed`` would give."""
+        return self._encode(list(texts))
+
     def embed(self, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
         """Embed ``texts`` -> float32 array of shape (n, dim), L2-normalized, ``batch_size`` (default: the
         embedder's) texts per forward pass."""
         texts = list(texts)
-        step = batch_size or self.batch_size
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        # Longest first, as sentence-transformers does: a chunk is padded to its longest text.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        for start in range(0, len(order), step):
-            rows = order[start:start + step]
+        for rows in self.chunks(texts, batch_size=batch_size):
             out[rows] = self._encode([texts[i] for i in rows])
         return out
 
