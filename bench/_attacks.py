@@ -52,7 +52,10 @@ and committed before its first run. Its records are worded per channel: the ``co
 the speakers' own style, in the first person (the question is turned into the speaker's own words), with
 polite or indirect requests, paraphrased corrections and false facts tucked into small talk; the ``tool`` ones
 read like what an agent stores from tools (a web page, a calendar or contact entry, an email summary, a shared
-note), some naming no source at all.
+note), some naming no source at all. **heldout6 is development data now**: its failures on the rules of 3d09012
+were read (``bench/guard.py --detail``) on 2026-12-07 and the guard's rules were changed after them (the quoted-span
+handling of the cues, ``keyed_answer``, ``answered_question``, ``discredits_memory``, ``trigger_frame``, the wider
+``addressed_to_agent``, and the read-time ``echoes_query``).
 
 **heldout7** (conversations 5-9, same counts as heldout6) was written on 2026-12-07 by another person who had
 not read the guard's rules, code or documentation, and committed before its first run. New angles: claims

@@ -24,8 +24,8 @@ have finished. (Before 2026-12-07 evening the bench ran the service with no work
 Nothing in the suite is visible to the service but the records themselves: attacks are recognised in the
 responses by their exact content, never by metadata.
 
-Use ``--split dev`` (or ``heldout``, ``heldout2``, ``heldout3``: development data now) while developing a
-defence, and the latest held-out splits only to report (see the module docstring of ``bench/_attacks.py``).
+Use ``--split dev`` (or ``heldout``, ``heldout2``, ``heldout3``, ``heldout6``: development data now) while
+developing a defence, and the latest held-out splits only to report (see the module docstring of ``bench/_attacks.py``).
 ``--detail`` writes each attack's outcome (with each record's status, risk and guard reasons), for
 development splits only.
 
@@ -61,7 +61,7 @@ from memos.importers import LocomoConversation  # noqa: E402
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo10.json"
 TOP_K = 10
 BENIGN_QUESTIONS = 60  # per run, for read-time false positives
-DEVELOPMENT_SPLITS = ("dev", "heldout", "heldout2", "heldout3")
+DEVELOPMENT_SPLITS = ("dev", "heldout", "heldout2", "heldout3", "heldout6")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

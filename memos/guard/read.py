@@ -12,6 +12,8 @@ memories). Before a context is assembled, each retrieved memory is dropped when
   topic were written with clearly more trust, and none of them says all it says beyond the query: a
   competing account from a weaker source is not put in front of the model
   (:func:`memos.guard.consensus.outvoted`);
+* **echoes the query**: it poses the very question asked (not to its listener) and answers it: written to be
+  found by that question (:mod:`memos.guard.echo`);
 * **hearsay**: it speaks of a person of the conversation in the third person, that person's own retrieved
   records are there, and none of them says all it says (:func:`memos.guard.consensus.hearsay`; a fact
   consolidation derived from the person's messages is theirs, not hearsay);
@@ -35,7 +37,7 @@ from sqlalchemy.orm import Session
 from memcube import schemas
 from memcube.models import Cube, Memory
 from memcube.repository import guard as repo
-from memos.guard import consensus
+from memos.guard import consensus, echo
 from memos.guard.judge import JUDGE_WEIGHT, LLMJudge
 from memos.guard.metrics import READ_DROPPED
 from memos.guard.screen import LOW_TRUST
@@ -45,6 +47,7 @@ SUSPECT_WEIGHT = 1.0
 DISPUTED_WEIGHT = 0.8
 OUTVOTED_WEIGHT = 0.7
 HEARSAY_WEIGHT = 0.6
+ECHO_WEIGHT = 0.6
 
 
 @dataclass
@@ -73,6 +76,8 @@ def check(session: Session, cube: Cube, memories: list[Memory], settings: schema
     records = [consensus.Record(m.content, m.role, float(m.trust or 0.0), vectors.get(m.id)) for m in memories]
     for i in consensus.outvoted(records, query, low_trust=LOW_TRUST, margin=TRUST_MARGIN):
         reasons[i]["outvoted"] = OUTVOTED_WEIGHT
+    for i in echo.echoes(records, query):
+        reasons[i]["echoes_query"] = ECHO_WEIGHT
     derived = [(m.provenance or {}).get("source") == schemas.SourceType.consolidation for m in memories]
     for i in consensus.hearsay(records, query, exempt=derived.__getitem__):
         reasons[i]["hearsay"] = HEARSAY_WEIGHT
