@@ -141,6 +141,22 @@ def lock_serial(session: Session, key: str) -> None:
     session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
 
 
+def pending_after(
+    session: Session, *, type: str, max_attempts: int, exclude: list[uuid.UUID], limit: int
+) -> list[Job]:
+    """Jobs of one type (any cube the session's tenant sees) already handed to the broker, unfinished and
+    never failed, oldest first, not locked: what the worker will most likely run next (a look-ahead reads
+    their inputs; it changes nothing)."""
+    stmt = (
+        select(Job)
+        .where(Job.type == type, Job.status.in_(("queued", "running")), Job.dispatched_at.is_not(None),
+               Job.error.is_(None), Job.attempts < max_attempts, Job.id.not_in(exclude))
+        .order_by(Job.created_at, Job.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
 def pending_of_cube(
     session: Session, *, cube_id: uuid.UUID, type: str, max_attempts: int, limit: int
 ) -> list[Job]:

@@ -182,9 +182,9 @@ def embed_and_find(session: Session, cube: Cube, facts: list[Fact], settings: Se
 
 
 def look_ahead(session: Session, jobs: list[Job], consolidator: Consolidator, encoder: Encoder) -> int:
-    """Start encoding the facts of the jobs the cube's next pass will run (offline path only: the LLM path's
-    extraction is a model call), while this pass works on the database and its rules; returns the number of
-    texts handed to the encoder."""
+    """Start encoding the facts of the jobs the worker's next pass will most likely run (``_coalesce``;
+    offline path only: the LLM path's extraction is a model call), while this pass works on the database
+    and its rules; returns the number of texts handed to the encoder."""
     if not jobs or not isinstance(consolidator, OfflineConsolidator):
         return 0
     ids = [uuid.UUID(str(m)) for j in jobs for m in j.payload.get("message_ids", [])]
@@ -316,7 +316,9 @@ def consolidate(
 
 def _coalesce(session: Session, job: Job, settings: Settings) -> tuple[list[Job], list[Job]]:
     """This job and the cube's other pending consolidation jobs, oldest first, within the message cap; and
-    the pending jobs after them within another cap (what the cube's next pass will most likely run)."""
+    what the worker's next pass will most likely run, within another cap: the cube's pending jobs after
+    them, or, when there are none, the oldest pending job of another cube with that cube's others (for
+    ``look_ahead``: a guess, which costs a wasted encoding at worst)."""
     pending = jobs_repo.pending_of_cube(session, cube_id=job.cube_id, type=job.type,  # type: ignore[arg-type]
                                         max_attempts=settings.job_max_attempts, limit=MAX_COALESCED_JOBS)
     group: list[Job] = []
@@ -333,4 +335,17 @@ def _coalesce(session: Session, job: Job, settings: Settings) -> tuple[list[Job]
             continue
         group.append(j)
         n += size
+    if not following:
+        # This pass takes the cube's whole backlog: the worker's next pass is most likely another cube's (the
+        # oldest job sent after ours), with that cube's other pending jobs.
+        after = jobs_repo.pending_after(session, type=job.type, max_attempts=settings.job_max_attempts,
+                                        exclude=[j.id for j in (job, *group)], limit=MAX_COALESCED_JOBS)
+        size = 0
+        for j in after:
+            if j.cube_id != after[0].cube_id:
+                continue
+            size += len(j.payload.get("message_ids", []))
+            if size > MAX_COALESCED_MESSAGES:
+                break
+            following.append(j)
     return [job, *group], following

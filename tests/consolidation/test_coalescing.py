@@ -106,3 +106,25 @@ def test_a_coalesced_backlog_decides_as_the_jobs_would_one_by_one(
     assert coalesced[1] == [["ADD", "ADD"], ["ADD", "ADD"], ["UPDATE", "ADD"], ["UPDATE", "UPDATE"], ["NOOP", "NOOP"]]
     assert sorted(coalesced[0]) == ["Alice doesn't like jazz anymore.", "Alice moved to Berlin.", "Bob loves chess.",
                                   "Bob works for Globex now.", "Bob's favourite food is sushi."]
+
+
+def test_a_pass_encodes_the_next_cubes_facts_ahead(
+    client: TestClient, auth: Auth, cube_id: str, sessions: sessionmaker[Session], settings: Settings,
+    embedder: Embedder,
+) -> None:
+    """A pass that takes its cube's whole backlog looks ahead to the oldest pending job of another cube: that
+    job's facts are encoded on the encoder thread and wait in the process's cache; nothing of it is written."""
+    from memos.consolidation.vectors import encoder_for, for_embedder
+
+    other = client.post("/v1/cubes", json={"name": "other"}, headers=auth).json()["id"]
+    mine = post(client, cube_id, auth, ("Alice", "I live in Paris."))
+    theirs = post(client, other, auth, ("Bruno", "I repair violins in a small shop near Lyon."))
+    _dispatch(sessions, mine["job_id"], theirs["job_id"])
+    fact = "Bruno repairs violins in a small shop near Lyon."
+
+    assert run(sessions, mine["job_id"], settings, embedder).status == "succeeded"
+    for done, _ in encoder_for(embedder).ahead_of([fact]).values():
+        done.result(timeout=60)
+    assert fact in for_embedder(embedder).get_many([fact])
+    assert get_job(sessions, theirs["job_id"]).status == "queued"
+    assert contents(client, other, auth) == []
