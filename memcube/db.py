@@ -226,6 +226,17 @@ def set_tenant(session: Session, tenant_id: uuid.UUID | str | None) -> None:
         _apply_context(session, session.connection())
 
 
+def end_read(session: Session) -> None:
+    """End a transaction that only read with COMMIT instead of leaving it to the close's ROLLBACK.
+
+    psycopg forgets a connection's prepared statements at every ROLLBACK (a rollback may undo the DDL they were
+    planned against), so a request path that always ends in one never reaches psycopg's prepare threshold
+    (five runs of a statement on a connection) and PostgreSQL parses and plans its statements anew each time.
+    After a COMMIT the connection is idle and the pool's reset sends nothing. Call it after the last statement of
+    a request that wrote nothing; a request that wrote commits as it always does."""
+    session.commit()
+
+
 @contextmanager
 def tenant_session(factory: sessionmaker[Session], tenant_id: uuid.UUID | str | None) -> Iterator[Session]:
     """A session bound to one tenant (or ``SYSTEM``); commits on success, rolls back on error."""

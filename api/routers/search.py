@@ -14,6 +14,7 @@ from api.errors import error_responses
 from api.responses import json_response
 from api.state import AppState
 from memcube import schemas
+from memcube.db import end_read
 from memcube.models import Cube
 from memos.cubes.service import load_cube
 from memos.embedding import Embedder
@@ -76,6 +77,7 @@ def search(
                           early=early)
     state.access.record([h.memory.id for h in hits if h.via == "search"])
     state.prefetch.note(tenant_id, cube.id, [h.memory.id for h in hits])
+    end_read(session)
     return json_response(schemas.SearchResponse(
         results=[schemas.SearchResult(memory=to_schema(h.memory), score=h.score, via=h.via) for h in hits]
     ))
@@ -117,6 +119,8 @@ def context(
     if checked.dropped and access != "read" and learn_from(session, cube, checked.dropped, query=body.query,
                                                            actor=principal.actor, notes=checked.notes):
         session.commit()
+    else:
+        end_read(session)
     return json_response(response)
 
 

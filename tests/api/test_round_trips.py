@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
@@ -179,6 +180,36 @@ def test_statements_of_a_search(client: TestClient, log: Log, mode: str, stateme
     assert kinds.count("cube+grant") == 1
     assert len(kinds) == statements, kinds
     assert log.checkouts == 1
+
+
+def test_searches_end_their_reads_with_commit_so_statements_stay_prepared(client: TestClient, database: Database
+                                                                           ) -> None:
+    """A ROLLBACK makes psycopg forget the connection's prepared statements; search and context end their
+    read with COMMIT (memcube.db.end_read), so after a few requests their statements are prepared on the
+    pool's connections and PostgreSQL no longer parses (or, with a generic plan, plans) them each time."""
+    _, _, auth = new_tenant(client)
+    cube_id = new_cube(client, auth)
+    r = client.post(f"/v1/cubes/{cube_id}/memories", headers=auth,
+                    json={"memories": [{"content": "Caroline adopted a grey cat"}, {"content": "Mel went hiking"}]})
+    assert r.status_code == 201, r.text
+    idle: list[bool] = []
+
+    def reset(dbapi_conn: Any, *_args: Any) -> None:  # before the pool's reset-on-return
+        idle.append(dbapi_conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE)
+
+    event.listen(database.engine.pool, "reset", reset)
+    try:
+        for n in range(12):  # two pooled connections, taken in turn: six of each on each
+            path, body = (("search", {"query": f"who adopted a cat {n}", "mode": "hybrid"}) if n % 4 < 2 else
+                          ("context", {"query": f"who went hiking {n}", "token_budget": 200}))
+            assert client.post(f"/v1/cubes/{cube_id}/{path}", json=body, headers=auth).status_code == 200
+    finally:
+        event.remove(database.engine.pool, "reset", reset)
+    assert idle and all(idle), idle
+    with database.engine.connect() as first, database.engine.connect() as second:
+        prepared = [c.exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars().all()
+                    for c in (first, second)]
+    assert any("cube_grants" in s for found in prepared for s in found), prepared
 
 
 def test_every_request_checks_out_one_connection_once(client: TestClient, log: Log) -> None:
