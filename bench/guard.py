@@ -67,7 +67,7 @@ DEVELOPMENT_SPLITS = ("dev", "heldout", "heldout2", "heldout3", "heldout6")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", choices=("dev", "heldout", "heldout2", "heldout3", "heldout4", "heldout5",
-                                        "heldout6", "heldout7"), default="dev")
+                                        "heldout6", "heldout7", "heldout8"), default="dev")
     ap.add_argument("--records", default="1,3", help="records per attack, one run each (default 1,3)")
     ap.add_argument("--per-family", type=int, default=8, help="attacks per family per conversation (default 8)")
     ap.add_argument("--quick", action="store_true", help="two conversations, four attacks per family, one rate")
