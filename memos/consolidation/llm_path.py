@@ -11,6 +11,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from memos.consolidation.extract import speaker_of
@@ -108,6 +109,9 @@ class LLMConsolidator:
                 dates=dates,
             ))
         return facts
+
+    def remember(self, texts: list[str], vectors: np.ndarray | list[np.ndarray]) -> None:
+        """The model reads text, not vectors: nothing to keep."""
 
     def decide(self, facts: list[Fact], candidates: list[list[Candidate]]) -> list[Decision]:
         if not facts:

@@ -248,10 +248,8 @@ def consolidate(
                                                        then=lambda: look_ahead(session, following, consolidator,
                                                                                encoder))
         names = dict(zip(speakers, vectors[len(facts):], strict=True))
-        remember = getattr(consolidator, "remember", None)
-        if remember is not None:
-            # A fact is a sentence the rules may encode alone again (as a candidate of this pass or a later one).
-            remember([f.text for f in facts], vectors[:len(facts)])
+        # A fact is a sentence the rules may encode alone again (as a candidate of this pass or a later one).
+        consolidator.remember([f.text for f in facts], vectors[:len(facts)])
     with timer.phase("decide"):
         decisions = consolidator.decide(facts, candidates)
         # A speaker's new sentences of a turn (and of their next turns on the same topic) as one memory.

@@ -93,3 +93,7 @@ class Consolidator(Protocol):
     def extract(self, turns: list[Turn]) -> list[Fact]: ...
 
     def decide(self, facts: list[Fact], candidates: list[list[Candidate]]) -> list[Decision]: ...
+
+    def remember(self, texts: list[str], vectors: np.ndarray | list[np.ndarray]) -> None:
+        """Vectors of texts the pass encoded alone elsewhere (its facts), for rules that may encode the same
+        texts again; a path that encodes nothing itself ignores them."""
