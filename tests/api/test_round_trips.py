@@ -205,7 +205,8 @@ def test_searches_end_their_reads_with_commit_so_statements_stay_prepared(client
             assert client.post(f"/v1/cubes/{cube_id}/{path}", json=body, headers=auth).status_code == 200
     finally:
         event.remove(database.engine.pool, "reset", reset)
-    assert idle and all(idle), idle
+    assert idle
+    assert all(idle), idle
     with database.engine.connect() as first, database.engine.connect() as second:
         prepared = [c.exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars().all()
                     for c in (first, second)]
