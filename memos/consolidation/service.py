@@ -322,14 +322,16 @@ def _coalesce(session: Session, job: Job, settings: Settings) -> tuple[list[Job]
     group: list[Job] = []
     following: list[Job] = []
     n = len(job.payload.get("message_ids", []))
+    n_following = 0
     for j in pending:
         if j.id == job.id:
             continue
         size = len(j.payload.get("message_ids", []))
         if following or n + size > MAX_COALESCED_MESSAGES:
-            if sum(len(f.payload.get("message_ids", [])) for f in following) + size > MAX_COALESCED_MESSAGES:
+            if n_following + size > MAX_COALESCED_MESSAGES:
                 break
             following.append(j)
+            n_following += size
             continue
         group.append(j)
         n += size
